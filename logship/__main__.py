@@ -1,0 +1,7 @@
+"""`python -m logship` is the same as the `logship` console script."""
+
+import sys
+
+from logship.cli import main
+
+sys.exit(main())

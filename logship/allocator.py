@@ -1,0 +1,38 @@
+"""glibc malloc tuning for the hot path.
+
+The read -> parse -> encode loop allocates and frees a few MB of short-lived objects per chunk.
+With glibc's defaults the top of the heap is trimmed after each chunk and faulted back in on the
+next: measured on these machines, 3.6 s of system time per million lines, against 0.5 s with a
+64 MiB top pad. The pad costs address space, not memory, until it is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+M_TRIM_THRESHOLD = -1
+M_TOP_PAD = -2
+TOP_PAD_BYTES = 64 * 1024 * 1024
+
+
+def tune_malloc(top_pad: int = TOP_PAD_BYTES) -> bool:
+    """Sets glibc's M_TOP_PAD and M_TRIM_THRESHOLD unless MALLOC_TOP_PAD_ is set; True if applied."""
+    if "MALLOC_TOP_PAD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False  # the operator chose; respect it
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc (musl, macOS): nothing to tune
+    ok = bool(mallopt(M_TOP_PAD, top_pad)) and bool(mallopt(M_TRIM_THRESHOLD, top_pad))
+    if not ok:
+        log.debug("mallopt refused the settings; running with malloc defaults.")
+    return ok

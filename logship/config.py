@@ -1,0 +1,101 @@
+"""The agent's config: typed settings for the `agent`, `inputs`, `parsers` and `sinks` sections.
+
+Loading (YAML, `${VAR}` interpolation, error messages) lives in `logship.config_file`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from logship.schema import ConfigPath, GlobPattern, StrictModel
+from logship.units import ByteSize, Duration
+from parsers.config import RegexRuleSettings
+from sinks.catalog import SinkSettingsUnion
+
+
+class AgentSettings(StrictModel):
+    """The `agent:` section: where state lives and how the agent runs."""
+
+    data_dir: ConfigPath = Field(
+        default_factory=lambda: ConfigPath("./data"),
+        json_schema_extra={"expected": "a folder path"},
+    )
+    host_name: str = Field(default_factory=socket.gethostname, min_length=1)
+    checkpoint_interval: Duration = Field(1.0, gt=0)
+    shutdown_timeout: Duration = Field(20.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class InputSettings(StrictModel):
+    """One `inputs:` entry: which files to tail and how to frame and parse them."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    paths: list[GlobPattern] = Field(
+        min_length=1, json_schema_extra={"expected": "a list of glob patterns"}
+    )
+    exclude: list[str] = Field(
+        default=[], json_schema_extra={"expected": "a list of glob patterns"}
+    )
+    start_at: Literal["beginning", "end"] = "beginning"
+    parsers: list[str] = Field(
+        default=[], json_schema_extra={"expected": "a list of parser rule names"}
+    )
+    max_line_bytes: ByteSize = Field(256 * 1024, ge=64)
+    partial_line_timeout: Duration = Field(5.0, gt=0)
+    read_buffer_bytes: ByteSize = Field(256 * 1024, ge=4096)
+    scan_interval: Duration = Field(10.0, gt=0)
+    poll_interval: Duration = Field(1.0, gt=0)
+    close_inactive: Duration = Field(300.0, gt=0)
+
+    @field_validator("paths", "exclude", mode="before")
+    @classmethod
+    def _list_of_globs(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError('expected a list of glob patterns, like ["/var/log/app/*.log"]')
+        return value
+
+
+class Config(StrictModel):
+    """The whole agent config."""
+
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    inputs: list[InputSettings] = Field(
+        min_length=1, json_schema_extra={"expected": "a list of inputs"}
+    )
+    parsers: list[RegexRuleSettings] = Field(
+        default=[], json_schema_extra={"expected": "a list of parser rules"}
+    )
+    sinks: list[SinkSettingsUnion] = Field(
+        min_length=1, json_schema_extra={"expected": "a list of sinks"}
+    )
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        problems: list[str] = []
+        _unique(problems, "inputs", [i.name for i in self.inputs])
+        _unique(problems, "parsers", [p.name for p in self.parsers])
+        _unique(problems, "sinks", [s.name for s in self.sinks])
+        rules = {p.name for p in self.parsers}
+        for i, inp in enumerate(self.inputs):
+            for j, name in enumerate(inp.parsers):
+                if name not in rules:
+                    known = ", ".join(sorted(rules)) or "none are defined"
+                    problems.append(
+                        f"inputs[{i}].parsers[{j}]: unknown parser rule {name!r} (defined: {known})"
+                    )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _unique(problems: list[str], section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(
+                f"{section}[{index}].name: {name!r} is used twice; names must be unique"
+            )
+        seen.add(name)

@@ -1,0 +1,138 @@
+"""Framing: turns the bytes of one file into lines, with the byte offset where each starts.
+
+Pure (no I/O): the tailer feeds it what it read. It keeps a partial last line until its newline
+arrives (or `flush` is called after a timeout), truncates lines longer than `max_line_bytes`
+(the rest of such a line is skipped, never buffered), strips a trailing `\\r`, and decodes UTF-8
+with replacement characters: invalid bytes are never fatal.
+
+The hot path is per chunk: an ASCII chunk (the common case) is decoded and split once in C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+
+@dataclass(slots=True)
+class Lines:
+    """Complete lines framed from one feed.
+
+    `starts[i]` is the byte offset where line i begins; `end` is the offset just after the last
+    line's newline (the checkpoint candidate once those lines are acknowledged); `truncated`
+    holds the indices of lines cut at `max_line_bytes`.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    end: int = 0
+    truncated: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class LineFramer:
+    """Splits one file's byte stream into lines; one framer per open file."""
+
+    def __init__(self, offset: int, max_line_bytes: int) -> None:
+        self.max_line_bytes = max_line_bytes
+        self._offset = offset  # file offset just after the last byte fed
+        self._buf = b""  # the partial line (at most max_line_bytes)
+        self._buf_start = offset  # file offset where the partial line starts
+        self._skipping = False  # the partial line overflowed: drop bytes until its newline
+
+    @property
+    def offset(self) -> int:
+        """File offset just after the last byte fed."""
+        return self._offset
+
+    @property
+    def line_start(self) -> int:
+        """Offset where the pending partial line starts (== offset when there is none)."""
+        return self._buf_start
+
+    @property
+    def pending(self) -> int:
+        """Bytes consumed but not yet framed into a line."""
+        return self._offset - self._buf_start
+
+    def feed(self, data: bytes) -> Lines:
+        """Frames the bytes that follow what was fed before."""
+        out = Lines(end=self._buf_start)
+        pos = self._offset
+        self._offset += len(data)
+        if self._skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return out
+            self._emit(out, self._buf, self._buf_start, truncated=True)
+            data = data[nl + 1 :]
+            pos += nl + 1
+            out.end = pos
+            self._buf = b""
+            self._buf_start = pos
+            self._skipping = False
+        if self._buf:
+            data = self._buf + data
+            pos = self._buf_start
+        last_nl = data.rfind(b"\n")
+        if last_nl >= 0:
+            self._frame_complete(out, data[: last_nl + 1], pos)
+            pos += last_nl + 1
+            out.end = pos
+            rest = data[last_nl + 1 :]
+        else:
+            rest = data
+        self._buf_start = pos
+        if len(rest) > self.max_line_bytes:
+            self._buf = rest[: self.max_line_bytes]
+            self._skipping = True
+        else:
+            self._buf = rest
+        return out
+
+    def flush(self) -> Lines:
+        """Frames the pending partial line as a line of its own (a timeout passed, or the file is done)."""
+        out = Lines(end=self._buf_start)
+        if self._offset == self._buf_start:
+            return out
+        self._emit(out, self._buf, self._buf_start, truncated=self._skipping)
+        out.end = self._offset
+        self._buf = b""
+        self._buf_start = self._offset
+        self._skipping = False
+        return out
+
+    def _frame_complete(self, out: Lines, data: bytes, start: int) -> None:
+        """Frames `data`, which ends with a newline and starts at file offset `start`."""
+        if data.isascii():
+            texts = data.decode("ascii").split("\n")
+            texts.pop()
+            sizes = [len(t) + 1 for t in texts]
+        else:
+            raw = data.split(b"\n")
+            raw.pop()
+            texts = [b.decode("utf-8", "replace") for b in raw]
+            sizes = [len(b) + 1 for b in raw]
+        base = len(out.texts)
+        out.starts.extend(accumulate(sizes[:-1], initial=start))
+        if max(sizes) - 1 > self.max_line_bytes:
+            limit = self.max_line_bytes
+            for i, size in enumerate(sizes):
+                if size - 1 > limit:
+                    line = texts[i].encode("utf-8", "surrogatepass")[:limit]
+                    texts[i] = line.decode("utf-8", "replace")
+                    out.truncated.append(base + i)
+        if b"\r\n" in data:
+            texts = [t[:-1] if t.endswith("\r") else t for t in texts]
+        out.texts.extend(texts)
+
+    def _emit(self, out: Lines, raw: bytes, start: int, *, truncated: bool) -> None:
+        text = raw.decode("utf-8", "replace")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if truncated:
+            out.truncated.append(len(out.texts))
+        out.texts.append(text)
+        out.starts.append(start)

@@ -1,0 +1,102 @@
+"""The agent's own metrics (prometheus-client), one registry per agent so tests stay independent.
+
+Counters are incremented per chunk or per batch with the count, never per line.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """Every metric the agent exposes. Label names: `input`, `rule`, `sink`, `outcome`, `reason`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.lines_read = Counter(
+            "logship_input_lines", "Lines read from files.", ["input"], registry=r
+        )
+        self.bytes_read = Counter(
+            "logship_input_bytes", "Bytes read from files.", ["input"], registry=r
+        )
+        self.lines_truncated = Counter(
+            "logship_input_lines_truncated",
+            "Lines longer than max_line_bytes, shipped truncated.",
+            ["input"],
+            registry=r,
+        )
+        self.partial_lines_flushed = Counter(
+            "logship_input_partial_lines_flushed",
+            "Last lines without a newline shipped after partial_line_timeout.",
+            ["input"],
+            registry=r,
+        )
+        self.records_parsed = Counter(
+            "logship_parser_records",
+            "Records by the rule that matched them ('' = no rule matched).",
+            ["input", "rule"],
+            registry=r,
+        )
+        self.records_unmatched = Counter(
+            "logship_parser_unmatched",
+            "Lines no rule matched, shipped raw with tags: [parse_failure].",
+            ["input"],
+            registry=r,
+        )
+        self.parse_errors = Counter(
+            "logship_parser_field_errors",
+            "Field conversions or timestamps that failed; the raw value is kept and tagged.",
+            ["input", "rule", "reason"],
+            registry=r,
+        )
+        self.files_open = Gauge("logship_files_open", "Files currently open.", registry=r)
+        self.file_errors = Counter(
+            "logship_file_errors",
+            "Files that could not be opened or read (retried later).",
+            ["input"],
+            registry=r,
+        )
+        self.truncations = Counter(
+            "logship_file_truncations",
+            "Files that shrank below the read offset (copytruncate); read again from 0.",
+            ["input"],
+            registry=r,
+        )
+        self.queue_events = Gauge(
+            "logship_queue_events", "Entries waiting in a sink's queue.", ["sink"], registry=r
+        )
+        self.queue_bytes = Gauge(
+            "logship_queue_bytes", "Input bytes waiting in a sink's queue.", ["sink"], registry=r
+        )
+        self.sink_batches = Counter(
+            "logship_sink_batches",
+            "Batches sent, by outcome (delivered, retry, rejected).",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.sink_records = Counter(
+            "logship_sink_records",
+            "Records by outcome (delivered, retried, dead_lettered).",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.sink_latency = Histogram(
+            "logship_sink_request_seconds",
+            "Duration of one send to a sink.",
+            ["sink"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.dead_letter_errors = Counter(
+            "logship_dead_letter_write_errors",
+            "Dead-letter writes that failed (the batch is retried, not acked).",
+            ["sink"],
+            registry=r,
+        )
+        self.checkpoint_writes = Counter(
+            "logship_checkpoint_writes", "Checkpoint files written.", registry=r
+        )
+        self.checkpoint_errors = Counter(
+            "logship_checkpoint_write_errors", "Checkpoint writes that failed.", registry=r
+        )

@@ -1,0 +1,53 @@
+"""The agent's own logs: JSON lines on stderr, a sentence plus key/value fields.
+
+    log.warning("Sink failing; retrying with backoff.", extra={"sink": "kafka", "reason": "..."})
+    -> {"time": "...", "level": "warning", "logger": "logship.sink_worker",
+        "message": "Sink failing; retrying with backoff.", "sink": "kafka", "reason": "..."}
+
+Fields whose key looks like a secret are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+from logship.record import format_epoch
+from logship.secrets import MASK, is_secret_key
+
+# Attributes every LogRecord has; anything else came from `extra=` and is a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats records as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": format_epoch(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = MASK if is_secret_key(key) else value
+        if record.exc_info:
+            doc["error.stack_trace"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def configure(level: str = "info") -> None:
+    """Sends every `logship`, `parsers` and `sinks` logger to stderr as JSON lines at `level`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)  # third-party libraries: warnings and up
+    for name in ("logship", "parsers", "sinks"):
+        logging.getLogger(name).setLevel(level.upper())

@@ -1,0 +1,1 @@
+"""Parsers: raw text lines -> LogEntry records. No I/O happens here."""

@@ -1,0 +1,81 @@
+"""ParserChain: an input's ordered rules (first match wins) turning framed lines into LogEntry records.
+
+This is the one place where LogEntry documents are assembled (see `logship.record`). A line that
+no rule matches is never dropped: it ships with the raw text as `message` and
+`tags: [parse_failure]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from logship.framing import Lines
+from logship.record import LogEntry
+from parsers.regex_rule import RegexRule
+
+PARSE_FAILURE = "parse_failure"
+
+
+@dataclass(slots=True)
+class ChainStats:
+    """Counts from one `parse` call, for metrics: records per rule, unmatched, tagged field errors."""
+
+    matched: dict[str, int] = field(default_factory=dict)
+    unmatched: int = 0
+    field_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class ParserChain:
+    """Parses lines of one file into records with the input's rules, in order."""
+
+    def __init__(self, rules: Sequence[RegexRule], host_name: str) -> None:
+        self.rules = list(rules)
+        self.host_name = host_name
+
+    def parse(self, lines: Lines, path: str, read_time: str) -> tuple[list[LogEntry], ChainStats]:
+        """Records for `lines` read from `path`; `read_time` is `@timestamp` when a line has none."""
+        rules = self.rules
+        host = self.host_name
+        stats = ChainStats()
+        matched = [0] * len(rules)
+        entries: list[LogEntry] = []
+        append = entries.append
+        for text, start in zip(lines.texts, lines.starts, strict=True):
+            for index, rule in enumerate(rules):
+                parsed = rule.parse(text)
+                if parsed is None:
+                    continue
+                matched[index] += 1
+                entry: LogEntry = {
+                    "@timestamp": parsed.timestamp or read_time,
+                    "message": text if parsed.message is None else parsed.message,
+                }
+                log = {"file": {"path": path}, "offset": start}
+                if parsed.level is not None:
+                    log["level"] = parsed.level
+                entry.update(parsed.fields)
+                entry["log"] = log
+                entry["host"] = {"name": host}
+                if parsed.tags:
+                    entry["tags"] = parsed.tags
+                    for tag in parsed.tags:
+                        key = (rule.name, tag)
+                        stats.field_errors[key] = stats.field_errors.get(key, 0) + 1
+                append(entry)
+                break
+            else:
+                stats.unmatched += 1
+                append(
+                    {
+                        "@timestamp": read_time,
+                        "message": text,
+                        "log": {"file": {"path": path}, "offset": start},
+                        "host": {"name": host},
+                        "tags": [PARSE_FAILURE],
+                    }
+                )
+        for i in lines.truncated:
+            entries[i]["log"]["flags"] = ["truncated"]
+        stats.matched = {rule.name: n for rule, n in zip(rules, matched, strict=True) if n}
+        return entries, stats

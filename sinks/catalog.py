@@ -1,0 +1,31 @@
+"""The sink types the agent knows: `type:` in config -> settings model and sink class.
+
+Adding a sink type means adding one line here (and its settings model to `SinkSettingsUnion`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from logship.sink import Sink
+from sinks.file import FileSink, FileSinkSettings
+from sinks.stdout import StdoutSink, StdoutSinkSettings
+
+SinkSettingsUnion = Annotated[
+    FileSinkSettings | StdoutSinkSettings,
+    Field(discriminator="type"),
+]
+"""What one entry of `sinks:` may be, told apart by its `type`."""
+
+SINK_CLASSES: dict[type[Any], type[Any]] = {
+    FileSinkSettings: FileSink,
+    StdoutSinkSettings: StdoutSink,
+}
+
+
+def build_sink(settings: Any) -> Sink:
+    """The sink for one validated `sinks:` entry."""
+    sink: Sink = SINK_CLASSES[type(settings)](settings)
+    return sink

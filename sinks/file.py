@@ -1,0 +1,100 @@
+"""The file sink: appends NDJSON to a local file, flushed and fsynced before a batch is acknowledged."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from typing import Literal
+
+from logship.batch import Batch
+from logship.schema import ConfigPath
+from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
+from sinks.ndjson import encode_ndjson
+
+log = logging.getLogger(__name__)
+
+
+class FileSinkSettings(SinkSettings):
+    """`type: file`: NDJSON appended to `path` (parent folders are created)."""
+
+    type: Literal["file"]
+    path: ConfigPath
+    fsync: bool = True
+    """fsync after every batch; only turn off when losing the last batches on power loss is fine."""
+    file_mode: int = 0o640
+
+
+class FileSink:
+    """Appends each batch as NDJSON; a batch is delivered once written, flushed and fsynced.
+
+    A failed write (disk full) is rolled back by truncating to the size before the batch, so a
+    retried batch is never appended twice or torn.
+    """
+
+    def __init__(self, settings: FileSinkSettings) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.path = settings.path
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(
+                self.path,
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                self.settings.file_mode,
+            )
+        return self._fd
+
+    def healthcheck(self) -> None:
+        """Refuses to start when the output file cannot be created or appended to."""
+        try:
+            self._open()
+        except OSError as exc:
+            raise SinkError(
+                f"cannot write {self.path}: {exc.strerror}; make the folder writable for the agent "
+                f"or choose another path"
+            ) from exc
+
+    def send(self, batch: Batch) -> SendResult:
+        """Writes the batch; RETRY (never a partial append) when the disk refuses."""
+        data = encode_ndjson(batch.entries)
+        try:
+            fd = self._open()
+        except OSError as exc:
+            return SendResult(Outcome.RETRY, reason=f"cannot open {self.path}: {exc.strerror}")
+        size_before = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.settings.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            self._roll_back(fd, size_before)
+            if exc.errno == errno.ENOSPC:
+                return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
+            return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
+        return DELIVERED
+
+    def _roll_back(self, fd: int, size: int) -> None:
+        try:
+            os.ftruncate(fd, size)
+        except OSError as exc:
+            log.error(
+                "Could not roll back a failed write; the file may hold a partial batch.",
+                extra={"path": str(self.path), "error": exc.strerror},
+            )
+        # Reopen on the next send: the descriptor may be in a bad state.
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        self._fd = None
+
+    def close(self, timeout: float) -> None:
+        """Closes the file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

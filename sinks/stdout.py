@@ -1,0 +1,42 @@
+"""The stdout sink: NDJSON on standard output, for debugging and for pipes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from logship.batch import Batch
+from logship.sink import DELIVERED, Outcome, SendResult, SinkSettings
+from sinks.ndjson import encode_ndjson
+
+
+class StdoutSinkSettings(SinkSettings):
+    """`type: stdout`: NDJSON lines on standard output."""
+
+    type: Literal["stdout"]
+
+
+class StdoutSink:
+    """Writes each batch to stdout and flushes it."""
+
+    def __init__(self, settings: StdoutSinkSettings) -> None:
+        self.name = settings.name
+
+    def healthcheck(self) -> None:
+        """Nothing to check: stdout is always there."""
+
+    def send(self, batch: Batch) -> SendResult:
+        """Writes and flushes; a closed pipe is retried (the reader may come back)."""
+        try:
+            sys.stdout.buffer.write(encode_ndjson(batch.entries))
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            return SendResult(Outcome.RETRY, reason=f"cannot write to stdout: {exc.strerror}")
+        return DELIVERED
+
+    def close(self, timeout: float) -> None:
+        """Flushes stdout."""
+        try:
+            sys.stdout.buffer.flush()
+        except OSError:
+            pass

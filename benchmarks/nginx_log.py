@@ -1,6 +1,6 @@
 """Generates nginx `combined` access-log lines: deterministic, realistic enough to exercise the rules.
 
-    python benchmarks/nginx_log.py 1000000 > access.log
+python benchmarks/nginx_log.py 1000000 > access.log
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ AGENTS = [
 REFERERS = ["-", "https://example.com/", "https://shop.example.com/cart"]
 
 
-def lines(count: int, seed: int = 42, start: float = 1_764_000_000.0, per_second: int = 50) -> Iterator[str]:
+def lines(
+    count: int, seed: int = 42, start: float = 1_764_000_000.0, per_second: int = 50
+) -> Iterator[str]:
     """`count` combined-format lines, `per_second` lines sharing each timestamp second."""
     rng = random.Random(seed)
     for i in range(count):

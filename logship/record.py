@@ -7,8 +7,10 @@ shape is fixed by convention and built in one place (`parsers.chain`):
     {
       "@timestamp": "2026-11-24T10:00:00.000Z",    # UTC, ISO 8601, milliseconds
       "message": "...",
-      "log": {"level": "error", "file": {"path": "/var/log/app.log"}, "offset": 1234,
-              "flags": ["truncated"]},             # level and flags only when known / set
+      "log": {"level": "error",                    # level and flags only when known / set
+              "file": {"path": "/var/log/app.log", "device_id": "2049", "inode": "1234567"},
+              "offset": 1234,                      # byte offset where the line starts
+              "flags": ["truncated"]},
       "host": {"name": "node-1"},
       "tags": ["parse_failure"],                   # only when set
       ...parsed fields, dotted names nested ("http.request.method" -> {"http": {"request": ...}})

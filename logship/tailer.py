@@ -72,6 +72,7 @@ class _TailedFile:
     """An open file being tailed, with its framing state and poll schedule."""
 
     __slots__ = (
+        "file_info",
         "fp_bytes",
         "fp_hash",
         "framer",
@@ -89,6 +90,11 @@ class _TailedFile:
         self.path = path
         self.reader = reader
         self.key = reader.identity.key
+        self.file_info = {
+            "path": path,
+            "device_id": str(reader.identity.dev),
+            "inode": str(reader.identity.ino),
+        }
         self.framer = LineFramer(reader.offset, inp.settings.max_line_bytes)
         self.fp_hash, self.fp_bytes = fingerprint(reader.fd)
         self.last_data = now
@@ -182,7 +188,9 @@ class Tailer(threading.Thread):
             if self._wake.is_set():
                 # A folder event arrived within _MIN_RESCAN_GAP of the last scan: rescan soon,
                 # without spinning on the already-set event.
-                self._stopping.wait(max(0.0, min(due, last_scan + _MIN_RESCAN_GAP) - time.monotonic()))
+                self._stopping.wait(
+                    max(0.0, min(due, last_scan + _MIN_RESCAN_GAP) - time.monotonic())
+                )
             else:
                 self._wake.wait(max(0.0, due - time.monotonic()))
 
@@ -378,7 +386,7 @@ class Tailer(threading.Thread):
         """Parses framed lines and queues the records with one ack ticket (per chunk, not per line)."""
         inp = tf.input
         m_lines, _, m_truncated, m_unmatched, _ = self._m[inp.name]
-        entries, stats = inp.chain.parse(lines, tf.path, format_epoch(time.time()))
+        entries, stats = inp.chain.parse(lines, tf.file_info, format_epoch(time.time()))
         m_lines.inc(len(lines))
         if lines.truncated:
             m_truncated.inc(len(lines.truncated))

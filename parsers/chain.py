@@ -33,8 +33,14 @@ class ParserChain:
         self.rules = list(rules)
         self.host_name = host_name
 
-    def parse(self, lines: Lines, path: str, read_time: str) -> tuple[list[LogEntry], ChainStats]:
-        """Records for `lines` read from `path`; `read_time` is `@timestamp` when a line has none."""
+    def parse(
+        self, lines: Lines, file_info: dict[str, str], read_time: str
+    ) -> tuple[list[LogEntry], ChainStats]:
+        """Records for `lines` of one file; `read_time` is `@timestamp` when a line has none.
+
+        `file_info` becomes each record's `log.file` (path, device_id, inode); it is copied per
+        record, so records never share mutable objects.
+        """
         rules = self.rules
         host = self.host_name
         stats = ChainStats()
@@ -51,7 +57,7 @@ class ParserChain:
                     "@timestamp": parsed.timestamp or read_time,
                     "message": text if parsed.message is None else parsed.message,
                 }
-                log = {"file": {"path": path}, "offset": start}
+                log = {"file": file_info.copy(), "offset": start}
                 if parsed.level is not None:
                     log["level"] = parsed.level
                 entry.update(parsed.fields)
@@ -70,7 +76,7 @@ class ParserChain:
                     {
                         "@timestamp": read_time,
                         "message": text,
-                        "log": {"file": {"path": path}, "offset": start},
+                        "log": {"file": file_info.copy(), "offset": start},
                         "host": {"name": host},
                         "tags": [PARSE_FAILURE],
                     }

@@ -106,6 +106,7 @@ class LineFramer:
 
     def _frame_complete(self, out: Lines, data: bytes, start: int) -> None:
         """Frames `data`, which ends with a newline and starts at file offset `start`."""
+        raw: list[bytes] | None = None
         if data.isascii():
             texts = data.decode("ascii").split("\n")
             texts.pop()
@@ -117,12 +118,16 @@ class LineFramer:
             sizes = [len(b) + 1 for b in raw]
         base = len(out.texts)
         out.starts.extend(accumulate(sizes[:-1], initial=start))
-        if max(sizes) - 1 > self.max_line_bytes:
-            limit = self.max_line_bytes
+        limit = self.max_line_bytes
+        if max(sizes) - 1 > limit:
             for i, size in enumerate(sizes):
                 if size - 1 > limit:
-                    line = texts[i].encode("utf-8", "surrogatepass")[:limit]
-                    texts[i] = line.decode("utf-8", "replace")
+                    # Cut the original bytes, not re-encoded text: the same cut as a partial line gets.
+                    texts[i] = (
+                        texts[i][:limit]
+                        if raw is None
+                        else raw[i][:limit].decode("utf-8", "replace")
+                    )
                     out.truncated.append(base + i)
         if b"\r\n" in data:
             texts = [t[:-1] if t.endswith("\r") else t for t in texts]

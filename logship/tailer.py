@@ -123,7 +123,8 @@ class Tailer(threading.Thread):
         self._files: dict[str, _TailedFile] = {}
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
-        self._first_scan_done = False
+        self.scans = 0
+        """How many discovery scans have completed (the first one applies `start_at: end`)."""
         self._warned_empty: set[str] = set()
         self._m = {
             inp.name: (
@@ -212,7 +213,7 @@ class Tailer(threading.Thread):
                 )
             for path in paths:
                 self._open(inp, path)
-        self._first_scan_done = True
+        self.scans += 1
         self.metrics.files_open.set(len(self._files))
 
     def _open(self, inp: InputRuntime, path: str) -> None:
@@ -269,7 +270,7 @@ class Tailer(threading.Thread):
                 self.acks.reset(key, 0)
                 return 0
             return saved.offset
-        if inp.settings.start_at == "end" and not self._first_scan_done:
+        if inp.settings.start_at == "end" and self.scans == 0:
             return size
         return 0
 

@@ -145,3 +145,60 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_only_the_in_flight_windo
             seen.add(n)
             first_seen.append(n)
     assert first_seen == list(range(total))
+
+
+def test_the_regex_rule_types_fields_and_sets_timestamp_and_unmatched_lines_are_tagged(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '10.0.0.1 - - [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200\n'
+        "garbage that matches no rule\n"
+        + '10.0.0.2 - - [24/Nov/2026:10:00:01 +0100] "GET /x HTTP/1.1" 404 '
+        + "y" * 300
+        + "\n"
+    )
+    config = write_config(
+        tmp_path / "agent.yaml",
+        {
+            "agent": {"data_dir": str(tmp_path / "data"), "host_name": "node-1"},
+            "inputs": [
+                {
+                    "name": "web",
+                    "paths": [str(logs / "access.log*")],
+                    "exclude": ["*.gz"],
+                    "start_at": "beginning",
+                    "parsers": ["web_access"],
+                    "max_line_bytes": 100,
+                }
+            ],
+            "parsers": [
+                {
+                    "name": "web_access",
+                    "regex": r'^(?P<source_ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "[^"]*" (?P<status>\d{3})',
+                    "types": {"status": "int"},
+                    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
+                }
+            ],
+            "sinks": [
+                {"name": "archive", "type": "file", "path": str(tmp_path / "out" / "logs.ndjson")}
+            ],
+        },
+    )
+    out = tmp_path / "out" / "logs.ndjson"
+    agent = AgentProcess(config).start()
+    agents.append(agent)
+    wait_until(lambda: count_lines(out) == 3, message="three records")
+    assert agent.stop() == 0
+    first, garbage, long = read_ndjson(out)
+    assert first["@timestamp"] == "2026-11-24T09:00:00.000Z"
+    assert first["status"] == 200
+    assert first["source_ip"] == "10.0.0.1"
+    assert "time" not in first
+    assert first["host"] == {"name": "node-1"}
+    assert garbage["message"] == "garbage that matches no rule"
+    assert garbage["tags"] == ["parse_failure"]
+    assert long["log"]["flags"] == ["truncated"]
+    assert len(long["message"]) == 100
+    assert long["status"] == 404

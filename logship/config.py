@@ -45,7 +45,7 @@ class InputSettings(StrictModel):
     )
     max_line_bytes: ByteSize = Field(256 * 1024, ge=64)
     partial_line_timeout: Duration = Field(5.0, gt=0)
-    read_buffer_bytes: ByteSize = Field(256 * 1024, ge=4096)
+    read_buffer_bytes: ByteSize = Field(128 * 1024, ge=4096)
     scan_interval: Duration = Field(10.0, gt=0)
     poll_interval: Duration = Field(1.0, gt=0)
     close_inactive: Duration = Field(300.0, gt=0)

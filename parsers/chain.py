@@ -49,26 +49,18 @@ class ParserChain:
         append = entries.append
         for text, start in zip(lines.texts, lines.starts, strict=True):
             for index, rule in enumerate(rules):
-                parsed = rule.parse(text)
-                if parsed is None:
+                m = rule.match(text)
+                if m is None:
                     continue
                 matched[index] += 1
-                entry: LogEntry = {
-                    "@timestamp": parsed.timestamp or read_time,
-                    "message": text if parsed.message is None else parsed.message,
-                }
-                log = {"file": file_info.copy(), "offset": start}
-                if parsed.level is not None:
-                    log["level"] = parsed.level
-                entry.update(parsed.fields)
-                entry["log"] = log
-                entry["host"] = {"name": host}
-                if parsed.tags:
-                    entry["tags"] = parsed.tags
-                    for tag in parsed.tags:
+                try:
+                    append(rule.build(m, text, start, read_time, file_info, host))
+                except ValueError:
+                    entry, tags = rule.build_tagged(m, text, start, read_time, file_info, host)
+                    append(entry)
+                    for tag in tags:
                         key = (rule.name, tag)
                         stats.field_errors[key] = stats.field_errors.get(key, 0) + 1
-                append(entry)
                 break
             else:
                 stats.unmatched += 1

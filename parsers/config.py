@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import regex
 from pydantic import Field, field_validator, model_validator
@@ -91,3 +92,43 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | regex.Pattern[str]:
         pos = getattr(exc, "pos", None)
         where = f" at position {pos}" if pos is not None else ""
         raise ValueError(f"regex does not compile{where}: {getattr(exc, 'msg', exc)}") from exc
+
+
+def optional_groups(pattern: re.Pattern[str] | regex.Pattern[str]) -> set[str]:
+    """Named groups that may not take part in a match (inside `?`, `*`, `{0,n}` or an alternation).
+
+    Only those can come back as None, so only those need checking per line. Patterns compiled by
+    the `regex` module are not analysed: all their groups count as optional.
+    """
+    if not isinstance(pattern, re.Pattern):
+        return set(pattern.groupindex)
+    sre_parse: Any = importlib.import_module("re._parser")  # CPython's own parser of re syntax
+
+    names = {number: name for name, number in pattern.groupindex.items()}
+    optional: set[int] = set()
+
+    def walk(items: Any, maybe: bool) -> None:
+        for op, arg in items:
+            name = str(op)
+            if name == "SUBPATTERN":
+                group, _, _, sub = arg
+                if maybe and group is not None:
+                    optional.add(group)
+                walk(sub, maybe)
+            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                low, _, sub = arg
+                walk(sub, maybe or low == 0)
+            elif name == "BRANCH":
+                for sub in arg[1]:
+                    walk(sub, True)
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                walk(arg[1], True)
+            elif name == "GROUPREF_EXISTS":
+                for sub in arg[1:]:
+                    if sub is not None:
+                        walk(sub, True)
+            elif name == "ATOMIC_GROUP":
+                walk(arg, maybe)
+
+    walk(sre_parse.parse(pattern.pattern, pattern.flags), False)
+    return {names[g] for g in optional if g in names}

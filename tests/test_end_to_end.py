@@ -133,10 +133,11 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_only_the_in_flight_windo
     got = numbers(out)
     assert set(got) == set(range(total)), "a line was lost"
     duplicates = len(got) - total
-    # The in-flight window: what can be shipped but not yet checkpointed. Bounded by the queue
-    # (20,000 entries) plus one batch plus what was shipped during one checkpoint interval.
-    print(f"seed={seed}: {duplicates} duplicates after kill -9")
-    assert duplicates <= 20_000 + 2_000 + 50_000
+    # Duplicates are lines delivered but not yet checkpointed when the agent died: at most what
+    # the sink accepted during one checkpoint interval (200 ms here) plus one batch. At the
+    # ~100,000 lines/s this machine manages that is about 20,000; the bound leaves room for
+    # a slow checkpoint write on a busy machine.
+    assert duplicates <= 50_000
     # Per-file order holds apart from the replayed window: each number's first arrival is in order.
     first_seen: list[int] = []
     seen: set[int] = set()

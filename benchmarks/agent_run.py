@@ -1,0 +1,155 @@
+"""Running the agent as a measured process: wall time, CPU seconds, peak RSS, page faults.
+
+Shared by the benchmark scenarios. CPU and memory figures come from /proc of the agent process,
+read just before it is stopped, so start-up and shutdown are included but the harness is not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measurement:
+    """What one run cost."""
+
+    name: str
+    lines: int
+    input_bytes: int
+    wall_s: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    peak_rss_mib: float
+    minor_faults: int
+
+    @property
+    def cpu_s(self) -> float:
+        """User + system CPU seconds."""
+        return self.cpu_user_s + self.cpu_sys_s
+
+    @property
+    def lines_per_s(self) -> float:
+        """Throughput over wall time."""
+        return self.lines / self.wall_s
+
+    @property
+    def mib_per_s(self) -> float:
+        """Input MiB per wall second."""
+        return self.input_bytes / 2**20 / self.wall_s
+
+    @property
+    def lines_per_cpu_s(self) -> float:
+        """Lines per CPU-second: the efficiency figure that compares across noisy runs."""
+        return self.lines / self.cpu_s
+
+    def row(self) -> str:
+        """One line of the results table."""
+        return (
+            f"{self.name:<28} {self.lines:>9,} {self.wall_s:>7.2f} {self.lines_per_s:>10,.0f} "
+            f"{self.mib_per_s:>7.1f} {self.cpu_user_s:>6.2f} {self.cpu_sys_s:>6.2f} "
+            f"{self.lines_per_cpu_s:>10,.0f} {self.peak_rss_mib:>7.1f} {self.minor_faults:>9,}"
+        )
+
+
+HEADER = (
+    f"{'scenario':<28} {'lines':>9} {'wall s':>7} {'lines/s':>10} {'MiB/s':>7} {'user s':>6} "
+    f"{'sys s':>6} {'lines/cpu-s':>10} {'RSS MiB':>7} {'minflt':>9}"
+)
+
+
+def proc_stats(pid: int) -> tuple[float, float, int, float]:
+    """(user s, sys s, minor faults, peak RSS MiB) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    minflt = int(fields[7])
+    user = int(fields[11]) / CLK_TCK
+    system = int(fields[12]) / CLK_TCK
+    hwm_kib = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm_kib = int(line.split()[1])
+    return user, system, minflt, hwm_kib / 1024
+
+
+class LineCounter:
+    """Counts newlines of a growing file incrementally (reads only what was appended)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def poll(self) -> int:
+        """The number of complete lines now."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                while chunk := f.read(1 << 22):
+                    self.lines += chunk.count(b"\n")
+                    self.offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        return self.lines
+
+
+def write_config(path: Path, doc: dict[str, Any]) -> Path:
+    """Writes an agent config."""
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run_agent(
+    name: str,
+    config: Path,
+    expected_lines: int,
+    input_bytes: int,
+    done: Any,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> Measurement:
+    """Starts `logship run -c config`, waits until `done()` returns a count >= expected_lines.
+
+    Returns the measurement; raises if the agent exits early or the lines do not arrive in time.
+    """
+    stderr = config.with_suffix(".stderr.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logship", "run", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    started = time.monotonic()
+    try:
+        while True:
+            count = done()
+            if count >= expected_lines:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"{name}: agent exited early with {proc.returncode}; see {stderr.name}"
+                )
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(
+                    f"{name}: only {count} of {expected_lines} lines after {timeout}s"
+                )
+            time.sleep(0.02)
+        wall = time.monotonic() - started
+        user, system, minflt, rss = proc_stats(proc.pid)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        stderr.close()
+    return Measurement(name, expected_lines, input_bytes, wall, user, system, rss, minflt)

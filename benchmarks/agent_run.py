@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class Measurement:
     cpu_sys_s: float
     peak_rss_mib: float
     minor_faults: int
+    threads: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per named thread (agent runs only)."""
 
     @property
     def cpu_s(self) -> float:
@@ -55,18 +57,37 @@ class Measurement:
         return self.lines / self.cpu_s
 
     def row(self) -> str:
-        """One line of the results table."""
+        """One line of the results table (plus a line of CPU per thread when known)."""
+        threads = ""
+        if self.threads:
+            busy = sorted(self.threads.items(), key=lambda kv: -kv[1])
+            threads = "\n    cpu by thread: " + ", ".join(
+                f"{k} {v:.2f}s" for k, v in busy if v >= 0.01
+            )
         return (
             f"{self.name:<28} {self.lines:>9,} {self.wall_s:>7.2f} {self.lines_per_s:>10,.0f} "
             f"{self.mib_per_s:>7.1f} {self.cpu_user_s:>6.2f} {self.cpu_sys_s:>6.2f} "
             f"{self.lines_per_cpu_s:>10,.0f} {self.peak_rss_mib:>7.1f} {self.minor_faults:>9,}"
-        )
+        ) + threads
 
 
 HEADER = (
     f"{'scenario':<28} {'lines':>9} {'wall s':>7} {'lines/s':>10} {'MiB/s':>7} {'user s':>6} "
     f"{'sys s':>6} {'lines/cpu-s':>10} {'RSS MiB':>7} {'minflt':>9}"
 )
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + sys) per thread name of a live process; same-named threads are summed."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
 
 
 def proc_stats(pid: int) -> tuple[float, float, int, float]:
@@ -147,9 +168,10 @@ def run_agent(
             time.sleep(0.02)
         wall = time.monotonic() - started
         user, system, minflt, rss = proc_stats(proc.pid)
+        threads = thread_cpu(proc.pid)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         stderr.close()
-    return Measurement(name, expected_lines, input_bytes, wall, user, system, rss, minflt)
+    return Measurement(name, expected_lines, input_bytes, wall, user, system, rss, minflt, threads)

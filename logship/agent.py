@@ -15,9 +15,9 @@ import time
 from types import FrameType
 
 from logship import __version__
-from logship.allocator import tune_malloc
 from logship.config import Config
 from logship.pipeline import Pipeline
+from logship.process import tune_malloc
 
 log = logging.getLogger(__name__)
 

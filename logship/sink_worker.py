@@ -11,6 +11,7 @@ from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.dead_letter import DeadLetterFile
 from logship.metrics import Metrics
+from logship.process import name_native_thread
 from logship.sink import Outcome, SendResult, Sink, SinkSettings
 from logship.sink_queue import SinkQueue
 
@@ -66,6 +67,7 @@ class SinkWorker(threading.Thread):
         self._abandon.set()
 
     def run(self) -> None:
+        name_native_thread(f"logship-{self.sink.name}"[:15])
         batch_cfg = self.settings.batch
         linger = batch_cfg.linger_ms / 1000
         while not self._abandon.is_set():

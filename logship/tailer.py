@@ -23,6 +23,7 @@ from logship.discovery import FileFinder
 from logship.framing import LineFramer, Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, matches
 from logship.metrics import Metrics
+from logship.process import name_native_thread
 from logship.reader import FileReader
 from logship.record import format_epoch
 from logship.registry import FileRegistry
@@ -149,6 +150,7 @@ class Tailer(threading.Thread):
                 queue.interrupt_puts()
 
     def run(self) -> None:
+        name_native_thread("logship-tailer")
         try:
             self._loop()
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down

@@ -6,7 +6,9 @@ import contextlib
 import errno
 import logging
 import os
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
 
 from logship.batch import Batch
 from logship.schema import ConfigPath
@@ -16,6 +18,17 @@ from sinks.ndjson import encode_ndjson
 log = logging.getLogger(__name__)
 
 
+def _octal(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return int(value.removeprefix("0o"), 8)
+        except ValueError:
+            raise ValueError(
+                f'expected file permissions in octal, like "0640" (got {value!r})'
+            ) from None
+    return value
+
+
 class FileSinkSettings(SinkSettings):
     """`type: file`: NDJSON appended to `path` (parent folders are created)."""
 
@@ -23,7 +36,8 @@ class FileSinkSettings(SinkSettings):
     path: ConfigPath
     fsync: bool = True
     """fsync after every batch; only turn off when losing the last batches on power loss is fine."""
-    file_mode: int = 0o640
+    file_mode: Annotated[int, BeforeValidator(_octal)] = 0o640
+    """Permissions of a newly created output file: an octal string like "0640" (or an integer)."""
 
 
 class FileSink:

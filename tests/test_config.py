@@ -181,3 +181,17 @@ def test_an_empty_file_says_what_belongs_in_it(tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_text("")
     with pytest.raises(ConfigError, match="the file is empty"):
         load_config(tmp_path / "empty.yaml")
+
+
+def test_the_example_config_documenting_every_option_is_valid() -> None:
+    from tests.harness import REPO
+
+    config = load_config(REPO / "config" / "logship.example.yaml")
+    assert config.sinks[0].file_mode == 0o640  # type: ignore[union-attr]
+
+
+def test_the_demo_config_is_valid() -> None:
+    from tests.harness import REPO
+
+    config = load_config(REPO / "config" / "demo.yaml")
+    assert [i.name for i in config.inputs] == ["web", "shop"]

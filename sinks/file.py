@@ -44,7 +44,9 @@ class FileSink:
     """Appends each batch as NDJSON; a batch is delivered once written, flushed and fsynced.
 
     A failed write (disk full) is rolled back by truncating to the size before the batch, so a
-    retried batch is never appended twice or torn.
+    retried batch is never appended twice or torn. A write torn by a crash (`kill -9`, power
+    loss) is cut off when the file is next opened: those records were never acknowledged, so
+    they are sent again, and the next record does not glue onto half a line.
     """
 
     def __init__(self, settings: FileSinkSettings) -> None:
@@ -56,12 +58,39 @@ class FileSink:
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(
+            fd = os.open(
                 self.path,
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
                 self.settings.file_mode,
             )
+            try:
+                self._cut_torn_tail(fd)
+            except OSError:
+                os.close(fd)
+                raise
+            self._fd = fd
         return self._fd
+
+    def _cut_torn_tail(self, fd: int) -> None:
+        """Truncates the file after its last newline, if it does not end with one."""
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        end = size
+        keep = 0
+        while end > 0:
+            start = max(0, end - (1 << 20))
+            chunk = os.pread(fd, end - start, start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        os.ftruncate(fd, keep)
+        log.warning(
+            "Output file ended with a partial record (a crash mid-write); cut it off, it will be re-sent.",
+            extra={"sink": self.name, "path": str(self.path), "bytes_removed": size - keep},
+        )
 
     def healthcheck(self) -> None:
         """Refuses to start when the output file cannot be created or appended to."""

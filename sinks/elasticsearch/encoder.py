@@ -1,0 +1,179 @@
+"""Bulk request bodies: NDJSON `create` actions and documents built with orjson. Pure functions.
+
+One item per record: `{"create":{"_index":"logs-nginx.access-default","_id":"..."}}\\n{doc}\\n`.
+Items stay separate byte strings so a request can be cut in parts (a 413, `max_request_bytes`)
+without encoding anything twice; the body is their concatenation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from logship.record import LogEntry
+from sinks.elasticsearch.config import ElasticsearchSinkSettings
+from sinks.template import FieldTemplate
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+_SEP = "\x1f"  # unit separator: cannot occur in the numeric parts, so fields cannot run together
+
+
+def document_id(entry: LogEntry) -> str:
+    """The deterministic `_id` of a record: 20 base64url characters (120 bits of blake2b).
+
+    Hashes the file identity (`log.file.device_id`, `log.file.inode`), `log.offset`, and the
+    record's `@timestamp` and `message`: the same line read again after a crash gets the same id,
+    while a new file that reuses an inode (and so offsets) differs in its content. The path is not
+    hashed: it changes when a file is rotated.
+    """
+    log = entry.get("log")
+    file = log.get("file") if isinstance(log, dict) else None
+    if not isinstance(file, dict):
+        file = {}
+    offset = log.get("offset") if isinstance(log, dict) else None
+    key = _SEP.join(
+        (
+            str(file.get("device_id", "")),
+            str(file.get("inode", "")),
+            str(offset),
+            str(entry.get("@timestamp", "")),
+            str(entry.get("message", "")),
+        )
+    )
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=15).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how a sink's documents are written, fixed by its settings."""
+
+    data_stream: tuple[str, str, str] | None
+    """(type, dataset, namespace) in data-stream mode; None in index mode."""
+    index: FieldTemplate | None
+    default_index: FieldTemplate
+    ids: bool
+
+    @classmethod
+    def from_settings(cls, settings: ElasticsearchSinkSettings) -> Target:
+        """The target described by a sink's settings."""
+        return cls(
+            data_stream=None
+            if settings.index is not None
+            else ("logs", settings.dataset, settings.namespace),
+            index=FieldTemplate(settings.index) if settings.index is not None else None,
+            default_index=FieldTemplate(settings.default_index),
+            ids=settings.id == "deterministic",
+        )
+
+
+@dataclass(slots=True)
+class BulkItems:
+    """The encoded items of one batch. `positions[n]` is the batch index of item n."""
+
+    items: list[bytes] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    indices: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """Batch entries that could not be encoded (index into the batch, reason)."""
+
+    def body(self, numbers: Sequence[int] | None = None) -> bytes:
+        """The NDJSON body of all items, or of the items `numbers`."""
+        if numbers is None:
+            return b"".join(self.items)
+        items = self.items
+        return b"".join([items[n] for n in numbers])
+
+
+def index_name(entry: LogEntry, target: Target) -> str | None:
+    """The index (or data stream) a record goes to; None when even the default cannot be rendered."""
+    if target.data_stream is not None:
+        kind, dataset, namespace = target.data_stream
+        return f"{kind}-{dataset}-{namespace}"
+    assert target.index is not None
+    name = target.index.render(entry)
+    if name is None:
+        name = target.default_index.render(entry)
+        if name is None:
+            return None
+    # Elasticsearch refuses uppercase index names; a field value like `Web` would reject the item.
+    return name.lower()
+
+
+def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
+    """Encodes every record as a `create` item; records that cannot be encoded are listed in `rejected`."""
+    out = BulkItems()
+    items = out.items
+    positions = out.positions
+    indices = out.indices
+    dumps = orjson.dumps
+    ids = target.ids
+    stream = target.data_stream
+    suffix = b""
+    stream_fields: dict[str, Any] = {}
+    stream_name = ""
+    if stream is not None:
+        kind, dataset, namespace = stream
+        stream_name = f"{kind}-{dataset}-{namespace}"
+        stream_fields = {"type": kind, "dataset": dataset, "namespace": namespace}
+        suffix = b"".join(
+            (
+                b',"data_stream":',
+                dumps(stream_fields),
+                b',"event":',
+                dumps({"dataset": dataset}),
+                b"}\n",
+            )
+        )
+    prefixes: dict[str, bytes] = {}
+    for position, entry in enumerate(entries):
+        name = stream_name or index_name(entry, target)
+        if name is None:
+            out.rejected.append(
+                (position, "no index: the record has no @timestamp for default_index")
+            )
+            continue
+        prefix = prefixes.get(name)
+        if prefix is None:
+            prefix = b'{"create":{"_index":' + dumps(name)
+            prefixes[name] = prefix
+        action = (
+            prefix + b',"_id":"' + document_id(entry).encode() + b'"}}\n'
+            if ids
+            else prefix + b"}}\n"
+        )
+        try:
+            if stream is None:
+                item = action + dumps(entry, option=_OPTIONS) + b"\n"
+            elif "event" in entry or "data_stream" in entry or not entry:
+                item = action + dumps(_with_stream(entry, stream_fields), option=_OPTIONS) + b"\n"
+            else:
+                # The common case: splice the stream fields in before the closing brace
+                # instead of copying the record (records are shared, read-only).
+                item = action + dumps(entry, option=_OPTIONS)[:-1] + suffix
+        except (TypeError, ValueError) as exc:  # orjson: an int beyond 64 bits, a str subclass...
+            out.rejected.append((position, f"cannot encode the record as JSON: {exc}"))
+            continue
+        items.append(item)
+        positions.append(position)
+        indices.append(name)
+    return out
+
+
+def _with_stream(entry: LogEntry, stream_fields: dict[str, Any]) -> LogEntry:
+    """A shallow copy of a record with `data_stream.*` and `event.dataset` set."""
+    doc = dict(entry)
+    doc["data_stream"] = stream_fields
+    event = entry.get("event")
+    if event is None:
+        doc["event"] = {"dataset": stream_fields["dataset"]}
+    elif isinstance(event, dict):
+        doc["event"] = {**event, "dataset": stream_fields["dataset"]}
+    # A non-object `event` is left alone: Elasticsearch rejects it against the ECS mapping and
+    # the record is dead-lettered with that reason, rather than silently losing the value here.
+    return doc

@@ -116,7 +116,8 @@ class SetupSettings(StrictModel):
     """Name of the ILM policy setup writes; default `logship-<dataset>` / `logship-<sink name>`."""
     template_name: str | None = None
     """Index template name in index mode; default `logship-<sink name>`."""
-    template_priority: int = Field(200, ge=0)
+    template_priority: int | None = Field(None, ge=0)
+    """Priority of the index template setup writes; default 150 for data streams, 200 for indices."""
     kibana: KibanaSettings | None = None
 
 

@@ -191,6 +191,19 @@ class EsState:
     def _index_one(
         self, op: str, index: str, doc_id: str | None, source: bytes
     ) -> tuple[int, dict[str, Any] | None, str | None]:
+        if not self.keep_sources:
+            # Benchmark mode: ids and conflicts only, so the stand-in costs less than the agent.
+            docs = self.docs.setdefault(index, {})
+            if doc_id is None:
+                doc_id = f"auto{next(self._auto_id):012d}"
+            elif op == "create" and doc_id in docs:
+                return (
+                    409,
+                    _err("version_conflict_engine_exception", "document already exists"),
+                    doc_id,
+                )
+            docs[doc_id] = None
+            return 201, None, doc_id
         try:
             doc = orjson.loads(source)
         except orjson.JSONDecodeError as exc:
@@ -709,7 +722,11 @@ def main(argv: list[str] | None = None) -> int:
     """Serves until SIGTERM / SIGINT (for the benchmark, in its own process)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--no-sources", action="store_true", help="keep ids only (less memory)")
+    parser.add_argument(
+        "--no-sources",
+        action="store_true",
+        help="keep ids only; documents are not parsed or mapped (for the benchmark)",
+    )
     args = parser.parse_args(argv)
     server = EsServer(args.port, keep_sources=not args.no_sources).start()
     stop = threading.Event()

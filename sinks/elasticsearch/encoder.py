@@ -7,8 +7,8 @@ without encoding anything twice; the body is their concatenation.
 
 from __future__ import annotations
 
-import base64
 import hashlib
+from binascii import b2a_base64 as _b2a_base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,9 @@ from sinks.template import FieldTemplate
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _SEP = "\x1f"  # unit separator: cannot occur in the numeric parts, so fields cannot run together
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_NO_FILE: dict[str, Any] = {}
+_blake2b = hashlib.blake2b
 
 
 def document_id(entry: LogEntry) -> str:
@@ -31,22 +34,24 @@ def document_id(entry: LogEntry) -> str:
     while a new file that reuses an inode (and so offsets) differs in its content. The path is not
     hashed: it changes when a file is rotated.
     """
+    return _id_bytes(entry).decode("ascii")
+
+
+def _id_bytes(entry: LogEntry) -> bytes:
     log = entry.get("log")
-    file = log.get("file") if isinstance(log, dict) else None
-    if not isinstance(file, dict):
-        file = {}
-    offset = log.get("offset") if isinstance(log, dict) else None
-    key = _SEP.join(
-        (
-            str(file.get("device_id", "")),
-            str(file.get("inode", "")),
-            str(offset),
-            str(entry.get("@timestamp", "")),
-            str(entry.get("message", "")),
-        )
+    if isinstance(log, dict):
+        file = log.get("file")
+        offset = log.get("offset")
+        if not isinstance(file, dict):
+            file = _NO_FILE
+    else:
+        file, offset = _NO_FILE, None
+    key = (
+        f"{file.get('device_id', '')}{_SEP}{file.get('inode', '')}{_SEP}{offset}{_SEP}"
+        f"{entry.get('@timestamp', '')}{_SEP}{entry.get('message', '')}"
     )
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=15).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii")
+    digest = _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=15).digest()
+    return _b2a_base64(digest, newline=False).translate(_URLSAFE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,9 @@ def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
                 b"}\n",
             )
         )
-    prefixes: dict[str, bytes] = {}
+    # Per index: the action's opening up to the id, and the action's closing (with the newline).
+    actions: dict[str, tuple[bytes, bytes]] = {}
+    join = b"".join
     for position, entry in enumerate(entries):
         name = stream_name or index_name(entry, target)
         if name is None:
@@ -138,24 +145,23 @@ def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
                 (position, "no index: the record has no @timestamp for default_index")
             )
             continue
-        prefix = prefixes.get(name)
-        if prefix is None:
-            prefix = b'{"create":{"_index":' + dumps(name)
-            prefixes[name] = prefix
-        action = (
-            prefix + b',"_id":"' + document_id(entry).encode() + b'"}}\n'
-            if ids
-            else prefix + b"}}\n"
-        )
+        action = actions.get(name)
+        if action is None:
+            opening = b'{"create":{"_index":' + dumps(name)
+            action = (opening + b',"_id":"', b'"}}\n') if ids else (opening, b"}}\n")
+            actions[name] = action
+        doc_id = _id_bytes(entry) if ids else b""
         try:
             if stream is None:
-                item = action + dumps(entry, option=_OPTIONS) + b"\n"
+                item = join((action[0], doc_id, action[1], dumps(entry, option=_OPTIONS), b"\n"))
             elif "event" in entry or "data_stream" in entry or not entry:
-                item = action + dumps(_with_stream(entry, stream_fields), option=_OPTIONS) + b"\n"
+                doc = dumps(_with_stream(entry, stream_fields), option=_OPTIONS)
+                item = join((action[0], doc_id, action[1], doc, b"\n"))
             else:
                 # The common case: splice the stream fields in before the closing brace
                 # instead of copying the record (records are shared, read-only).
-                item = action + dumps(entry, option=_OPTIONS)[:-1] + suffix
+                doc = dumps(entry, option=_OPTIONS)
+                item = join((action[0], doc_id, action[1], memoryview(doc)[:-1], suffix))
         except (TypeError, ValueError) as exc:  # orjson: an int beyond 64 bits, a str subclass...
             out.rejected.append((position, f"cannot encode the record as JSON: {exc}"))
             continue

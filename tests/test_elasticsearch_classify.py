@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from logship.sink import Outcome
 from sinks.elasticsearch.classify import classify_bulk_response
 
@@ -189,3 +191,17 @@ def test_a_2xx_without_items_or_with_a_wrong_item_count_is_retried() -> None:
     short = classify(200, bulk(item(201), item(429, "es_rejected_execution_exception", "x")))
     assert short.result.outcome is Outcome.RETRY
     assert "2 items for 6 sent" in short.result.reason
+
+
+def test_raw_answers_are_decoded_only_when_an_item_failed() -> None:
+    clean = classify(200, b'{"errors":false,"items":[{"create":{"status":201}}]}')
+    assert clean.result.outcome is Outcome.DELIVERED
+    failed = orjson.dumps(
+        bulk(
+            item(201), item(429, "es_rejected_execution_exception", "queue full"), *[item(201)] * 4
+        )
+    )
+    verdict = classify(200, failed)
+    assert verdict.result.outcome is Outcome.RETRY
+    assert list(verdict.result.retry_only) == [1]
+    assert classify(200, b"<html>").result.outcome is Outcome.RETRY

@@ -5,11 +5,16 @@ All of the decision lives in `classify_bulk_response`; the sink only carries it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from logship.sink import DELIVERED, Outcome, SendResult
+
+_CLEAN = re.compile(rb'^\s*\{\s*"errors"\s*:\s*false\b')
 
 # Item errors that say "not now" about the cluster, not "never" about the document.
 _TRANSIENT_ITEM_ERRORS = frozenset(
@@ -54,6 +59,7 @@ def classify_bulk_response(
     """Classifies the answer to a bulk request of `len(indices)` items.
 
     `status` None means no answer (connection refused, reset, timeout; `error` says which).
+    `body` is the decoded answer, or its JSON bytes (decoded here only when items failed).
     `indices` names each item's index (for reasons); `own_ids` says the request set
     deterministic ids, so a 409 on `create` is our own earlier write (delivered).
     """
@@ -94,6 +100,15 @@ def classify_bulk_response(
 def _classify_items(
     body: Any, indices: Sequence[str], own_ids: bool, auth_retry_interval: float
 ) -> BulkVerdict:
+    if isinstance(body, bytes):
+        # A clean answer is `{"errors":false,"items":[...]}`: decoding thousands of items into
+        # dicts costs more than encoding them did, and says nothing the flag does not.
+        if _CLEAN.search(body, 0, 64):
+            return BulkVerdict(DELIVERED)
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            body = None
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         return BulkVerdict(
             SendResult(Outcome.RETRY, reason="Elasticsearch answered 2xx without bulk items")

@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 import orjson
 from elastic_transport import (
     NodeConfig,
-    OrjsonSerializer,
     Serializer,
     TextSerializer,
     Transport,
@@ -34,6 +33,18 @@ log = logging.getLogger(__name__)
 logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 PRODUCT_HEADER = "x-elastic-product"
+
+
+class _RawJson(Serializer):
+    """Answers stay bytes here; `Client.request` decodes them, or not (a clean bulk answer)."""
+
+    mimetype: ClassVar[str] = "application/json"
+
+    def dumps(self, data: Any) -> bytes:
+        return data if isinstance(data, bytes) else orjson.dumps(data)
+
+    def loads(self, data: bytes) -> Any:
+        return data
 
 
 class _PassThroughNdjson(Serializer):
@@ -123,7 +134,7 @@ class Client:
         self.transport = Transport(
             nodes,
             serializers={
-                "application/json": OrjsonSerializer(),
+                "application/json": _RawJson(),
                 "application/x-ndjson": _PassThroughNdjson(),
                 "text/plain": TextSerializer(),
             },
@@ -146,8 +157,13 @@ class Client:
         *,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        raw: bool = False,
     ) -> Answer:
-        """One request; JSON bodies are serialized here, bytes (bulk) are sent as they are."""
+        """One request; JSON bodies are serialized here, bytes (bulk) are sent as they are.
+
+        The answer's body is decoded JSON (text when it is not JSON), or with `raw` the JSON
+        bytes as they came, for the caller to decode only if it needs to.
+        """
         request_headers = {"accept": "application/json", **(headers or {})}
         if body is not None and "content-type" not in request_headers:
             request_headers["content-type"] = "application/json"
@@ -160,9 +176,12 @@ class Client:
         except Exception as exc:  # a body that is not what its content type says, ...
             raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         meta = response.meta
+        body = response.body
+        if isinstance(body, bytes) and not raw:
+            body = _decode(body)
         return Answer(
             status=meta.status,
-            body=response.body,
+            body=body,
             retry_after=parse_retry_after(meta.headers.get("retry-after")),
             product=meta.headers.get(PRODUCT_HEADER),
         )
@@ -170,6 +189,15 @@ class Client:
     def close(self) -> None:
         """Closes the connections."""
         self.transport.close()
+
+
+def _decode(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", "replace")
 
 
 def _describe_transport_error(exc: TransportError) -> str:

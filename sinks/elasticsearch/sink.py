@@ -162,6 +162,8 @@ class ElasticsearchSink:
     def _requests(self, encoded: BulkItems) -> list[list[int]]:
         """Item numbers per request, each body at most `max_request_bytes` (one item may exceed it)."""
         cap = self.max_request_bytes
+        if sum(map(len, encoded.items)) <= cap:
+            return [list(range(len(encoded.items)))] if encoded.items else []
         requests: list[list[int]] = []
         current: list[int] = []
         size = 0
@@ -176,8 +178,9 @@ class ElasticsearchSink:
         return requests
 
     def _send_items(self, encoded: BulkItems, numbers: list[int]) -> _Partial:
-        body = encoded.body(numbers)
-        indices = [encoded.indices[n] for n in numbers]
+        everything = len(numbers) == len(encoded.items)
+        body = encoded.body(None if everything else numbers)
+        indices = encoded.indices if everything else [encoded.indices[n] for n in numbers]
         verdict = self._bulk(body, indices)
         if verdict.split:
             if len(numbers) == 1:
@@ -223,7 +226,7 @@ class ElasticsearchSink:
         stats.max_body_bytes = max(stats.max_body_bytes, len(body))
         try:
             answer = self.client.request(
-                "POST", self._bulk_target, body=payload, headers=self._headers
+                "POST", self._bulk_target, body=payload, headers=self._headers, raw=True
             )
         except Unreachable as exc:
             verdict = classify_bulk_response(

@@ -128,6 +128,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--es",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="an extra setting of the elasticsearch sink, e.g. --es compression_level=0",
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="logship-es-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -163,7 +170,13 @@ def main() -> int:
             run_agent(
                 "file -> elasticsearch",
                 work / "es-run",
-                {"name": "es", "type": "elasticsearch", "hosts": [url], "dataset": "nginx.access"},
+                {
+                    "name": "es",
+                    "type": "elasticsearch",
+                    "hosts": [url],
+                    "dataset": "nginx.access",
+                    **{k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.es)},
+                },
                 lambda: es_count(url),
                 args.lines,
             )
@@ -191,7 +204,7 @@ def main() -> int:
             f"bulk requests: {es['requests']:,}, {es['items'] / requests:,.0f} documents each "
             f"(max {es['max_items_per_request']:,}); body {es['body_bytes'] / requests / 1024:,.0f} KiB "
             f"(max {es['max_body_bytes'] / 1024:,.0f} KiB), on the wire {es['sent_bytes'] / requests / 1024:,.0f} KiB "
-            f"gzip level 1 ({es['body_bytes'] / max(es['sent_bytes'], 1):.1f}x)"
+            f"({es['body_bytes'] / max(es['sent_bytes'], 1):.1f}x smaller)"
         )
     print(
         f"fake Elasticsearch process: {server_usage.ru_utime + server_usage.ru_stime:.2f} CPU s "

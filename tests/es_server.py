@@ -111,6 +111,7 @@ class EsState:
         """Accepted Authorization header values; None accepts anything."""
         self._auto_id = itertools.count()
         self._stream_cache: dict[str, bool] = {}
+        self.scrolls: dict[Any, tuple[str, list[str], int]] = {}
 
     # --- views for tests ------------------------------------------------------------------
 
@@ -473,6 +474,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.bulks.append(BulkRecord(sent, gzipped, len(raw), wire, status, statuses, auth))
         self._send(status, answer, headers)
 
+    def _page(self, index: str, ids: list[str], size: int) -> None:
+        self._send(200, _scroll_page(self.server.state, index, ids, size))
+
     def _route(self, method: str, parts: list[str], body: Any) -> None:
         state = self.server.state
         if not parts:
@@ -520,6 +524,19 @@ class _Handler(BaseHTTPRequestHandler):
                 state.data_views[view.get("id") or view.get("title")] = view
                 self._send(200, {"data_view": view})
                 return
+            if name == "_search" and len(parts) == 2:
+                ids = sorted(state.docs.get(parts[0], {}))
+                self._page(parts[0], ids, int((body or {}).get("size", 10)))
+                return
+            if parts == ["_search", "scroll"]:
+                index, ids, size = state.scrolls.pop((body or {}).get("scroll_id"), ("", [], 0))
+                self._page(index, ids, size)
+                return
+            if method == "DELETE" and len(parts) == 1:
+                found = state.docs.pop(parts[0], None)
+                state.data_streams.discard(parts[0])
+                self._send(200 if found is not None else 404, {"acknowledged": found is not None})
+                return
             if name == "_refresh":
                 self._send(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
                 return
@@ -530,6 +547,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             404, error_body("no_handler", f"no handler for {method} /{'/'.join(parts)}", 404)
         )
+
+
+def _scroll_page(state: EsState, index: str, ids: list[str], size: int) -> dict[str, Any]:
+    """One page of a scrolled search over ids (enough for `_source: false` searches)."""
+    page, rest = ids[:size], ids[size:]
+    scroll_id = f"scroll{next(state._auto_id)}"
+    state.scrolls[scroll_id] = (index, rest, size)
+    return {
+        "_scroll_id": scroll_id,
+        "hits": {"total": {"value": len(ids)}, "hits": [{"_index": index, "_id": i} for i in page]},
+    }
 
 
 def _filter(answer: dict[str, Any], filter_path: str) -> dict[str, Any]:

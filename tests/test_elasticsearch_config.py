@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ def test_a_dash_in_dataset_or_namespace_is_refused_with_the_reason(tmp_path: Pat
 def test_hosts_or_cloud_id_is_required_and_urls_are_checked(tmp_path: Path) -> None:
     assert "set hosts" in problems(tmp_path, {})
     assert "hosts[0]: expected a URL" in problems(tmp_path, {"hosts": ["localhost:9200"]})
+    text = problems(tmp_path, {"hosts": ["http://elastic:pw@h:9200"]})
+    assert "not in the URL" in text
+    assert "pw" not in text.replace("http", "")
+    assert "not a valid Cloud ID" in problems(tmp_path, {"cloud_id": "nonsense"})
+    cloud = "prod:" + base64.b64encode(b"eu-west-1.aws.found.io:443$abc123$def456").decode()
+    assert load(tmp_path, {"cloud_id": cloud}).sinks[0].cloud_id == cloud
 
 
 def test_one_auth_method_and_secrets_from_the_environment_are_masked(tmp_path: Path) -> None:

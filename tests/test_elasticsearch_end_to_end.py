@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import pytest
@@ -124,13 +125,19 @@ class RealTarget:
     """Verification through a real cluster's HTTP API."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        parts = urlsplit(url)
+        self.url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self.sink: dict[str, Any] = {}
+        if parts.username:
+            self.sink["auth"] = {
+                "username": unquote(parts.username),
+                "password": unquote(parts.password or ""),
+            }
         ca = os.environ.get("LOGSHIP_TEST_ES_CA_FILE")
         if ca:
             self.sink["tls"] = {"ca_file": ca}
         settings = ElasticsearchSinkSettings.model_validate(
-            {"name": "check", "type": "elasticsearch", "hosts": [url], **self.sink}
+            {"name": "check", "type": "elasticsearch", "hosts": [self.url], **self.sink}
         )
         self.client = Client(node_configs(settings))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from elastic_transport.client_utils import parse_cloud_id
 from pydantic import Field, field_validator, model_validator
 
 from logship.schema import ConfigPath, StrictModel
@@ -161,7 +162,27 @@ class ElasticsearchSinkSettings(SinkSettings):
                 raise ValueError(
                     f"hosts[{i}]: expected a URL like https://localhost:9200 (got {url!r})"
                 )
+            if "@" in url.split("/")[2]:
+                # Credentials in a URL end up in `logship check` output and in logs.
+                raise ValueError(
+                    f"hosts[{i}]: put credentials in auth.username / auth.password, not in the URL"
+                )
         return [url.rstrip("/") for url in value]
+
+    @field_validator("cloud_id")
+    @classmethod
+    def _cloud_id(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                cloud = parse_cloud_id(value)
+            except ValueError:
+                cloud = None
+            if cloud is None or cloud.es_address is None:
+                raise ValueError(
+                    "not a valid Cloud ID; copy it from the Elastic Cloud console "
+                    "(it looks like name:base64...)"
+                )
+        return value
 
     @field_validator("dataset")
     @classmethod

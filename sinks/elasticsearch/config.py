@@ -151,7 +151,7 @@ class ElasticsearchSinkSettings(SinkSettings):
     max_request_bytes: ByteSize = Field(16 * 1024 * 1024, ge=1024)
     """Uncompressed bulk bodies larger than this are sent in parts (and halved again after a 413)."""
     auth_retry_interval: Duration = Field(30.0, gt=0)
-    """How long to wait between attempts while the cluster refuses the credentials (401/403)."""
+    """How long to wait between attempts while the cluster refuses the credentials (401/403); capped by retry.max_backoff."""
     setup: SetupSettings = SetupSettings()
 
     @field_validator("hosts")

@@ -1,4 +1,4 @@
-"""The `logship` command: run, check, version."""
+"""The `logship` command: run, check, setup, version."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
     check.set_defaults(handler=_cmd_check)
 
+    setup = sub.add_parser(
+        "setup", help="prepare a sink's target (templates, ILM policy, Kibana data view)"
+    )
+    setup.add_argument("target", choices=["elasticsearch"], help="what to set up")
+    setup.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
+    setup.add_argument("--sink", help="only this sink (default: every sink of that type)")
+    setup.set_defaults(handler=_cmd_setup)
+
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: _cmd_version())
     return parser
@@ -96,6 +104,32 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"  {path}")
         if not files:
             print("  (none yet: the agent will pick them up when they appear)")
+    return EXIT_OK
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from sinks.elasticsearch.config import ElasticsearchSinkSettings
+    from sinks.elasticsearch.setup import SetupError, run_setup
+
+    sinks = [
+        s
+        for s in config.sinks
+        if isinstance(s, ElasticsearchSinkSettings) and args.sink in (None, s.name)
+    ]
+    if not sinks:
+        which = f"named {args.sink!r} " if args.sink else ""
+        print(f"logship: {args.config} has no elasticsearch sink {which}to set up", file=sys.stderr)
+        return EXIT_CONFIG
+    for sink in sinks:
+        print(f"# sink {sink.name}")
+        try:
+            run_setup(sink, config.parsers, print)
+        except SetupError as exc:
+            print(f"logship: setup of sink {sink.name} failed: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     return EXIT_OK
 
 

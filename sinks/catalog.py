@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from logship.sink import Sink
+from sinks.elasticsearch.config import ElasticsearchSinkSettings
+from sinks.elasticsearch.sink import ElasticsearchSink
 from sinks.file import FileSink, FileSinkSettings
 from sinks.stdout import StdoutSink, StdoutSinkSettings
 
 SinkSettingsUnion = Annotated[
-    FileSinkSettings | StdoutSinkSettings,
+    FileSinkSettings | StdoutSinkSettings | ElasticsearchSinkSettings,
     Field(discriminator="type"),
 ]
 """What one entry of `sinks:` may be, told apart by its `type`."""
@@ -22,6 +24,7 @@ SinkSettingsUnion = Annotated[
 SINK_CLASSES: dict[type[Any], type[Any]] = {
     FileSinkSettings: FileSink,
     StdoutSinkSettings: StdoutSink,
+    ElasticsearchSinkSettings: ElasticsearchSink,
 }
 
 

@@ -186,7 +186,7 @@ def test_an_empty_file_says_what_belongs_in_it(tmp_path: Path) -> None:
 def test_the_example_config_documenting_every_option_is_valid() -> None:
     from tests.harness import REPO
 
-    config = load_config(REPO / "config" / "logship.example.yaml")
+    config = load_config(REPO / "config" / "logship.example.yaml", {"ES_PASSWORD": "secret"})
     assert config.sinks[0].file_mode == 0o640  # type: ignore[union-attr]
 
 

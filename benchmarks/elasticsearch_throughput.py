@@ -1,0 +1,219 @@
+"""Throughput of file -> nginx rule -> Elasticsearch next to file -> nginx rule -> file, in one run.
+
+    python benchmarks/elasticsearch_throughput.py [--lines 1000000] [--keep DIR]
+
+Elasticsearch is the local stand-in (`tests/es_server.py`, in its own process, keeping ids but
+not sources). For each run the agent is a separate process; reported: wall-clock lines/s and
+MiB/s (from start to the last line delivered), the agent's CPU seconds (user + sys, from
+wait4), its peak RSS, and for Elasticsearch the bulk request sizes the sink chose. Figures on a
+shared 2-core machine are noisy: compare the two rows of one run, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.nginx_log import write  # noqa: E402
+
+NGINX_RULE = {
+    "name": "nginx_combined",
+    "regex": r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"',
+    "types": {"status": "int", "bytes": "int"},
+    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
+}
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    cpu: float
+    user: float
+    system: float
+    rss_mib: float
+    minor_faults: int
+    extra: dict[str, Any]
+
+
+def config(folder: Path, sink: dict[str, Any]) -> Path:
+    path = folder / "agent.yaml"
+    doc = {
+        "agent": {"data_dir": str(folder / "data"), "log_level": "info"},
+        "inputs": [
+            {
+                "name": "nginx",
+                "paths": [str(folder.parent / "input" / "*.log")],
+                "parsers": ["nginx_combined"],
+            }
+        ],
+        "parsers": [NGINX_RULE],
+        "sinks": [sink],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run_agent(name: str, folder: Path, sink: dict[str, Any], delivered: Any, total: int) -> Result:
+    folder.mkdir(parents=True)
+    cfg = config(folder, sink)
+    stderr = (folder / "agent.log").open("wb")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logship", "run", "-c", str(cfg)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    deadline = started + 1800
+    while delivered() < total:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{name}: agent exited or timed out; see {folder / 'agent.log'}")
+        time.sleep(0.05)
+    seconds = time.monotonic() - started
+    proc.send_signal(signal.SIGTERM)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr.close()
+    extra: dict[str, Any] = {}
+    for raw in (folder / "agent.log").read_bytes().splitlines():
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if entry.get("message") == "Elasticsearch sink closed.":
+            extra = entry
+    return Result(
+        name,
+        seconds,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_utime,
+        usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        usage.ru_minflt,
+        extra,
+    )
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def es_count(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/_count", timeout=30) as answer:
+        return int(orjson.loads(answer.read())["count"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--es",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="an extra setting of the elasticsearch sink, e.g. --es compression_level=0",
+    )
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="logship-es-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "input").mkdir(exist_ok=True)
+    log = work / "input" / "access.log"
+    size = write(str(log), args.lines)
+    mib = size / (1 << 20)
+    print(f"input: {args.lines:,} nginx lines, {mib:.1f} MiB ({log})")
+
+    results = []
+    out = work / "file-run" / "out.ndjson"
+    results.append(
+        run_agent(
+            "file -> file",
+            work / "file-run",
+            {"name": "file", "type": "file", "path": str(out)},
+            lambda: count_lines(out),
+            args.lines,
+        )
+    )
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.es_server", "--port", "0", "--no-sources"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    port = int(server.stdout.readline().split()[1])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        results.append(
+            run_agent(
+                "file -> elasticsearch",
+                work / "es-run",
+                {
+                    "name": "es",
+                    "type": "elasticsearch",
+                    "hosts": [url],
+                    "dataset": "nginx.access",
+                    **{k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.es)},
+                },
+                lambda: es_count(url),
+                args.lines,
+            )
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, _, server_usage = os.wait4(server.pid, 0)
+
+    print()
+    print(
+        f"{'run':<24}{'lines/s':>10}{'MiB/s':>8}{'wall s':>8}{'CPU s':>8}{'user':>7}{'sys':>6}"
+        f"{'lines/CPU s':>13}{'peak RSS MiB':>14}{'minflt':>9}"
+    )
+    for r in results:
+        print(
+            f"{r.name:<24}{args.lines / r.seconds:>10,.0f}{mib / r.seconds:>8.1f}{r.seconds:>8.2f}"
+            f"{r.cpu:>8.2f}{r.user:>7.2f}{r.system:>6.2f}{args.lines / r.cpu:>13,.0f}"
+            f"{r.rss_mib:>14.0f}{r.minor_faults:>9,}"
+        )
+    es = results[1].extra
+    if es:
+        requests = es["requests"] or 1
+        print()
+        print(
+            f"bulk requests: {es['requests']:,}, {es['items'] / requests:,.0f} documents each "
+            f"(max {es['max_items_per_request']:,}); body {es['body_bytes'] / requests / 1024:,.0f} KiB "
+            f"(max {es['max_body_bytes'] / 1024:,.0f} KiB), on the wire {es['sent_bytes'] / requests / 1024:,.0f} KiB "
+            f"({es['body_bytes'] / max(es['sent_bytes'], 1):.1f}x smaller)"
+        )
+    print(
+        f"fake Elasticsearch process: {server_usage.ru_utime + server_usage.ru_stime:.2f} CPU s "
+        f"(parsing and storing ids; not part of the agent's figures)"
+    )
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

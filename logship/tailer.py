@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from logship.ack import AckTracker
 from logship.batch import Batch
@@ -25,7 +26,7 @@ from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, match
 from logship.metrics import Metrics
 from logship.process import name_native_thread
 from logship.reader import FileReader
-from logship.record import format_epoch
+from logship.record import LogEntry, format_epoch
 from logship.registry import FileRegistry
 from logship.sink_queue import SinkQueue
 from logship.watcher import DirectoryWatcher
@@ -35,6 +36,27 @@ log = logging.getLogger(__name__)
 
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled at most every 8 x poll_interval
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
+
+
+class RecordObserver(Protocol):
+    """Sees every chunk of records after parsing, before queueing (log-derived metrics, alerts).
+
+    Called on the tailer thread: it must be cheap, never block, and never mutate the records.
+    """
+
+    def observe(self, input_name: str, entries: list[LogEntry]) -> None:
+        """Looks at one chunk of records of one input."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """A point-in-time view of one open file, for status pages and lag metrics."""
+
+    input: str
+    path: str
+    key: str
+    size: int
+    read_offset: int
 
 
 @dataclass
@@ -112,8 +134,10 @@ class Tailer(threading.Thread):
         acks: AckTracker,
         registry: FileRegistry,
         metrics: Metrics,
+        observers: Sequence[RecordObserver] = (),
     ) -> None:
         super().__init__(name="tailer", daemon=True)
+        self.observers = list(observers)
         self.inputs = list(inputs)
         self.acks = acks
         self.registry = registry
@@ -165,6 +189,17 @@ class Tailer(threading.Thread):
     def open_files(self) -> int:
         """How many files are open now."""
         return len(self._files)
+
+    def file_states(self) -> list[FileState]:
+        """The open files now (safe to call from any thread; sizes are read with fstat)."""
+        states = []
+        for tf in list(self._files.values()):
+            try:
+                size = tf.reader.stat().st_size
+            except OSError:
+                continue  # closed meanwhile
+            states.append(FileState(tf.input.name, tf.path, tf.key, size, tf.reader.offset))
+        return states
 
     def _loop(self) -> None:
         scan_interval = min(inp.settings.scan_interval for inp in self.inputs)
@@ -399,6 +434,8 @@ class Tailer(threading.Thread):
             self.metrics.records_parsed.labels(inp.name, rule).inc(n)
         for (rule, reason), n in stats.field_errors.items():
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
+        for observer in self.observers:
+            observer.observe(inp.name, entries)
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
         if not entries:
             return

@@ -3,7 +3,8 @@
 Format (versioned JSON, one file `registry.json` in the data directory):
 
     {"version": 1, "files": {"<file key>": {"path": ..., "offset": ..., "fingerprint": ...,
-                                            "fingerprint_bytes": ..., "updated": <unix time>}}}
+                                            "fingerprint_bytes": ..., "updated": <unix time>,
+                                            "seen": <unix time>}}}
 
 Writes go to a temp file that is fsynced, then renamed over the old one, then the directory is
 fsynced: a crash leaves either the old or the new registry, never a torn one. A registry that is
@@ -36,6 +37,8 @@ class FileCheckpoint:
     fingerprint: str
     fingerprint_bytes: int
     updated: float
+    seen: float = 0.0
+    """When a scan last found the file (Unix time); entries unseen for `clean_removed_after` go."""
 
 
 class CheckpointStore:
@@ -89,6 +92,7 @@ class CheckpointStore:
                     fingerprint=str(value.get("fingerprint", "")),
                     fingerprint_bytes=int(value.get("fingerprint_bytes", 0)),
                     updated=float(value.get("updated", 0.0)),
+                    seen=float(value.get("seen", value.get("updated", 0.0))),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raise CheckpointError(

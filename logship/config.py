@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from logship.container import ContainerFormat
+from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
 from parsers.config import RegexRuleSettings
@@ -27,6 +29,8 @@ class AgentSettings(StrictModel):
     checkpoint_interval: Duration = Field(1.0, gt=0)
     shutdown_timeout: Duration = Field(20.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_open_files: int = Field(1024, ge=1)
+    clean_removed_after: Duration = Field(86400.0, gt=0)
 
 
 class InputSettings(StrictModel):
@@ -49,6 +53,11 @@ class InputSettings(StrictModel):
     scan_interval: Duration = Field(10.0, gt=0)
     poll_interval: Duration = Field(1.0, gt=0)
     close_inactive: Duration = Field(300.0, gt=0)
+    ignore_older: Duration | None = Field(None, gt=0)
+    include_compressed: bool = False
+    watch: Literal["inotify", "poll"] = "inotify"
+    container: ContainerFormat | None = None
+    multiline: MultilineSettings | None = None
 
     @field_validator("paths", "exclude", mode="before")
     @classmethod

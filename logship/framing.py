@@ -20,16 +20,38 @@ class Lines:
 
     `starts[i]` is the byte offset where line i begins; `end` is the offset just after the last
     line's newline (the checkpoint candidate once those lines are acknowledged); `truncated`
-    holds the indices of lines cut at `max_line_bytes`.
+    holds the indices of lines cut at `max_line_bytes` (or events cut by multiline limits).
+
+    Later stages add: `multiline` (indices of events joined from several lines), and for
+    container logs `times` (the runtime's timestamp of each line, `@timestamp` unless the line
+    has its own) and `streams` (stdout / stderr).
     """
 
     texts: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     end: int = 0
     truncated: list[int] = field(default_factory=list)
+    multiline: list[int] = field(default_factory=list)
+    times: list[str] | None = None
+    streams: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def extend(self, other: Lines) -> None:
+        """Appends the lines of a later `Lines` of the same file (indices and `end` follow)."""
+        base = len(self.texts)
+        if other.texts and (self.times is not None or other.times is not None):
+            self.times = (self.times or [""] * base) + (other.times or [""] * len(other.texts))
+        if other.texts and (self.streams is not None or other.streams is not None):
+            self.streams = (self.streams or [""] * base) + (
+                other.streams or [""] * len(other.texts)
+            )
+        self.texts += other.texts
+        self.starts += other.starts
+        self.truncated += [base + i for i in other.truncated]
+        self.multiline += [base + i for i in other.multiline]
+        self.end = other.end
 
 
 class LineFramer:

@@ -76,7 +76,14 @@ class Pipeline:
             )
             for inp in config.inputs
         ]
-        self.tailer = Tailer(self.inputs, self.acks, self.registry, self.metrics)
+        self.tailer = Tailer(
+            self.inputs,
+            self.acks,
+            self.registry,
+            self.metrics,
+            max_open_files=config.agent.max_open_files,
+            clean_removed_after=config.agent.clean_removed_after,
+        )
 
     def open(self) -> None:
         """Claims the data folder, loads checkpoints and checks every sink; raises StartupError."""

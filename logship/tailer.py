@@ -1,10 +1,19 @@
-"""The tailer: finds files, reads them in chunks, frames and parses the lines, queues the records.
+"""The tailer: finds files, reads them in chunks, turns them into events and records, queues them.
 
-One thread serves every input and file. Per round it reads one chunk from each file that is due;
-a file that returned data is due again at once, a file at its end is polled again after
-`poll_interval`, doubling while it stays quiet up to 8x (an idle agent does not spin). Folder
-events (watchdog) and the periodic scan find new files. Each chunk's records get an ack ticket
-*before* they are queued; a full queue blocks this thread, which is the backpressure.
+One thread serves every input and file, in rounds (`run_round`). Per round it:
+
+1. rescans the globs when `scan_interval` has passed or a folder event (inotify) asked for it;
+2. reads one chunk from every open file that is due: a file that returned data is due again at
+   once, a file at its end after `poll_interval`, doubling while it stays quiet (up to 8x), so
+   an idle agent does not spin and one busy file cannot starve the others;
+3. at a file's end: flushes partial lines and multiline events whose wait is over, notices
+   truncation (copytruncate), deletion and inactivity, and when files are waiting for one of
+   the `max_open_files` slots, closes the file to give its slot to the next (fair sharing);
+4. prunes registry entries of files no scan has found for `clean_removed_after`.
+
+Each chunk's records get an ack ticket *before* they are queued; a full queue blocks this
+thread, which is the backpressure. After a rename rotation the renamed file is read to its end
+before its successor at the same path is read at all, so lines keep their order.
 """
 
 from __future__ import annotations
@@ -13,22 +22,25 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.config import InputSettings
+from logship.container import kubernetes_fields
 from logship.discovery import FileFinder
-from logship.framing import LineFramer, Lines
+from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, matches
 from logship.metrics import Metrics
 from logship.process import name_native_thread
-from logship.reader import FileReader
+from logship.reader import FileReader, GzipFileReader
 from logship.record import LogEntry, format_epoch
 from logship.registry import FileRegistry
 from logship.sink_queue import SinkQueue
+from logship.stages import LineStages
 from logship.watcher import DirectoryWatcher
 from parsers.chain import ParserChain
 
@@ -36,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled at most every 8 x poll_interval
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
 
 class RecordObserver(Protocol):
@@ -80,32 +93,44 @@ class InputRuntime:
         """The input's name (metrics label)."""
         return self.settings.name
 
+    def wants(self, path: str) -> bool:
+        """False for the agent's own files, and compressed files unless `include_compressed`."""
+        if path in self.own_files or path.startswith(self.own_dirs):
+            return False
+        if path.endswith(COMPRESSED_SUFFIXES):
+            return self.settings.include_compressed and path.endswith(".gz")
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class _Closed:
-    """Where to resume a file closed during this run (inactive, renamed), if it shows up again."""
+    """Where to resume a file closed during this run (inactive, renamed, yielded), if it grows."""
 
     offset: int
     fp_hash: str
     fp_bytes: int
+    size: int
     mtime: float
 
 
 class _TailedFile:
-    """An open file being tailed, with its framing state and poll schedule."""
+    """An open file being tailed: reader, stages, poll schedule, and what it was opened as."""
 
     __slots__ = (
+        "file_fields",
         "file_info",
         "fp_bytes",
         "fp_hash",
-        "framer",
         "idle_polls",
         "input",
         "key",
         "last_data",
         "next_poll",
         "path",
+        "predecessor",
         "reader",
+        "registered_end",
+        "stages",
     )
 
     def __init__(self, inp: InputRuntime, path: str, reader: FileReader, now: float) -> None:
@@ -118,11 +143,16 @@ class _TailedFile:
             "device_id": str(reader.identity.dev),
             "inode": str(reader.identity.ino),
         }
-        self.framer = LineFramer(reader.offset, inp.settings.max_line_bytes)
+        self.file_fields: dict[str, Any] | None = (
+            kubernetes_fields(path) if inp.settings.container else None
+        )
+        self.stages = LineStages(reader.offset, inp.settings)
+        self.registered_end = reader.offset
         self.fp_hash, self.fp_bytes = fingerprint(reader.fd)
         self.last_data = now
         self.next_poll = now
         self.idle_polls = 0
+        self.predecessor: _TailedFile | None = None
 
 
 class Tailer(threading.Thread):
@@ -135,22 +165,30 @@ class Tailer(threading.Thread):
         registry: FileRegistry,
         metrics: Metrics,
         observers: Sequence[RecordObserver] = (),
+        max_open_files: int = 1024,
+        clean_removed_after: float = 86400.0,
     ) -> None:
         super().__init__(name="tailer", daemon=True)
-        self.observers = list(observers)
         self.inputs = list(inputs)
         self.acks = acks
         self.registry = registry
         self.metrics = metrics
+        self.observers = list(observers)
+        self.max_open_files = max_open_files
+        self.clean_removed_after = clean_removed_after
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._watcher = DirectoryWatcher(self._wake)
         self._files: dict[str, _TailedFile] = {}
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
+        self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
+        self._waiting_paths: set[str] = set()
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
+        self._warned_empty: set[str] = set()
+        self._next_scan = 0.0
+        self._last_scan = -_MIN_RESCAN_GAP
         self.scans = 0
         """How many discovery scans have completed (the first one applies `start_at: end`)."""
-        self._warned_empty: set[str] = set()
         self._m = {
             inp.name: (
                 metrics.lines_read.labels(inp.name),
@@ -176,19 +214,39 @@ class Tailer(threading.Thread):
     def run(self) -> None:
         name_native_thread("logship-tailer")
         try:
-            self._loop()
+            while not self._stopping.is_set():
+                busy, due = self.run_round(time.monotonic())
+                if busy:
+                    continue
+                if self._wake.is_set():
+                    # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon,
+                    # without spinning on the already-set event.
+                    self._stopping.wait(
+                        max(0.0, min(due, self._last_scan + _MIN_RESCAN_GAP) - time.monotonic())
+                    )
+                else:
+                    self._wake.wait(max(0.0, due - time.monotonic()))
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down
             self.error = exc
             log.exception("Tailer failed.")
         finally:
-            for tf in list(self._files.values()):
-                self._close(tf, reason="shutdown")
-            self._watcher.stop()
+            self.close_all()
+
+    def close_all(self) -> None:
+        """Closes every open file and stops watching folders."""
+        for tf in list(self._files.values()):
+            self._close(tf, reason="shutdown")
+        self._watcher.stop()
 
     @property
     def open_files(self) -> int:
         """How many files are open now."""
         return len(self._files)
+
+    @property
+    def waiting_files(self) -> int:
+        """How many matched files wait for one of the `max_open_files` slots."""
+        return len(self._waiting)
 
     def file_states(self) -> list[FileState]:
         """The open files now (safe to call from any thread; sizes are read with fstat)."""
@@ -201,47 +259,47 @@ class Tailer(threading.Thread):
             states.append(FileState(tf.input.name, tf.path, tf.key, size, tf.reader.offset))
         return states
 
-    def _loop(self) -> None:
-        scan_interval = min(inp.settings.scan_interval for inp in self.inputs)
-        next_scan = 0.0
-        last_scan = 0.0
-        while not self._stopping.is_set():
-            now = time.monotonic()
-            if now >= next_scan or (self._wake.is_set() and now - last_scan >= _MIN_RESCAN_GAP):
-                self._wake.clear()
-                self._scan()
-                last_scan = now
-                next_scan = now + scan_interval
-            busy = False
-            due = next_scan
-            for tf in list(self._files.values()):
-                if self._stopping.is_set():
-                    return
-                if tf.next_poll <= now:
-                    busy = self._poll(tf, now) or busy
-                if tf.key in self._files:
-                    due = min(due, tf.next_poll)
-            if busy:
-                continue
-            if self._wake.is_set():
-                # A folder event arrived within _MIN_RESCAN_GAP of the last scan: rescan soon,
-                # without spinning on the already-set event.
-                self._stopping.wait(
-                    max(0.0, min(due, last_scan + _MIN_RESCAN_GAP) - time.monotonic())
-                )
-            else:
-                self._wake.wait(max(0.0, due - time.monotonic()))
+    # --- one round ------------------------------------------------------------------------
+
+    def run_round(self, now: float) -> tuple[bool, float]:
+        """Scans if due, reads every due file once. Returns (read anything?, when the next file is due)."""
+        wake = self._wake.is_set() and now - self._last_scan >= _MIN_RESCAN_GAP
+        if now >= self._next_scan or wake:
+            self._wake.clear()
+            self._scan(now)
+            self._last_scan = now
+            self._next_scan = now + min(inp.settings.scan_interval for inp in self.inputs)
+        busy = False
+        due = self._next_scan
+        for tf in list(self._files.values()):
+            if self._stopping.is_set():
+                break
+            if tf.next_poll <= now and not self._behind_predecessor(tf):
+                busy = self._poll(tf, now) or busy
+            if tf.key in self._files:
+                due = min(due, tf.next_poll)
+        self._fill_slots()
+        return busy, due
+
+    def _behind_predecessor(self, tf: _TailedFile) -> bool:
+        """True while the file this one replaced (renamed away) still has data to read first."""
+        pred = tf.predecessor
+        if pred is None:
+            return False
+        if pred.key in self._files and pred.idle_polls == 0:
+            return True
+        tf.predecessor = None
+        return False
 
     # --- discovery ------------------------------------------------------------------------
 
-    def _scan(self) -> None:
+    def _scan(self, now: float) -> None:
+        seen: list[str] = []
+        wall = time.time()
         for inp in self.inputs:
-            paths = [
-                p
-                for p in inp.finder.scan()
-                if p not in inp.own_files and not p.startswith(inp.own_dirs)
-            ]
-            self._watcher.ensure(inp.finder.watch_roots())
+            paths = [p for p in inp.finder.scan() if inp.wants(p)]
+            if inp.settings.watch == "inotify":
+                self._watcher.ensure(inp.finder.watch_roots())
             if not paths and inp.name not in self._warned_empty:
                 self._warned_empty.add(inp.name)
                 log.warning(
@@ -249,23 +307,62 @@ class Tailer(threading.Thread):
                     extra={"input": inp.name, "paths": inp.settings.paths},
                 )
             for path in paths:
-                self._open(inp, path)
+                key = self._consider(inp, path, now, wall)
+                if key is not None:
+                    seen.append(key)
+        self.registry.seen(seen, wall, refresh_after=min(60.0, self.clean_removed_after / 4))
+        gone = self.registry.prune(wall, self.clean_removed_after, keep=self._files)
+        for key in gone:
+            self.acks.forget(key)
+            self._closed.pop(key, None)
         self.scans += 1
         self.metrics.files_open.set(len(self._files))
 
-    def _open(self, inp: InputRuntime, path: str) -> None:
+    def _consider(self, inp: InputRuntime, path: str, now: float, wall: float) -> str | None:
+        """Opens a matched file if it is new or grew since it was closed; returns its key."""
         try:
             st = os.stat(path)
         except OSError:
-            return  # gone between glob and stat
+            return None  # gone between glob and stat
         key = FileIdentity.of(st).key
         if key in self._files:
-            return  # already open (under another name, or by another input)
+            return key
         closed = self._closed.get(key)
-        if closed is not None and st.st_size <= closed.offset and st.st_mtime == closed.mtime:
-            return  # closed earlier and unchanged since
+        if closed is not None and st.st_size <= closed.size and st.st_mtime == closed.mtime:
+            return key  # closed earlier and unchanged since
+        settings = inp.settings
+        if (
+            settings.ignore_older is not None
+            and closed is None
+            and self.registry.saved(key) is None
+            and wall - st.st_mtime > settings.ignore_older
+        ):
+            return key
+        if len(self._files) >= self.max_open_files:
+            if path not in self._waiting_paths:
+                self._waiting.append((inp, path))
+                self._waiting_paths.add(path)
+            return key
+        self._open(inp, path, key, st.st_size, now)
+        return key
+
+    def _fill_slots(self) -> None:
+        now = time.monotonic()
+        while self._waiting and len(self._files) < self.max_open_files:
+            inp, path = self._waiting.popleft()
+            self._waiting_paths.discard(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            key = FileIdentity.of(st).key
+            if key not in self._files:
+                self._open(inp, path, key, st.st_size, now)
+
+    def _open(self, inp: InputRuntime, path: str, key: str, size: int, now: float) -> None:
+        reader_class = GzipFileReader if path.endswith(".gz") else FileReader
         try:
-            reader = FileReader(path, 0)
+            reader = reader_class(path, 0)
         except OSError as exc:
             self._open_failed(inp, path, exc)
             return
@@ -273,11 +370,15 @@ class Tailer(threading.Thread):
             reader.close()
             return
         self._failed_paths.pop(path, None)
-        reader.offset = self._start_offset(inp, reader, st.st_size, self._closed.pop(key, None))
-        tf = _TailedFile(inp, path, reader, time.monotonic())
+        reader.offset = self._start_offset(inp, reader, size, self._closed.pop(key, None))
+        tf = _TailedFile(inp, path, reader, now)
+        for other in self._files.values():
+            if other.path == path and other.input is inp:
+                tf.predecessor = other  # rotated away from this path: read it out first
         self._files[key] = tf
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))
+        self.metrics.files_open.set(len(self._files))
         log.info(
             "File opened.",
             extra={"input": inp.name, "path": path, "offset": reader.offset, "file_key": key},
@@ -298,7 +399,7 @@ class Tailer(threading.Thread):
                 )
                 self.acks.reset(key, 0)
                 return 0
-            if size < saved.offset:
+            if size < saved.offset and not isinstance(reader, GzipFileReader):
                 log.warning(
                     "File is shorter than its checkpoint (truncated while stopped); reading from 0.",
                     extra={"path": reader.path, "checkpoint": saved.offset, "size": size},
@@ -307,6 +408,9 @@ class Tailer(threading.Thread):
                 self.acks.reset(key, 0)
                 return 0
             return saved.offset
+        if closed is not None:  # closed this run, now a different file under the same inode
+            self.acks.reset(key, 0)
+            return 0
         if inp.settings.start_at == "end" and self.scans == 0:
             return size
         return 0
@@ -343,46 +447,44 @@ class Tailer(threading.Thread):
             tf.last_data = now
             tf.idle_polls = 0
             tf.next_poll = now
-            lines = tf.framer.feed(data)
             self._m[tf.input.name][1].inc(len(data))
             if tf.fp_bytes < FINGERPRINT_BYTES and tf.reader.offset > tf.fp_bytes:
                 tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
                 self.registry.describe(
                     tf.key, tf.path, tf.fp_hash, tf.fp_bytes, self._acked(tf.key, 0)
                 )
-            if lines:
-                self._ship(tf, lines)
+            self._ship(tf, tf.stages.feed(data))
             return True
         self._at_end(tf, now)
         return False
 
     def _at_end(self, tf: _TailedFile, now: float) -> None:
-        """The file had nothing new: flush a stale partial line, notice truncation, removal, inactivity."""
+        """Nothing new: flush what waited long enough; notice truncation, removal, inactivity."""
         settings = tf.input.settings
         tf.idle_polls += 1
         tf.next_poll = now + settings.poll_interval * min(
             2 ** (tf.idle_polls - 1), _MAX_IDLE_BACKOFF
         )
-        if tf.framer.pending and now - tf.last_data >= settings.partial_line_timeout:
-            lines = tf.framer.flush()
-            self._m[tf.input.name][4].inc(len(lines))
-            self._ship(tf, lines)
+        idle = now - tf.last_data
+        if tf.stages.holding:
+            self._ship(tf, tf.stages.flush_due(idle), flushed=True)
         try:
             st = tf.reader.stat()
         except OSError:
             return
-        if st.st_size < tf.reader.offset:
+        if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
             self._truncated(tf, st.st_size)
-            return
-        if st.st_nlink == 0:
-            self._drain_partial(tf)
+        elif st.st_nlink == 0:
+            self._ship(tf, tf.stages.drain(), flushed=True)
             self._close(tf, reason="deleted", deleted=True)
-        elif now - tf.last_data >= settings.close_inactive:
+        elif idle >= settings.close_inactive:
             if tf.reader.path_points_here():
                 self._close(tf, reason="inactive")
             else:
-                self._drain_partial(tf)
+                self._ship(tf, tf.stages.drain(), flushed=True)
                 self._close(tf, reason="renamed and inactive")
+        elif self._waiting and not tf.stages.holding:
+            self._close(tf, reason="yielding its slot to a waiting file")
 
     def _truncated(self, tf: _TailedFile, size: int) -> None:
         log.warning(
@@ -392,40 +494,41 @@ class Tailer(threading.Thread):
         self.metrics.truncations.labels(tf.input.name).inc()
         self.acks.reset(tf.key, 0)
         tf.reader.offset = 0
-        tf.framer = LineFramer(0, tf.input.settings.max_line_bytes)
+        tf.stages = LineStages(0, tf.input.settings)
+        tf.registered_end = 0
         tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
         self.registry.describe(tf.key, tf.path, tf.fp_hash, tf.fp_bytes, 0)
         tf.next_poll = time.monotonic()
-
-    def _drain_partial(self, tf: _TailedFile) -> None:
-        """A file that can no longer grow: its last line without a newline is complete."""
-        if tf.framer.pending:
-            lines = tf.framer.flush()
-            self._m[tf.input.name][4].inc(len(lines))
-            self._ship(tf, lines)
+        tf.idle_polls = 0
 
     def _close(self, tf: _TailedFile, reason: str, deleted: bool = False) -> None:
         if self._files.pop(tf.key, None) is None:
             return
+        resume = tf.stages.emitted_end
         if not deleted:
             try:
-                mtime = tf.reader.stat().st_mtime
+                st = tf.reader.stat()
+                self._closed[tf.key] = _Closed(
+                    resume, tf.fp_hash, tf.fp_bytes, st.st_size, st.st_mtime
+                )
             except OSError:
-                mtime = 0.0
-            self._closed[tf.key] = _Closed(tf.framer.line_start, tf.fp_hash, tf.fp_bytes, mtime)
+                pass
         tf.reader.close()
         self.metrics.files_open.set(len(self._files))
-        log.info(
-            "File closed.",
-            extra={"path": tf.path, "reason": reason, "offset": tf.framer.line_start},
-        )
+        log.info("File closed.", extra={"path": tf.path, "reason": reason, "offset": resume})
 
-    def _ship(self, tf: _TailedFile, lines: Lines) -> None:
-        """Parses framed lines and queues the records with one ack ticket (per chunk, not per line)."""
+    def _ship(self, tf: _TailedFile, lines: Lines, flushed: bool = False) -> None:
+        """Parses events and queues the records with one ack ticket (per chunk, not per line)."""
+        if lines.end <= tf.registered_end and not lines.texts:
+            return
         inp = tf.input
-        m_lines, _, m_truncated, m_unmatched, _ = self._m[inp.name]
-        entries, stats = inp.chain.parse(lines, tf.file_info, format_epoch(time.time()))
+        m_lines, _, m_truncated, m_unmatched, m_flushed = self._m[inp.name]
+        entries, stats = inp.chain.parse(
+            lines, tf.file_info, format_epoch(time.time()), tf.file_fields
+        )
         m_lines.inc(len(lines))
+        if flushed and lines.texts:
+            m_flushed.inc(len(lines))
         if lines.truncated:
             m_truncated.inc(len(lines.truncated))
         if stats.unmatched:
@@ -436,10 +539,11 @@ class Tailer(threading.Thread):
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
         for observer in self.observers:
             observer.observe(inp.name, entries)
+        tf.registered_end = lines.end
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
         if not entries:
             return
-        batch = Batch(entries, [ticket], lines.end - lines.starts[0])
+        batch = Batch(entries, [ticket], max(lines.end - lines.starts[0], 1))
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart

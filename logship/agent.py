@@ -1,6 +1,7 @@
 """Agent: the lifecycle. Start, checkpoint periodically, and shut down without losing a line.
 
-Shutdown (SIGTERM / SIGINT): stop reading, drain what is queued to the sinks, write the final
+Shutdown (SIGTERM / SIGINT): stop reading (files deleted while open are first read to their
+end: nothing could read them later), drain what is queued to the sinks, write the final
 checkpoint, close the sinks, exit 0, all within `agent.shutdown_timeout`. What could not be
 delivered in time is simply not checkpointed, so it is read again on the next start. A second
 signal skips the drain.
@@ -73,8 +74,14 @@ class Agent:
             "Shutting down: draining queues.",
             extra={"timeout_s": self.config.agent.shutdown_timeout},
         )
+        p.tailer.finish()
+        while p.tailer.is_alive() and not self._hurry.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            p.tailer.join(timeout=min(remaining, 0.2))
         p.tailer.stop()
-        p.tailer.join(timeout=max(0.0, deadline - time.monotonic()))
+        p.tailer.join(timeout=5)
         for queue in p.queues:
             queue.close()
         for worker in p.workers:

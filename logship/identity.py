@@ -39,6 +39,11 @@ def fingerprint(fd: int, length: int = FINGERPRINT_BYTES) -> tuple[str, int]:
     return hashlib.sha256(head).hexdigest(), len(head)
 
 
+def head(fd: int, length: int = FINGERPRINT_BYTES) -> bytes:
+    """The first `length` bytes of an open file (fewer if it is shorter)."""
+    return os.pread(fd, length, 0)
+
+
 def matches(fd: int, saved_hash: str, saved_bytes: int) -> bool:
     """True if the open file still starts with the bytes a saved fingerprint was taken of."""
     if saved_bytes == 0:

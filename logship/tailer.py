@@ -33,7 +33,7 @@ from logship.config import InputSettings
 from logship.container import kubernetes_fields
 from logship.discovery import FileFinder
 from logship.framing import Lines
-from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, matches
+from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
 from logship.metrics import Metrics
 from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
@@ -121,6 +121,7 @@ class _TailedFile:
         "file_info",
         "fp_bytes",
         "fp_hash",
+        "head",
         "idle_polls",
         "input",
         "key",
@@ -149,6 +150,9 @@ class _TailedFile:
         self.stages = LineStages(reader.offset, inp.settings)
         self.registered_end = reader.offset
         self.fp_hash, self.fp_bytes = fingerprint(reader.fd)
+        self.head = head(reader.fd)
+        """The first bytes as they were when opened: if they change, the file was truncated and
+        rewritten (copytruncate followed by new writes past our offset), which size cannot tell."""
         self.last_data = now
         self.next_poll = now
         self.idle_polls = 0
@@ -177,6 +181,7 @@ class Tailer(threading.Thread):
         self.max_open_files = max_open_files
         self.clean_removed_after = clean_removed_after
         self._stopping = threading.Event()
+        self._finishing = threading.Event()
         self._wake = threading.Event()
         self._watcher = DirectoryWatcher(self._wake)
         self._files: dict[str, _TailedFile] = {}
@@ -203,6 +208,16 @@ class Tailer(threading.Thread):
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    def finish(self) -> None:
+        """Graceful stop: read files that were deleted while open to their end, then stop.
+
+        Their data exists only behind our open descriptors: once closed, nothing can read it
+        again. Everything else stops at once and is re-read from the checkpoint next time.
+        Call `stop` when the shutdown deadline passes.
+        """
+        self._finishing.set()
+        self._wake.set()
+
     def stop(self) -> None:
         """Stops reading: a blocked queue put is abandoned (those lines are not acked, so re-read)."""
         self._stopping.set()
@@ -215,6 +230,9 @@ class Tailer(threading.Thread):
         name_native_thread("logship-tailer")
         try:
             while not self._stopping.is_set():
+                if self._finishing.is_set():
+                    self.read_deleted_to_end()
+                    return
                 busy, due = self.run_round(time.monotonic())
                 if busy:
                     continue
@@ -237,6 +255,24 @@ class Tailer(threading.Thread):
         for tf in list(self._files.values()):
             self._close(tf, reason="shutdown")
         self._watcher.stop()
+
+    def read_deleted_to_end(self) -> None:
+        """Reads every open file whose last link is gone to its end, ships it, and closes it."""
+        for tf in list(self._files.values()):
+            try:
+                if tf.reader.stat().st_nlink != 0:
+                    continue
+            except OSError:
+                continue
+            while not self._stopping.is_set():
+                data = tf.reader.read(tf.input.settings.read_buffer_bytes)
+                if not data:
+                    break
+                self._ship(tf, tf.stages.feed(data))
+            if self._stopping.is_set():
+                return
+            self._ship(tf, tf.stages.drain(), flushed=True)
+            self._close(tf, reason="deleted, read to its end before stopping", deleted=True)
 
     @property
     def open_files(self) -> int:
@@ -444,11 +480,15 @@ class Tailer(threading.Thread):
             self._close(tf, reason="read error")
             return False
         if data:
+            if not self._same_generation(tf):
+                self._truncated(tf, -1)  # what was just read belongs to the new content: re-read it
+                return True
             tf.last_data = now
             tf.idle_polls = 0
             tf.next_poll = now
             self._m[tf.input.name][1].inc(len(data))
-            if tf.fp_bytes < FINGERPRINT_BYTES and tf.reader.offset > tf.fp_bytes:
+            if len(tf.head) < FINGERPRINT_BYTES:
+                tf.head = head(tf.reader.fd)
                 tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
                 self.registry.describe(
                     tf.key, tf.path, tf.fp_hash, tf.fp_bytes, self._acked(tf.key, 0)
@@ -457,6 +497,12 @@ class Tailer(threading.Thread):
             return True
         self._at_end(tf, now)
         return False
+
+    def _same_generation(self, tf: _TailedFile) -> bool:
+        """True if the file still starts with the bytes it started with when opened."""
+        if isinstance(tf.reader, GzipFileReader) or not tf.head:
+            return True
+        return os.pread(tf.reader.fd, len(tf.head), 0) == tf.head
 
     def _at_end(self, tf: _TailedFile, now: float) -> None:
         """Nothing new: flush what waited long enough; notice truncation, removal, inactivity."""
@@ -496,6 +542,7 @@ class Tailer(threading.Thread):
         tf.reader.offset = 0
         tf.stages = LineStages(0, tf.input.settings)
         tf.registered_end = 0
+        tf.head = head(tf.reader.fd)
         tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
         self.registry.describe(tf.key, tf.path, tf.fp_hash, tf.fp_bytes, 0)
         tf.next_poll = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -49,9 +50,8 @@ class DirectoryWatcher:
 
     def __init__(self, wake: threading.Event) -> None:
         self._handler = _WakeHandler(wake)
-        self._observer = Observer()
+        self._observer: Any = None  # created on first use: it holds an inotify instance
         self._watched: set[tuple[str, bool]] = set()
-        self._started = False
         self._failed = False
 
     def ensure(self, roots: list[tuple[str, bool]]) -> None:
@@ -62,12 +62,12 @@ class DirectoryWatcher:
             if (root, recursive) in self._watched or not os.path.isdir(root):
                 continue
             try:
+                if self._observer is None:
+                    self._observer = Observer()
+                    self._observer.start()
                 self._observer.schedule(
                     self._handler, root, recursive=recursive, event_filter=_STRUCTURE_EVENTS
                 )
-                if not self._started:
-                    self._observer.start()
-                    self._started = True
             except OSError as exc:
                 # inotify limits (max_user_watches) or an odd file system: polling still works.
                 self._failed = True
@@ -80,6 +80,7 @@ class DirectoryWatcher:
 
     def stop(self) -> None:
         """Stops the observer thread."""
-        if self._started:
+        if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
+            self._observer = None

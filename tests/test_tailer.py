@@ -59,6 +59,10 @@ class Rig:
             self.acks.ack(batch.tickets)
         return [r["message"] for r in self.records]
 
+    def drain_records(self) -> list[dict[str, Any]]:
+        self.drain()
+        return self.records
+
     def wait_messages(self, count: int, timeout: float = 20) -> list[str]:
         wait_until(lambda: len(self.drain()) >= count, timeout=timeout, message=f"{count} records")
         return self.drain()
@@ -255,3 +259,167 @@ def test_a_full_queue_stops_reading_and_stop_releases_the_blocked_tailer(
     read_before = rig.metric("logship_input_bytes_total", input="app")
     assert read_before < 80_000, "the tailer must stop reading while the queue is full"
     rig.stop()
+
+
+def step_until(rig: Rig, predicate: Any, rounds: int = 2000) -> None:
+    """Runs tailer rounds on this thread (no tailer thread) until `predicate()` holds."""
+    import time as _time
+
+    for _ in range(rounds):
+        rig.tailer.run_round(_time.monotonic())
+        rig.drain()
+        if predicate():
+            return
+        _time.sleep(0.005)
+    raise AssertionError("condition not reached")
+
+
+def test_a_rotated_file_is_read_to_its_end_before_its_successor(
+    tmp_path: Path, rigs: list[Rig]
+) -> None:
+    rig = Rig(tmp_path, paths=[str(tmp_path / "logs" / "app.log*")], read_buffer_bytes="4KiB")
+    log = rig.logs / "app.log"
+    log.write_text("".join(f"old {i}\n" for i in range(5000)))
+    step_until(rig, lambda: rig.tailer.open_files == 1)
+    log.rename(rig.logs / "app.log.1")
+    log.write_text("".join(f"new {i}\n" for i in range(100)))
+    step_until(rig, lambda: len(rig.records) == 5100)
+    got = [r["message"] for r in rig.records]
+    assert got == [f"old {i}" for i in range(5000)] + [f"new {i}" for i in range(100)]
+    rig.tailer.close_all()
+
+
+def test_open_files_never_exceed_max_open_files_and_every_file_is_read(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.tailer.max_open_files = 5
+    for n in range(40):
+        (rig.logs / f"f{n:02}.log").write_text("".join(f"{n} {i}\n" for i in range(30)))
+    peak = 0
+
+    def done() -> bool:
+        nonlocal peak
+        peak = max(peak, rig.tailer.open_files)
+        return len(rig.records) == 40 * 30
+
+    step_until(rig, done)
+    assert peak <= 5
+    assert sorted(r["message"] for r in rig.records) == sorted(
+        f"{n} {i}" for n in range(40) for i in range(30)
+    )
+    rig.tailer.close_all()
+
+
+def test_files_older_than_ignore_older_are_not_read(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, ignore_older="1h")
+    old = rig.logs / "old.log"
+    old.write_text("ancient\n")
+    os.utime(old, (0, 0))
+    (rig.logs / "new.log").write_text("fresh\n")
+    step_until(rig, lambda: len(rig.records) == 1)
+    rig.tailer.run_round(0)
+    assert [r["message"] for r in rig.drain_records()] == ["fresh"]
+    rig.tailer.close_all()
+
+
+@pytest.mark.parametrize(
+    ("include", "expected"), [(False, ["plain"]), (True, ["plain", "zipped 1", "zipped 2"])]
+)
+def test_compressed_files_are_skipped_unless_asked_for_then_decompressed(
+    tmp_path: Path, include: bool, expected: list[str]
+) -> None:
+    import gzip
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.log").write_text("plain\n")
+    with gzip.open(tmp_path / "logs" / "a.log.1.gz", "wt") as f:
+        f.write("zipped 1\nzipped 2\n")
+    rig = Rig(tmp_path, include_compressed=include, paths=[str(tmp_path / "logs" / "a.log*")])
+    step_until(rig, lambda: len(rig.records) == len(expected))
+    assert sorted(r["message"] for r in rig.records) == expected
+    rig.tailer.close_all()
+
+
+def test_registry_entries_of_removed_files_are_pruned(tmp_path: Path) -> None:
+    import time as _time
+
+    rig = Rig(tmp_path, scan_interval="10ms")
+    rig.tailer.clean_removed_after = 0.2
+    log = rig.logs / "a.log"
+    log.write_text("x\n")
+    step_until(rig, lambda: len(rig.records) == 1)
+    key = FileIdentity.of(log.stat()).key
+    assert key in rig.registry.checkpoints(rig.acks.watermarks())
+    log.unlink()
+    step_until(rig, lambda: rig.tailer.open_files == 0)
+    deadline = _time.monotonic() + 10
+    while key in rig.registry.checkpoints({}) and _time.monotonic() < deadline:
+        rig.tailer.run_round(_time.monotonic())
+        _time.sleep(0.02)
+    assert key not in rig.registry.checkpoints({})
+    assert rig.acks.watermark(key) is None
+    rig.tailer.close_all()
+
+
+def test_a_file_that_still_exists_is_not_pruned(tmp_path: Path) -> None:
+    import time as _time
+
+    rig = Rig(tmp_path, scan_interval="10ms", close_inactive="50ms")
+    rig.tailer.clean_removed_after = 0.2
+    log = rig.logs / "a.log"
+    log.write_text("x\n")
+    step_until(rig, lambda: len(rig.records) == 1)
+    key = FileIdentity.of(log.stat()).key
+    end = _time.monotonic() + 1.0
+    while _time.monotonic() < end:
+        rig.tailer.run_round(_time.monotonic())
+        _time.sleep(0.02)
+    assert rig.tailer.open_files == 0, "closed as inactive"
+    assert key in rig.registry.checkpoints({}), "a closed but present file keeps its entry"
+    rig.tailer.close_all()
+
+
+def test_poll_mode_finds_new_files_by_scanning(tmp_path: Path, rigs: list[Rig]) -> None:
+    rig = Rig(tmp_path, watch="poll", scan_interval="100ms")
+    rigs.append(rig.start())
+    wait_until(lambda: rig.tailer.scans >= 1, message="first scan")
+    (rig.logs / "late.log").write_text("found by polling\n")
+    assert rig.wait_messages(1) == ["found by polling"]
+    assert rig.tailer._watcher._watched == set()
+
+
+def test_container_logs_are_unwrapped_joined_and_get_kubernetes_metadata(tmp_path: Path) -> None:
+    cid = "b" * 64
+    rig = Rig(tmp_path, container="cri", paths=[str(tmp_path / "logs" / "*.log")])
+    (rig.logs / f"web-1_shop_nginx-{cid}.log").write_text(
+        "2026-11-24T10:00:00.5Z stdout P part one, \n2026-11-24T10:00:00.6Z stdout F part two\n"
+        "2026-11-24T10:00:01Z stderr F oops\n"
+    )
+    step_until(rig, lambda: len(rig.records) == 2)
+    first, second = rig.records
+    assert first["message"] == "part one, part two"
+    assert first["@timestamp"] == "2026-11-24T10:00:00.500Z"
+    assert first["log"]["stream"] == "stdout"
+    assert first["log"]["offset"] == 0
+    assert first["kubernetes"] == {
+        "pod": {"name": "web-1"},
+        "namespace": "shop",
+        "container": {"name": "nginx"},
+    }
+    assert first["container"] == {"id": cid}
+    assert second["log"]["stream"] == "stderr"
+    assert second["message"] == "oops"
+    rig.tailer.close_all()
+
+
+def test_multiline_events_are_flushed_after_their_timeout_and_flagged(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, multiline={"preset": "java_stacktrace", "flush_timeout": "100ms"})
+    (rig.logs / "a.log").write_text(
+        "ERROR boom\njava.lang.RuntimeException: x\n\tat A.b(A.java:1)\n"
+    )
+    step_until(rig, lambda: len(rig.records) == 1)
+    (entry,) = rig.records
+    assert entry["message"] == "ERROR boom\njava.lang.RuntimeException: x\n\tat A.b(A.java:1)"
+    assert entry["log"]["flags"] == ["multiline"]
+    key = FileIdentity.of((rig.logs / "a.log").stat()).key
+    assert rig.acks.watermark(key) == (rig.logs / "a.log").stat().st_size
+    rig.tailer.close_all()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from logship.metrics import Metrics
 from logship.sink import Sink
 from sinks.file import FileSink, FileSinkSettings
 from sinks.stdout import StdoutSink, StdoutSinkSettings
@@ -25,7 +26,10 @@ SINK_CLASSES: dict[type[Any], type[Any]] = {
 }
 
 
-def build_sink(settings: Any) -> Sink:
-    """The sink for one validated `sinks:` entry."""
+def build_sink(settings: Any, metrics: Metrics | None = None) -> Sink:
+    """The sink for one validated `sinks:` entry; sinks with a `bind_metrics` method get `metrics`."""
     sink: Sink = SINK_CLASSES[type(settings)](settings)
+    bind = getattr(sink, "bind_metrics", None)
+    if metrics is not None and bind is not None:
+        bind(metrics)
     return sink

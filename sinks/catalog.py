@@ -12,10 +12,12 @@ from pydantic import Field
 from logship.metrics import Metrics
 from logship.sink import Sink
 from sinks.file import FileSink, FileSinkSettings
+from sinks.kafka.config import KafkaSinkSettings
+from sinks.kafka.sink import KafkaSink
 from sinks.stdout import StdoutSink, StdoutSinkSettings
 
 SinkSettingsUnion = Annotated[
-    FileSinkSettings | StdoutSinkSettings,
+    FileSinkSettings | StdoutSinkSettings | KafkaSinkSettings,
     Field(discriminator="type"),
 ]
 """What one entry of `sinks:` may be, told apart by its `type`."""
@@ -23,6 +25,7 @@ SinkSettingsUnion = Annotated[
 SINK_CLASSES: dict[type[Any], type[Any]] = {
     FileSinkSettings: FileSink,
     StdoutSinkSettings: StdoutSink,
+    KafkaSinkSettings: KafkaSink,
 }
 
 

@@ -345,6 +345,7 @@ class TopicReader(threading.Thread):
 
         self.topic = topic
         self.partitions = partitions
+        self._servers = bootstrap_servers
         self.messages: list[tuple[int, int, bytes | None, bytes]] = []
         """(partition, offset, key, value) in arrival order (per partition: offset order)."""
         self.error: str | None = None
@@ -391,6 +392,21 @@ class TopicReader(threading.Thread):
     def values(self) -> list[dict[str, Any]]:
         """The JSON documents read so far, in arrival order."""
         return [json.loads(v) for _, _, _, v in self.messages]
+
+    def appended(self) -> int:
+        """How many messages the broker ever appended to the topic (sum of high watermarks)."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer(
+            {"bootstrap.servers": self._servers, "group.id": "logship-test-watermarks"}
+        )
+        try:
+            return sum(
+                consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
+                for p in range(self.partitions)
+            )
+        finally:
+            consumer.close()
 
     def stop(self) -> None:
         """Stops reading and closes the consumer."""

@@ -129,7 +129,7 @@ class KafkaSink:
             reports.append((error, message))
 
     def _on_client_error(self, error: KafkaError) -> None:
-        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:  # one lost connection is routine
             self._ready = False
         if error.fatal():
             self._fatal = error

@@ -65,6 +65,7 @@ class Figures:
     peak_rss: int
     input_bytes: int
     broker_cpu: float | None = None
+    librdkafka_cpu: float = 0.0
 
     def row(self) -> str:
         rate = self.lines / self.seconds
@@ -72,14 +73,16 @@ class Figures:
         broker = f"{self.broker_cpu:7.1f}" if self.broker_cpu is not None else "      -"
         return (
             f"{self.name:<22} {rate:>10,.0f} {mib:>8.1f} {self.seconds:>7.1f} {self.cpu:>7.1f} "
-            f"{self.lines / self.cpu:>10,.0f} {self.peak_rss / 2**20:>8.0f} {broker}"
+            f"{self.librdkafka_cpu:>7.1f} {self.lines / self.cpu:>10,.0f} "
+            f"{self.peak_rss / 2**20:>8.0f} {broker}"
         )
 
 
 HEADER = (
-    f"{'scenario':<22} {'lines/s':>10} {'MiB/s':>8} {'wall s':>7} {'CPU s':>7} "
+    f"{'scenario':<22} {'lines/s':>10} {'MiB/s':>8} {'wall s':>7} {'CPU s':>7} {'rdk s':>7} "
     f"{'lines/CPUs':>10} {'RSS MiB':>8} {'brkCPU':>7}"
 )
+"""CPU s: the agent, all threads; rdk s: its librdkafka threads alone; brkCPU: the mock broker."""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,6 +90,20 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def librdkafka_cpu_seconds(pid: int) -> float:
+    """CPU of the process's librdkafka threads (named `rdk:...`): compression, I/O, bookkeeping."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:
+            continue  # the thread ended
+        if stat[stat.index("(") + 1 :].startswith("rdk:"):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def peak_rss(pid: int) -> int:
@@ -202,6 +219,7 @@ def run_agent(
             time.sleep(0.05)
         seconds = time.monotonic() - started
         cpu = cpu_seconds(agent.pid)
+        rdk = librdkafka_cpu_seconds(agent.pid)
         rss = peak_rss(agent.pid)
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu_before if broker_pid else None
     finally:
@@ -212,7 +230,7 @@ def run_agent(
             agent.kill()
             agent.wait()
         stderr.close()
-    return Figures(name, lines, seconds, cpu, rss, log.stat().st_size, broker_cpu)
+    return Figures(name, lines, seconds, cpu, rss, log.stat().st_size, broker_cpu, rdk)
 
 
 def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:

@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 API_PRODUCE = 0
 ERR_MSG_SIZE_TOO_LARGE = 10
 ERR_NOT_LEADER_FOR_PARTITION = 6
+ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 ERR_TOPIC_AUTHORIZATION_FAILED = 29
 
 
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(0))
     serve(args.brokers, args.topic, sys.stdin, sys.stdout)
     return 0
 

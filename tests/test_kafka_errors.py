@@ -45,6 +45,9 @@ def test_transient_and_unknown_errors_are_retried(code: int) -> None:
 def test_a_fatal_error_asks_for_a_new_producer() -> None:
     fatal = KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, fatal=True)
     assert classify(fatal) is ErrorKind.FATAL
+    assert (
+        classify(KafkaError(KafkaError._FATAL)) is ErrorKind.FATAL
+    )  # produce() on a dead producer
 
 
 def test_the_reason_says_what_happened_in_words() -> None:

@@ -19,6 +19,7 @@ from tests.harness import wait_until
 from tests.kafka_mock import (
     API_PRODUCE,
     ERR_MSG_SIZE_TOO_LARGE,
+    ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
     ERR_TOPIC_AUTHORIZATION_FAILED,
     MockKafka,
     TopicReader,
@@ -179,6 +180,26 @@ def test_permanent_errors_in_delivery_reports_reject_those_records_and_deliver_t
     delivered = read(mock_kafka, "logs", 10 + 500 - len(rejected)).values()[10:]
     assert sorted(r["n"] for r in delivered) == [n for n in range(500) if n not in rejected]
     print(f"{name}: {len(rejected)} of 500 rejected, {result.outcome}")
+
+
+def test_a_fatal_producer_error_replaces_the_producer_and_the_batch_is_resent(
+    mock_kafka: MockKafka, sinks: list[KafkaSink]
+) -> None:
+    mock_kafka.create_topic("logs", partitions=1)
+    sink = make_sink(sinks, mock_kafka)
+    assert sink.send(Batch(records(10))).outcome is Outcome.DELIVERED
+    first_producer = sink._producer
+    # The broker loses the idempotent producer's sequence: librdkafka raises a fatal error.
+    mock_kafka.request_errors(API_PRODUCE, [ERR_OUT_OF_ORDER_SEQUENCE_NUMBER])
+    batch = records(100, phase=2)
+    result = sink.send(Batch(batch))
+    assert result.outcome is Outcome.RETRY
+    assert "OUT_OF_ORDER_SEQUENCE_NUMBER" in result.reason
+    assert list(result.retry_only) == list(range(100))  # nothing known to be delivered
+    assert sink.send(Batch(batch)).outcome is Outcome.DELIVERED
+    assert sink._producer is not first_producer
+    delivered = read(mock_kafka, "logs", 110).values()
+    assert {r["n"] for r in delivered[10:]} == set(range(100))
 
 
 def test_a_full_local_queue_waits_for_room_and_drops_nothing(

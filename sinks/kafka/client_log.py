@@ -64,5 +64,7 @@ class ClientLog:
         extra: dict[str, Any] = {"sink": self.sink_name, "error": describe(error)}
         if skipped:
             extra["repeats_not_logged"] = skipped
-        level = logging.ERROR if error.fatal() else logging.WARNING
-        log.log(level, "Kafka client error; librdkafka keeps retrying.", extra=extra)
+        if error.fatal():
+            log.error("Kafka producer failed fatally; it will be replaced.", extra=extra)
+        else:
+            log.warning("Kafka client error; librdkafka keeps retrying.", extra=extra)

@@ -44,7 +44,7 @@ PERMANENT_CODES: dict[int, str] = {
 
 def classify(error: KafkaError) -> ErrorKind:
     """RETRY, REJECT or FATAL for an error from `produce()` or a delivery report."""
-    if error.fatal():
+    if error.fatal() or error.code() == KafkaError._FATAL:
         return ErrorKind.FATAL
     if error.code() in PERMANENT_CODES:
         return ErrorKind.REJECT

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -117,9 +118,30 @@ class KafkaSink:
             extra={"sink": self.name, "reason": why},
         )
         self._reports = None
-        producer.purge(in_queue=True, in_flight=True, blocking=False)
-        producer.poll(0)
+        try:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+        except KafkaException:
+            pass  # a fatal producer may refuse; it is destroyed either way
+        self._serve(producer.poll, 0)
         del producer
+
+    def _serve(self, call: Callable[[float], int], timeout: float) -> int | None:
+        """Runs `producer.flush` or `poll`: the number of messages librdkafka still holds.
+
+        confluent-kafka raises a fatal client error (the idempotent producer lost its state)
+        from poll / flush instead of calling error_cb: it is recorded here, the producer is
+        replaced at the next send, and None says that deliveries are unknown.
+        """
+        try:
+            return int(call(timeout))
+        except (KafkaException, SystemError) as exc:
+            error = _kafka_error(exc)
+            if error is None:
+                raise
+            self._fatal = error
+            self.last_error = describe(error)
+            self._client_log.error(error)
+            return None
 
     # --- callbacks (run inside poll / flush, on the calling thread) ---------------------------
 
@@ -196,7 +218,7 @@ class KafkaSink:
                     Outcome.RETRY, reason=f"cannot create the Kafka producer: {self.last_error}"
                 )
             deadline = time.monotonic() + self._report_wait
-            if len(producer) > 0 and self._wait_for_reports(producer, deadline) > 0:
+            if len(producer) > 0 and self._wait_for_reports(producer, deadline) != 0:
                 return SendResult(
                     Outcome.RETRY, reason="messages of an earlier send are still in flight"
                 )
@@ -222,15 +244,22 @@ class KafkaSink:
             if producer is None:
                 return
             self._reports = None
-            left = producer.flush(max(0.0, timeout - (time.monotonic() - started)))
-            if left:
+            left = self._serve(producer.flush, max(0.0, timeout - (time.monotonic() - started)))
+            if left != 0:
                 log.warning(
                     "Kafka sink closed with undelivered messages; they were not acknowledged "
                     "and will be sent again after a restart.",
-                    extra={"sink": self.name, "messages": left, "last_error": self.last_error},
+                    extra={
+                        "sink": self.name,
+                        "messages": len(producer),
+                        "last_error": self.last_error,
+                    },
                 )
-                producer.purge(in_queue=True, in_flight=True, blocking=False)
-                producer.poll(0)
+                try:
+                    producer.purge(in_queue=True, in_flight=True, blocking=False)
+                except KafkaException:
+                    pass
+                self._serve(producer.poll, 0)
             del producer
         finally:
             self._send_lock.release()
@@ -261,17 +290,17 @@ class KafkaSink:
 
         if stopped_at is not None:
             retry.extend(range(stopped_at, len(values)))
-        if left > 0:
+        if left != 0:
             # Without a report nothing is known to be delivered: resend all but the rejected.
-            reason = (
-                "the Kafka sink is closing"
-                if self._closing.is_set()
-                else f"no delivery report within {self._report_wait:.0f}s"
-            )
-            self._ready = False
-            if not self._closing.is_set():
+            if left is None and self._fatal is not None:
+                reason = describe(self._fatal)
+            elif self._closing.is_set():
+                reason = "the Kafka sink is closing"
+            else:
+                reason = f"no delivery report within {self._report_wait:.0f}s"
+                self._ready = False
                 producer.purge(in_queue=True, in_flight=False, blocking=False)
-                producer.poll(0)
+                self._serve(producer.poll, 0)
             done = {i for i, _ in rejected}
             return self._result(reason, [i for i in range(len(values)) if i not in done], rejected)
         if reports:
@@ -366,7 +395,8 @@ class KafkaSink:
                     raise _StopAt(index, "the Kafka sink is closing")
                 if time.monotonic() >= deadline:
                     raise _StopAt(index, "librdkafka's queue stayed full")
-                producer.poll(_ROOM_WAIT)
+                if self._serve(producer.poll, _ROOM_WAIT) is None:
+                    raise _StopAt(index, self.last_error)
             else:
                 error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
                 if error is None:
@@ -387,11 +417,18 @@ class KafkaSink:
             except (BufferError, KafkaException) as again:
                 exc = again
 
-    def _wait_for_reports(self, producer: Producer, deadline: float) -> int:
-        """Serves reports until librdkafka holds no message, the deadline, or closing; what is left."""
+    def _wait_for_reports(self, producer: Producer, deadline: float) -> int | None:
+        """Serves reports until librdkafka holds no message, the deadline, or closing.
+
+        Returns how many messages librdkafka still holds, or None after a fatal client error.
+        """
         while True:
-            left = int(producer.flush(max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))))
-            if left == 0 or self._closing.is_set() or time.monotonic() >= deadline:
+            left = self._serve(
+                producer.flush, max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))
+            )
+            if left is None or left == 0:
+                return left
+            if self._closing.is_set() or time.monotonic() >= deadline:
                 return left
 
     def _sort_reports(
@@ -444,6 +481,16 @@ class KafkaSink:
         if failed:
             reason = f"{failed} of {len(values)} records failed: {reason}"
         return reason
+
+
+def _kafka_error(exc: BaseException) -> KafkaError | None:
+    """The KafkaError inside an exception or its causes (a SystemError can wrap one)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            return seen.args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _text(exc: KafkaException) -> str:

@@ -88,6 +88,13 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.sink_buffer_full = Counter(
+            "logship_sink_buffer_full_waits",
+            "Times a sink's client-side buffer was full and a send waited for room "
+            "(Kafka BufferError); nothing is dropped.",
+            ["sink"],
+            registry=r,
+        )
         self.dead_letter_errors = Counter(
             "logship_dead_letter_write_errors",
             "Dead-letter writes that failed (the batch is retried, not acked).",

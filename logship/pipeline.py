@@ -44,7 +44,7 @@ class Pipeline:
         self.registry = FileRegistry({})
         self._lock_fd: int | None = None
 
-        self.sinks: list[Sink] = [build_sink(s) for s in config.sinks]
+        self.sinks: list[Sink] = [build_sink(s, self.metrics) for s in config.sinks]
         self.queues = [SinkQueue(s.queue.max_events, s.queue.max_bytes) for s in config.sinks]
         dead_letter_dir = self.data_dir / "dead-letter"
         self.workers = [

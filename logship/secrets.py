@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_.-]?key|credentials?|authorization|private[_.-]?key|cloud_auth)",
+    r"(pass(word|wd|phrase)?|secret|token|api[_.-]?key|credentials?|authorization|private[_.-]?key"
+    r"|key\.pem|keystore|cloud_auth)",
     re.IGNORECASE,
 )
 MASK = "***"

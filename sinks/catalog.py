@@ -9,14 +9,17 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from logship.metrics import Metrics
 from logship.sink import Sink
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.sink import ElasticsearchSink
 from sinks.file import FileSink, FileSinkSettings
+from sinks.kafka.config import KafkaSinkSettings
+from sinks.kafka.sink import KafkaSink
 from sinks.stdout import StdoutSink, StdoutSinkSettings
 
 SinkSettingsUnion = Annotated[
-    FileSinkSettings | StdoutSinkSettings | ElasticsearchSinkSettings,
+    FileSinkSettings | StdoutSinkSettings | KafkaSinkSettings | ElasticsearchSinkSettings,
     Field(discriminator="type"),
 ]
 """What one entry of `sinks:` may be, told apart by its `type`."""
@@ -24,11 +27,15 @@ SinkSettingsUnion = Annotated[
 SINK_CLASSES: dict[type[Any], type[Any]] = {
     FileSinkSettings: FileSink,
     StdoutSinkSettings: StdoutSink,
+    KafkaSinkSettings: KafkaSink,
     ElasticsearchSinkSettings: ElasticsearchSink,
 }
 
 
-def build_sink(settings: Any) -> Sink:
-    """The sink for one validated `sinks:` entry."""
+def build_sink(settings: Any, metrics: Metrics | None = None) -> Sink:
+    """The sink for one validated `sinks:` entry; sinks with a `bind_metrics` method get `metrics`."""
     sink: Sink = SINK_CLASSES[type(settings)](settings)
+    bind = getattr(sink, "bind_metrics", None)
+    if metrics is not None and bind is not None:
+        bind(metrics)
     return sink

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import AgentProcess
+from tests.kafka_mock import MockKafka
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -29,6 +30,13 @@ def agents() -> Iterator[list[AgentProcess]]:
     for agent in started:
         if agent.running():
             agent.kill()
+
+
+@pytest.fixture
+def mock_kafka() -> Iterator[MockKafka]:
+    """A fresh Kafka-protocol broker (librdkafka's mock cluster) in its own process on 127.0.0.1."""
+    with MockKafka() as kafka:
+        yield kafka
 
 
 @pytest.fixture(autouse=True)

@@ -182,3 +182,11 @@ def test_a_file_deleted_while_being_read_is_read_to_its_end(
     assert messages_out == [f"line {i}" for i in range(2000)] + ["last line without newline"]
     assert agent.running()
     assert agent.stop() == 0
+
+
+def test_pem_keys_and_keystores_count_as_secrets() -> None:
+    from logship.secrets import is_secret_key
+
+    assert is_secret_key("ssl.key.pem")
+    assert is_secret_key("ssl.keystore.password")
+    assert not is_secret_key("key")  # the kafka sink's message key template

@@ -1,0 +1,498 @@
+"""KafkaSink: produces each record as a JSON message; a batch counts as delivered only on Kafka's word.
+
+How a send works (one batch at a time, the sink worker waits for the result):
+
+1. Every record is encoded with orjson and handed to librdkafka (`produce`), which batches,
+   compresses and sends in its own threads. A full local queue (`BufferError`) is never a drop:
+   the sink serves delivery reports (`poll`), waits for room and produces the record again.
+2. The sink waits until librdkafka holds no message of the batch any more (`flush` in slices),
+   at most `message_timeout` plus one request timeout, the longest librdkafka can take to report.
+3. Successful deliveries are not reported one by one (`delivery.report.only.error`): a record
+   without an error report was delivered. Error reports are matched back to records by
+   (topic, key, value) and classified (`sinks.kafka.errors`): permanent errors are returned as
+   `rejected` (dead-lettered by the worker), the rest as `retry_only`.
+
+The send returns only once every record has a report, or when waiting longer is pointless
+(the sink is closing, or librdkafka failed to report in time): then every record not known to be
+rejected is retried, since without a report nothing is known to be delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from logship.batch import Batch
+from logship.metrics import Metrics
+from logship.record import LogEntry
+from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from sinks.kafka.client_log import ClientLog
+from sinks.kafka.config import KafkaSinkSettings
+from sinks.kafka.errors import ErrorKind, classify, describe
+from sinks.kafka.route import MessageRoute
+
+log = logging.getLogger(__name__)
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+_WAIT_SLICE = 0.25
+"""Seconds per flush slice: how quickly a waiting send notices that the sink is closing."""
+_ROOM_WAIT = 0.05
+"""Seconds to serve delivery reports before producing again after a BufferError."""
+
+_Report = tuple[KafkaError, Message]
+
+
+class _StopAt(Exception):
+    """Producing cannot go on in this send from record `index` (closing, deadline, fatal error)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+class KafkaSink:
+    """A Sink over a confluent-kafka Producer. `ready` says whether Kafka answers."""
+
+    def __init__(self, settings: KafkaSinkSettings) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.route = MessageRoute(settings.topic, settings.default_topic, settings.key)
+        self._config: dict[str, Any] = settings.producer_config()
+        self._report_wait = settings.delivery_wait
+        self._producer: Producer | None = None
+        self._send_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._reports: list[_Report] | None = None
+        self._fatal: KafkaError | None = None
+        self._ready = False
+        self.last_error = ""
+        self.buffer_full_waits = 0
+        """How many times a produce found librdkafka's queue full and waited (never a drop)."""
+        self._m_buffer_full: Any = None
+        self._client_log = ClientLog(self.name)
+
+    # --- state -----------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once Kafka answered (metadata or a delivery) and until it stops answering."""
+        return self._ready
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Counts BufferError waits in `logship_sink_buffer_full_waits{sink=...}`."""
+        self._m_buffer_full = metrics.sink_buffer_full.labels(self.name)
+
+    def _new_producer(self) -> Producer:
+        return Producer(
+            {
+                **self._config,
+                "on_delivery": self._on_error_report,
+                "error_cb": self._on_client_error,
+                "logger": self._client_log,
+            }
+        )
+
+    def _producer_now(self) -> Producer:
+        if self._fatal is not None:
+            self._discard_producer(f"fatal producer error: {describe(self._fatal)}")
+        if self._producer is None:
+            self._producer = self._new_producer()
+        return self._producer
+
+    def _discard_producer(self, why: str) -> None:
+        """Drops a producer that cannot go on; its undelivered records are retried by the agent."""
+        producer, self._producer = self._producer, None
+        self._fatal = None
+        if producer is None:
+            return
+        log.error(
+            "Kafka producer is unusable; creating a new one.",
+            extra={"sink": self.name, "reason": why},
+        )
+        self._reports = None
+        try:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+        except KafkaException:
+            pass  # a fatal producer may refuse; it is destroyed either way
+        self._serve(producer.poll, 0)
+        del producer
+
+    def _serve(self, call: Callable[[float], int], timeout: float) -> int | None:
+        """Runs `producer.flush` or `poll`: the number of messages librdkafka still holds.
+
+        confluent-kafka raises a fatal client error (the idempotent producer lost its state)
+        from poll / flush instead of calling error_cb: it is recorded here, the producer is
+        replaced at the next send, and None says that deliveries are unknown.
+        """
+        try:
+            return int(call(timeout))
+        except (KafkaException, SystemError) as exc:
+            error = _kafka_error(exc)
+            if error is None:
+                raise
+            self._fatal = error
+            self.last_error = describe(error)
+            self._client_log.error(error)
+            return None
+
+    # --- callbacks (run inside poll / flush, on the calling thread) ---------------------------
+
+    def _on_error_report(self, error: KafkaError | None, message: Message) -> None:
+        reports = self._reports
+        if error is not None and reports is not None:
+            reports.append((error, message))
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:  # one lost connection is routine
+            self._ready = False
+        if error.fatal():
+            self._fatal = error
+        self.last_error = describe(error)
+        self._client_log.error(error)
+
+    # --- Sink protocol ---------------------------------------------------------------------
+
+    def healthcheck(self) -> None:
+        """Creates the producer and asks Kafka for metadata; unreachable Kafka is logged, not raised.
+
+        Raises SinkError only when the producer cannot be created from the settings (TLS files,
+        SASL mechanisms): that will not fix itself.
+        """
+        try:
+            producer = self._producer_now()
+        except KafkaException as exc:
+            raise SinkError(
+                f"cannot create the Kafka producer: {_text(exc)}; check producer_options"
+            ) from None
+        servers = ",".join(self.settings.bootstrap_servers)
+        topic = self.route.constant_topic
+        try:
+            metadata = producer.list_topics(topic=topic, timeout=self.settings.metadata_timeout)
+        except KafkaException as exc:
+            self._ready = False
+            self.last_error = _text(exc)
+            log.warning(
+                "Kafka is unreachable; the agent keeps running and retrying.",
+                extra={
+                    "sink": self.name,
+                    "bootstrap_servers": servers,
+                    "error": self.last_error,
+                    "timeout_s": self.settings.metadata_timeout,
+                },
+            )
+            return
+        self._ready = True
+        log.info(
+            "Kafka is reachable.",
+            extra={
+                "sink": self.name,
+                "bootstrap_servers": servers,
+                "brokers": len(metadata.brokers),
+            },
+        )
+        found = metadata.topics.get(topic) if topic is not None else None
+        if found is not None and found.error is not None:
+            log.error(
+                "Kafka topic is not usable; its records will be retried or dead-lettered.",
+                extra={"sink": self.name, "topic": topic, "error": describe(found.error)},
+            )
+
+    def send(self, batch: Batch) -> SendResult:
+        """Produces the batch and waits for every delivery report (see the module docstring)."""
+        with self._send_lock:
+            if self._closing.is_set():
+                return SendResult(Outcome.RETRY, reason="the Kafka sink is closing")
+            try:
+                producer = self._producer_now()
+            except KafkaException as exc:
+                self.last_error = _text(exc)
+                return SendResult(
+                    Outcome.RETRY, reason=f"cannot create the Kafka producer: {self.last_error}"
+                )
+            deadline = time.monotonic() + self._report_wait
+            if len(producer) > 0 and self._wait_for_reports(producer, deadline) != 0:
+                return SendResult(
+                    Outcome.RETRY, reason="messages of an earlier send are still in flight"
+                )
+            return self._send(producer, batch.entries, deadline)
+
+    def close(self, timeout: float) -> None:
+        """Waits up to `timeout` (at most `shutdown_timeout`) for outstanding deliveries, then stops.
+
+        What is not delivered by then was never acknowledged, so it is not checkpointed: it is
+        read and sent again on the next start.
+        """
+        self._closing.set()
+        timeout = max(0.0, min(timeout, self.settings.shutdown_timeout))
+        started = time.monotonic()
+        # A send notices `_closing` within a wait slice and returns.
+        if not self._send_lock.acquire(timeout=max(timeout, 2 * _WAIT_SLICE)):
+            log.warning(
+                "Kafka sink still sending at close; not waiting.", extra={"sink": self.name}
+            )
+            return
+        try:
+            producer, self._producer = self._producer, None
+            if producer is None:
+                return
+            self._reports = None
+            left = self._serve(producer.flush, max(0.0, timeout - (time.monotonic() - started)))
+            if left != 0:
+                log.warning(
+                    "Kafka sink closed with undelivered messages; they were not acknowledged "
+                    "and will be sent again after a restart.",
+                    extra={
+                        "sink": self.name,
+                        "messages": len(producer),
+                        "last_error": self.last_error,
+                    },
+                )
+                try:
+                    producer.purge(in_queue=True, in_flight=True, blocking=False)
+                except KafkaException:
+                    pass
+                self._serve(producer.poll, 0)
+            del producer
+        finally:
+            self._send_lock.release()
+
+    # --- one send --------------------------------------------------------------------------
+
+    def _send(self, producer: Producer, entries: list[LogEntry], deadline: float) -> SendResult:
+        dumps = orjson.dumps
+        options = _JSON_OPTIONS
+        values = [dumps(entry, option=options) for entry in entries]
+        reports: list[_Report] = []
+        self._reports = reports
+        rejected: list[tuple[int, str]] = []
+        retry: list[int] = []
+        routes: list[tuple[str, bytes | None] | None] | None = None
+        stopped_at: int | None = None
+        reason = ""
+        try:
+            if self.route.constant_topic is not None:
+                self._produce_constant(producer, values, deadline, rejected, retry)
+            else:
+                routes = []
+                self._produce_routed(producer, entries, values, routes, deadline, rejected, retry)
+        except _StopAt as stop:
+            stopped_at, reason = stop.index, stop.reason
+        left = self._wait_for_reports(producer, deadline)
+        self._reports = None
+
+        if stopped_at is not None:
+            retry.extend(range(stopped_at, len(values)))
+        if left != 0:
+            # Without a report nothing is known to be delivered: resend all but the rejected.
+            if left is None and self._fatal is not None:
+                reason = describe(self._fatal)
+            elif self._closing.is_set():
+                reason = "the Kafka sink is closing"
+            else:
+                reason = f"no delivery report within {self._report_wait:.0f}s"
+                self._ready = False
+                producer.purge(in_queue=True, in_flight=False, blocking=False)
+                self._serve(producer.poll, 0)
+            done = {i for i, _ in rejected}
+            return self._result(reason, [i for i in range(len(values)) if i not in done], rejected)
+        if reports:
+            failure = self._sort_reports(reports, values, routes, rejected, retry)
+            reason = reason or failure
+        if self._fatal is not None:
+            reason = reason or describe(self._fatal)
+        if len(retry) < len(values) - len(rejected) or not values:
+            self._ready = True  # something got through: Kafka answers
+        return self._result(reason, retry, rejected)
+
+    def _result(self, reason: str, retry: list[int], rejected: list[tuple[int, str]]) -> SendResult:
+        if retry:
+            self.last_error = reason
+            return SendResult(
+                Outcome.RETRY, reason=reason, retry_only=sorted(set(retry)), rejected=rejected
+            )
+        if rejected:
+            return SendResult(Outcome.DELIVERED, rejected=rejected)
+        return DELIVERED
+
+    def _produce_constant(
+        self,
+        producer: Producer,
+        values: list[bytes],
+        deadline: float,
+        rejected: list[tuple[int, str]],
+        retry: list[int],
+    ) -> None:
+        topic = self.route.constant_topic
+        assert topic is not None
+        produce = producer.produce
+        for index, value in enumerate(values):
+            try:
+                produce(topic, value)
+            except (BufferError, KafkaException) as exc:
+                self._produce_hard(
+                    producer, exc, index, topic, value, None, deadline, rejected, retry
+                )
+
+    def _produce_routed(
+        self,
+        producer: Producer,
+        entries: list[LogEntry],
+        values: list[bytes],
+        routes: list[tuple[str, bytes | None] | None],
+        deadline: float,
+        rejected: list[tuple[int, str]],
+        retry: list[int],
+    ) -> None:
+        produce = producer.produce
+        route_topic = self.route.topic
+        route_key = self.route.key
+        for index, entry in enumerate(entries):
+            topic, problem = route_topic(entry)
+            if problem is not None:
+                routes.append(None)
+                rejected.append((index, problem))
+                continue
+            key = route_key(entry)
+            routes.append((topic, key))
+            try:
+                produce(topic, values[index], key)
+            except (BufferError, KafkaException) as exc:
+                self._produce_hard(
+                    producer, exc, index, topic, values[index], key, deadline, rejected, retry
+                )
+
+    def _produce_hard(
+        self,
+        producer: Producer,
+        exc: BufferError | KafkaException,
+        index: int,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        deadline: float,
+        rejected: list[tuple[int, str]],
+        retry: list[int],
+    ) -> None:
+        """The slow path of one produce: waits out a full queue, classifies a refusal.
+
+        Raises _StopAt when this and the following records cannot be produced in this send.
+        """
+        while True:
+            if isinstance(exc, BufferError):
+                # librdkafka's queue is full: serve reports until there is room. Never drop.
+                self.buffer_full_waits += 1
+                if self._m_buffer_full is not None:
+                    self._m_buffer_full.inc()
+                if self._closing.is_set():
+                    raise _StopAt(index, "the Kafka sink is closing")
+                if time.monotonic() >= deadline:
+                    raise _StopAt(index, "librdkafka's queue stayed full")
+                if self._serve(producer.poll, _ROOM_WAIT) is None:
+                    raise _StopAt(index, self.last_error)
+            else:
+                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if error is None:
+                    retry.append(index)
+                    return
+                kind = classify(error)
+                if kind is ErrorKind.REJECT:
+                    rejected.append((index, describe(error)))
+                    return
+                if kind is ErrorKind.FATAL:
+                    self._fatal = error
+                    raise _StopAt(index, describe(error))
+                retry.append(index)
+                return
+            try:
+                producer.produce(topic, value, key)
+                return
+            except (BufferError, KafkaException) as again:
+                exc = again
+
+    def _wait_for_reports(self, producer: Producer, deadline: float) -> int | None:
+        """Serves reports until librdkafka holds no message, the deadline, or closing.
+
+        Returns how many messages librdkafka still holds, or None after a fatal client error.
+        """
+        while True:
+            left = self._serve(
+                producer.flush, max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))
+            )
+            if left is None or left == 0:
+                return left
+            if self._closing.is_set() or time.monotonic() >= deadline:
+                return left
+
+    def _sort_reports(
+        self,
+        reports: list[_Report],
+        values: list[bytes],
+        routes: list[tuple[str, bytes | None] | None] | None,
+        rejected: list[tuple[int, str]],
+        retry: list[int],
+    ) -> str:
+        """Matches error reports to records; fills `rejected` / `retry`; returns a retry reason."""
+        constant = self.route.constant_topic
+        by_message: defaultdict[tuple[str, bytes | None, bytes], deque[int]] = defaultdict(deque)
+        if routes is None:
+            for index, value in enumerate(values):
+                by_message[(constant or "", None, value)].append(index)
+        else:
+            for index, route in enumerate(routes):  # shorter than values if producing stopped
+                if route is not None:
+                    by_message[(route[0], route[1], values[index])].append(index)
+        reason = ""
+        unmatched = 0
+        for error, message in reports:
+            topic = message.topic() or ""
+            found = by_message.get((topic, message.key(), message.value() or b""))
+            if not found:
+                unmatched += 1
+                continue
+            index = found.popleft()
+            kind = classify(error)
+            if kind is ErrorKind.REJECT:
+                rejected.append((index, describe(error)))
+                continue
+            if kind is ErrorKind.FATAL:
+                self._fatal = error
+            if error.code() == KafkaError._MSG_TIMED_OUT:
+                self._ready = False
+            retry.append(index)
+            reason = reason or describe(error)
+        if unmatched:
+            # Cannot happen by construction; if it does, resend everything not rejected.
+            log.error(
+                "Kafka delivery reports did not match the batch; resending it.",
+                extra={"sink": self.name, "unmatched": unmatched},
+            )
+            done = {i for i, _ in rejected}
+            retry[:] = [i for i in range(len(values)) if i not in done]
+            reason = reason or "unmatched delivery reports"
+        failed = len(retry)
+        if failed:
+            reason = f"{failed} of {len(values)} records failed: {reason}"
+        return reason
+
+
+def _kafka_error(exc: BaseException) -> KafkaError | None:
+    """The KafkaError inside an exception or its causes (a SystemError can wrap one)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            return seen.args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _text(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return describe(error) if isinstance(error, KafkaError) else str(exc)

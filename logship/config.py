@@ -30,7 +30,7 @@ class AgentSettings(StrictModel):
     shutdown_timeout: Duration = Field(20.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_open_files: int = Field(1024, ge=1)
-    clean_removed_after: Duration = Field(86400.0, gt=0)
+    clean_removed_after: Duration = Field(3600.0, gt=0)
 
 
 class InputSettings(StrictModel):

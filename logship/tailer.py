@@ -117,6 +117,7 @@ class _TailedFile:
     """An open file being tailed: reader, stages, poll schedule, and what it was opened as."""
 
     __slots__ = (
+        "eof_polls",
         "file_fields",
         "file_info",
         "fp_bytes",
@@ -129,6 +130,7 @@ class _TailedFile:
         "next_poll",
         "path",
         "predecessor",
+        "predecessor_eofs",
         "reader",
         "registered_end",
         "stages",
@@ -156,7 +158,9 @@ class _TailedFile:
         self.last_data = now
         self.next_poll = now
         self.idle_polls = 0
+        self.eof_polls = 0  # polls that found nothing new, in total
         self.predecessor: _TailedFile | None = None
+        self.predecessor_eofs = 0  # the predecessor's eof_polls when this file was opened
 
 
 class Tailer(threading.Thread):
@@ -318,11 +322,15 @@ class Tailer(threading.Thread):
         return busy, due
 
     def _behind_predecessor(self, tf: _TailedFile) -> bool:
-        """True while the file this one replaced (renamed away) still has data to read first."""
+        """True until the file this one replaced (renamed away) has been read to its end.
+
+        "Its end" means an empty read *after* this file appeared: an end seen before the rename
+        says nothing about what the app wrote to it just before the rename.
+        """
         pred = tf.predecessor
         if pred is None:
             return False
-        if pred.key in self._files and pred.idle_polls == 0:
+        if pred.key in self._files and pred.eof_polls <= tf.predecessor_eofs:
             return True
         tf.predecessor = None
         return False
@@ -411,6 +419,8 @@ class Tailer(threading.Thread):
         for other in self._files.values():
             if other.path == path and other.input is inp:
                 tf.predecessor = other  # rotated away from this path: read it out first
+                tf.predecessor_eofs = other.eof_polls
+                other.next_poll = now
         self._files[key] = tf
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))
@@ -508,6 +518,7 @@ class Tailer(threading.Thread):
         """Nothing new: flush what waited long enough; notice truncation, removal, inactivity."""
         settings = tf.input.settings
         tf.idle_polls += 1
+        tf.eof_polls += 1
         tf.next_poll = now + settings.poll_interval * min(
             2 ** (tf.idle_polls - 1), _MAX_IDLE_BACKOFF
         )

@@ -57,6 +57,7 @@ class Agent:
         try:
             while not self._stop.wait(self.config.agent.checkpoint_interval):
                 p.checkpoint()
+                p.health.beat()
                 if not p.tailer.is_alive() or not all(w.is_alive() for w in p.workers):
                     log.error("A pipeline thread died; shutting down.")
                     code = 1

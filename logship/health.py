@@ -134,9 +134,9 @@ class Health:
         with self._lock:
             now = self.clock()
             self.started = True
-            self._tailer.touch(now)
-            for mark in self._workers.values():
-                mark.touch(now)
+            self._tailer.see(self.tailer.scans, now)
+            for worker in self.workers:
+                self._workers[worker.sink.name].see(self.attempts(worker.sink.name), now)
 
     def beat(self) -> None:
         """The agent's supervisor loop is alive; also samples progress."""

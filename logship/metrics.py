@@ -134,6 +134,12 @@ class Metrics:
         )
         ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
 
+    def declare_inputs(self, names: list[str]) -> None:
+        """Creates the per-input series of rare events at 0, so that `increase()` sees the first one."""
+        for name in names:
+            for metric in (self.truncations, self.rotations, self.file_errors):
+                metric.labels(name)
+
 
 def current_value(metric: MetricWrapperBase, labels: dict[str, str], suffix: str = "") -> float:
     """The value of one series of a metric now (0 if it has none yet), e.g. for /status.

@@ -94,6 +94,7 @@ class Pipeline:
     def _wire_operations(self) -> None:
         """Health, scrape-time metrics, log-derived metrics and the HTTP endpoint (not yet bound)."""
         config = self.config
+        self.metrics.declare_inputs([i.name for i in config.inputs])
         self.secrets = frozenset(secret_values(config.model_dump(mode="json")))
         """Config values never to show (/status, /healthz, self-logs)."""
         latency = self.metrics.sink_latency

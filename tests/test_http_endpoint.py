@@ -19,7 +19,7 @@ from logship.agent import Agent
 from logship.config_file import parse_config
 from logship.pipeline import Pipeline, StartupError
 from tests.es_server import EsServer
-from tests.harness import AgentProcess, count_lines, wait_until, write_config
+from tests.harness import REPO, AgentProcess, count_lines, wait_until, write_config
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}
 PAD = "x" * 40
@@ -385,3 +385,29 @@ def test_routes_answer_in_process(tmp_path: Path) -> None:
         agent.shutdown()
     with pytest.raises(OSError):  # stopped with the agent
         socket.create_connection((host, port), timeout=2).close()
+
+
+def test_every_exposed_metric_is_in_the_metrics_reference(tmp_path: Path) -> None:
+    doc = parse_config(
+        orjson.dumps(
+            {
+                "agent": {"http": {"address": None}},
+                "inputs": [{"name": "web", "paths": [str(tmp_path / "*.log")]}],
+                "sinks": [{"name": "o", "type": "stdout"}],
+                "metrics": [{"name": "my_counter", "type": "counter"}],
+            }
+        ).decode(),
+        "test",
+        tmp_path,
+    )
+    reference = (REPO / "docs" / "metrics.md").read_text()
+    pipeline = Pipeline(doc)
+    names = set()
+    for family in pipeline.metrics.registry.collect():
+        if family.name == "my_counter":
+            continue
+        suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
+        names.add(family.name + suffix)
+    missing = sorted(n for n in names if f"`{n}`" not in reference and n not in reference)
+    assert not missing, f"not documented in docs/metrics.md: {missing}"
+    assert len(names) > 30

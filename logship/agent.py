@@ -69,6 +69,7 @@ class Agent:
     def shutdown(self) -> bool:
         """Stops reading, drains the queues, writes the final checkpoint. True if fully drained."""
         p = self.pipeline
+        p.health.stop()
         deadline = time.monotonic() + self.config.agent.shutdown_timeout
         log.info(
             "Shutting down: draining queues.",

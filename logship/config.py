@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from logship.derived_metrics import DerivedMetricSettings
+from logship.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
 from parsers.config import RegexRuleSettings
@@ -121,6 +121,7 @@ class Config(StrictModel):
         _unique(problems, "parsers", [p.name for p in self.parsers])
         _unique(problems, "sinks", [s.name for s in self.sinks])
         _unique(problems, "metrics", [m.name for m in self.metrics])
+        problems += name_clashes(self.metrics)
         rules = {p.name for p in self.parsers}
         for i, inp in enumerate(self.inputs):
             for j, name in enumerate(inp.parsers):

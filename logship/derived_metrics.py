@@ -128,6 +128,32 @@ class DerivedMetricSettings(StrictModel):
         return self
 
 
+def exposed_names(settings: DerivedMetricSettings) -> set[str]:
+    """The names a metric takes on /metrics (the family and its samples, as prometheus-client
+    counts them when it checks for duplicates)."""
+    if settings.type == "counter":
+        family = settings.name.removesuffix("_total")
+        return {family, family + "_total", family + "_created"}
+    family = settings.name
+    return {family} | {family + s for s in ("_bucket", "_count", "_sum", "_created")}
+
+
+def name_clashes(metrics: Sequence[DerivedMetricSettings]) -> list[str]:
+    """Problems (for the config error) where two metrics would expose the same sample name."""
+    problems = []
+    seen: dict[str, int] = {}
+    for index, metric in enumerate(metrics):
+        for name in sorted(exposed_names(metric)):
+            if name in seen and metrics[seen[name]].name != metric.name:
+                problems.append(
+                    f"metrics[{index}].name: {metric.name!r} clashes on /metrics with "
+                    f"metrics[{seen[name]}].name {metrics[seen[name]].name!r} (both use {name}); "
+                    f"rename one"
+                )
+            seen.setdefault(name, index)
+    return problems
+
+
 def _text(value: Any) -> str:
     """A field value as a label value (and for `match:` comparisons): `true`, `200`, `GET`."""
     if value is None:
@@ -163,7 +189,8 @@ def _read(path: str) -> str:
 
 
 def _as_text(var: str) -> str:
-    return f"{var} if {var}.__class__ is str else text({var})"
+    # str and int (status codes) inline; bool is not `int` by __class__, so it goes to text().
+    return f"{var} if {var}.__class__ is str else str({var}) if {var}.__class__ is int else text({var})"
 
 
 class _Metric:
@@ -248,7 +275,7 @@ class _Metric:
         labels = []
         for i, path in enumerate(s.labels.values()):
             body.append(f"        l{i} = {_read(path)}")
-            labels.append(f"l{i} if l{i}.__class__ is str else text(l{i})")
+            labels.append(_as_text(f"l{i}"))
         body.append(f"        key = ({''.join(f'{x}, ' for x in labels)})")
         body += [
             "        state = series.get(key)",

@@ -123,6 +123,7 @@ class Health:
         self.loop_interval = loop_interval
         self.clock = clock
         self.started = False
+        self.stopping = False
         self._lock = threading.Lock()
         now = clock()
         self._tailer = _Mark(now)
@@ -137,6 +138,11 @@ class Health:
             self._tailer.see(self.tailer.scans, now)
             for worker in self.workers:
                 self._workers[worker.sink.name].see(self.attempts(worker.sink.name), now)
+
+    def stop(self) -> None:
+        """The agent is shutting down: threads ending is expected (live), nothing is ready."""
+        with self._lock:
+            self.stopping = True
 
     def beat(self) -> None:
         """The agent's supervisor loop is alive; also samples progress."""
@@ -214,12 +220,16 @@ class Health:
 
     def liveness(self) -> tuple[bool, list[Check]]:
         """(live?, the checks behind it)."""
+        if self.stopping:
+            return True, [Check("agent", True, "stopping", "draining the queues")]
         tailer, workers, loop = self._checks()
         checks = [tailer, *workers, *([loop] if loop else [])]
         return all(c.ok for c in checks), checks
 
     def readiness(self) -> tuple[bool, list[Check]]:
         """(ready?, one check for the tailer and one per sink)."""
+        if self.stopping:
+            return False, [Check("agent", False, "stopping", "draining the queues")]
         tailer, workers, _ = self._checks()
         checks = [self._tailer_ready(tailer)]
         for worker, live in zip(self.workers, workers, strict=True):

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENT = 8
-REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request
+MAX_CONCURRENT = 16
+REQUEST_TIMEOUT = 5.0  # seconds a client may take to send its request
 
 
 class _Server(ThreadingHTTPServer):

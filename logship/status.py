@@ -165,7 +165,7 @@ def live_status(pipeline: Pipeline, started: float) -> dict[str, Any]:
     sinks = []
     for worker, settings in zip(pipeline.workers, pipeline.config.sinks, strict=True):
         name = worker.sink.name
-        check = readiness[f"sink:{name}"]
+        check = readiness.get(f"sink:{name}") or ready_checks[0]  # stopping: one agent check
         records = {
             outcome: int(
                 current_value(metrics.sink_records, {"sink": name, "outcome": outcome}, "_total")

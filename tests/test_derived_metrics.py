@@ -193,6 +193,25 @@ def test_two_metrics_with_one_name_are_a_config_error() -> None:
     assert "metrics[1].name: 'c' is used twice" in message
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"name": "hits", "type": "counter"}, {"name": "hits_total", "type": "counter"}),
+        (
+            {"name": "lat", "type": "histogram", "value": "v", "buckets": [1]},
+            {"name": "lat_count", "type": "counter"},
+        ),
+    ],
+)
+def test_metrics_whose_exposed_names_clash_are_a_config_error(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    message = config_error(first, metrics=[first, second])
+    assert (
+        f"metrics[1].name: {second['name']!r} clashes on /metrics with metrics[0].name" in message
+    )
+
+
 def test_the_agent_exposes_log_derived_metrics_counting_what_was_written(
     tmp_path: Path, agents: list[AgentProcess]
 ) -> None:

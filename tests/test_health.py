@@ -211,3 +211,15 @@ def test_nothing_is_ready_before_the_pipeline_starts_or_its_first_scan() -> None
     assert not health.readiness()[0]
     tailer.scans = 1
     assert health.readiness()[0]
+
+
+def test_while_stopping_the_agent_is_live_but_not_ready() -> None:
+    clock = Clock()
+    tailer, worker = FakeTailer(), FakeWorker()
+    health = make(tailer, worker, clock=clock)
+    health.stop()
+    tailer.alive = worker.alive = False  # threads end during the drain: expected
+    live, checks = health.liveness()
+    assert live
+    assert checks[0].state == "stopping"
+    assert not health.readiness()[0]

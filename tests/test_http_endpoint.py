@@ -411,3 +411,33 @@ def test_every_exposed_metric_is_in_the_metrics_reference(tmp_path: Path) -> Non
     missing = sorted(n for n in names if f"`{n}`" not in reference and n not in reference)
     assert not missing, f"not documented in docs/metrics.md: {missing}"
     assert len(names) > 30
+
+
+def test_idle_connections_beyond_the_cap_are_dropped_and_the_endpoint_recovers(
+    tmp_path: Path,
+) -> None:
+    from logship.http_endpoint import MAX_CONCURRENT
+
+    config = config_in(tmp_path, {"address": "127.0.0.1:0"})
+    pipeline = Pipeline(config)
+    agent = Agent(config, pipeline)
+    pipeline.open()
+    pipeline.start()
+    assert pipeline.http is not None
+    host, port = pipeline.http.address
+    idle = []
+    try:
+        for _ in range(MAX_CONCURRENT):  # connected, never sending a request
+            idle.append(socket.create_connection((host, port), timeout=10))
+        # Accepted in order: by the time the next one is, every slot is taken.
+        extra = socket.create_connection((host, port), timeout=10)
+        assert extra.recv(100) == b"", "a connection beyond the cap is closed at once"
+        extra.close()
+        for sock in idle:
+            sock.close()
+        idle.clear()
+        wait_until(lambda: get(f"http://{host}:{port}/healthz")[0] == 200, message="recovered")
+    finally:
+        for sock in idle:
+            sock.close()
+        agent.shutdown()

@@ -168,7 +168,7 @@ class Health:
             return (
                 self._tailer_check(now),
                 [self._worker_check(w, now) for w in self.workers],
-                (self._loop_check(now)),
+                self._loop_check(now),
             )
 
     def _tailer_check(self, now: float) -> Check:
@@ -176,7 +176,9 @@ class Health:
             return Check("tailer", True, "not_started")
         age = self._tailer.see(self.tailer.scans, now)
         if not self.tailer.is_alive():
-            return Check("tailer", False, "dead", "the tailer thread has stopped", age)
+            error = getattr(self.tailer, "error", None)
+            detail = "the tailer thread has stopped" + (f": {error!r}" if error else "")
+            return Check("tailer", False, "dead", detail, age)
         if age <= self.stall_timeout + self.scan_interval:
             return Check("tailer", True, "running", progress_age_s=age)
         if any(w.queue.events for w in self.workers):

@@ -1,4 +1,4 @@
-"""The `logship` command: run, check, setup, version."""
+"""The `logship` command: run, check, setup, status, version."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from logship import __version__
 from logship.config import Config
 from logship.config_file import ConfigError, load_config
 from logship.pipeline import StartupError
-from logship.secrets import mask_secrets
+from logship.secrets import mask_secrets, secret_values
 from logship.selflog import configure as configure_logging
 
 log = logging.getLogger("logship.cli")
@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--sink", help="only this sink (default: every sink of that type)")
     setup.set_defaults(handler=_cmd_setup)
 
+    status = sub.add_parser(
+        "status",
+        help="show checkpointed files: size now, acknowledged offset, lag (agent running or not)",
+    )
+    where = status.add_mutually_exclusive_group(required=True)
+    where.add_argument("-c", "--config", help="agent config file (YAML): its agent.data_dir")
+    where.add_argument("--data-dir", help="the agent's data folder (no config needed)")
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    status.set_defaults(handler=_cmd_status)
+
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: _cmd_version())
     return parser
@@ -76,7 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    configure_logging(config.agent.log_level)
+    configure_logging(config.agent.log_level, secret_values(config.model_dump(mode="json")))
     from logship.agent import Agent  # imported late: `check` and `version` stay light
 
     try:
@@ -130,6 +140,42 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         except SetupError as exc:
             print(f"logship: setup of sink {sink.name} failed: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from logship.checkpoint import CheckpointError
+    from logship.status import registry_rows, render_table
+
+    if args.config is not None:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        data_dir = Path(config.agent.data_dir)
+    else:
+        data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        print(
+            f"logship: data folder {data_dir} does not exist (the agent never ran?)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    try:
+        rows = registry_rows(data_dir)
+    except CheckpointError as exc:
+        print(f"logship: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        doc = {"data_dir": str(data_dir), "files": [row.to_json() for row in rows]}
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        print(render_table(rows))
+    else:
+        print(f"No checkpoints yet in {data_dir}.")
     return EXIT_OK
 
 

@@ -11,11 +11,49 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from logship.container import ContainerFormat
+from logship.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
 from parsers.config import RegexRuleSettings
 from sinks.catalog import SinkSettingsUnion
+
+
+class HttpSettings(StrictModel):
+    """`agent.http`: the endpoint serving /metrics, /healthz, /readyz and /status."""
+
+    address: str | None = Field(
+        "127.0.0.1:9600",
+        json_schema_extra={"expected": "host:port, or null to turn the endpoint off"},
+    )
+    stall_timeout: Duration = Field(60.0, gt=0)
+    """A thread with work to do that shows no progress for this long (beyond its own longest
+    legitimate wait) makes /healthz fail."""
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_address(value)
+        return value
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        """(host, port) to bind, or None when the endpoint is off."""
+        return None if self.address is None else split_address(self.address)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`127.0.0.1:9600` -> ("127.0.0.1", 9600); `[::1]:9600` -> ("::1", 9600). ValueError otherwise."""
+    host, sep, port = address.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(
+            f"expected host:port like 127.0.0.1:9600 (0.0.0.0:9600 listens on every interface), "
+            f"or null to turn the endpoint off (got {address!r})"
+        )
+    return host, int(port)
 
 
 class AgentSettings(StrictModel):
@@ -31,6 +69,7 @@ class AgentSettings(StrictModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_open_files: int = Field(1024, ge=1)
     clean_removed_after: Duration = Field(3600.0, gt=0)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
 
 class InputSettings(StrictModel):
@@ -80,6 +119,9 @@ class Config(StrictModel):
     sinks: list[SinkSettingsUnion] = Field(
         min_length=1, json_schema_extra={"expected": "a list of sinks"}
     )
+    metrics: list[DerivedMetricSettings] = Field(
+        default=[], json_schema_extra={"expected": "a list of log-derived metrics"}
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
@@ -87,6 +129,8 @@ class Config(StrictModel):
         _unique(problems, "inputs", [i.name for i in self.inputs])
         _unique(problems, "parsers", [p.name for p in self.parsers])
         _unique(problems, "sinks", [s.name for s in self.sinks])
+        _unique(problems, "metrics", [m.name for m in self.metrics])
+        problems += name_clashes(self.metrics)
         rules = {p.name for p in self.parsers}
         for i, inp in enumerate(self.inputs):
             for j, name in enumerate(inp.parsers):
@@ -94,6 +138,14 @@ class Config(StrictModel):
                     known = ", ".join(sorted(rules)) or "none are defined"
                     problems.append(
                         f"inputs[{i}].parsers[{j}]: unknown parser rule {name!r} (defined: {known})"
+                    )
+        inputs = {i.name for i in self.inputs}
+        for i, metric in enumerate(self.metrics):
+            for j, name in enumerate(metric.inputs):
+                if name not in inputs:
+                    problems.append(
+                        f"metrics[{i}].inputs[{j}]: unknown input {name!r} "
+                        f"(defined: {', '.join(sorted(inputs))})"
                     )
         if problems:
             raise ValueError("\n".join(problems))

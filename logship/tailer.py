@@ -421,6 +421,7 @@ class Tailer(threading.Thread):
                 tf.predecessor = other  # rotated away from this path: read it out first
                 tf.predecessor_eofs = other.eof_polls
                 other.next_poll = now
+                self.metrics.rotations.labels(inp.name).inc()
         self._files[key] = tf
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))

@@ -1,37 +1,76 @@
 """ParserChain: an input's ordered rules (first match wins) turning framed lines into LogEntry records.
 
-This is the one place where LogEntry documents are assembled (see `logship.record`). A line that
-no rule matches is never dropped: it ships with the raw text as `message` and
-`tags: [parse_failure]`.
+This is the one place where LogEntry documents are completed (see `logship.record`): a rule
+returns the parsed part (fields nested by their dotted names, `@timestamp`, `message`,
+`log.level`, `tags` when it has them); the chain adds `log.file`, `log.offset`, `host.name`, the
+read time when the line had no timestamp, the raw line when the rule chose no message, and
+`log.flags: [truncated]`. Then it applies the rule's `drop_if` and the redaction settings.
+
+A line that no rule matches is kept: it ships with the raw text as `message` and
+`tags: [parse_failure]`, unless the input says `on_no_match: drop` (then it is counted).
+
+`build_chains(config)` builds every input's chain from a validated config, and nothing else: it
+is a pure function of the config, so a reload can build new chains and swap them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from logship.framing import Lines
 from logship.record import LogEntry
-from parsers.regex_rule import RegexRule
+from parsers.redaction import Redactor
+from parsers.rule import Rule, compile_rule
+
+if TYPE_CHECKING:
+    from logship.config import Config
+    from parsers.section import ParsersSettings
 
 PARSE_FAILURE = "parse_failure"
+NO_RULE = ""
+"""The `dropped` key for lines dropped because no rule matched them (`on_no_match: drop`)."""
+
+_EXAMPLES = 5
 
 
 @dataclass(slots=True)
 class ChainStats:
-    """Counts from one `parse` call, for metrics: records per rule, unmatched, tagged field errors."""
+    """Counts from one `parse` call, for metrics.
+
+    `matched`: records per rule (dropped ones included); `unmatched`: lines no rule matched
+    (kept or dropped); `field_errors`: failed conversions / timestamps by (rule, reason);
+    `dropped`: records not shipped, by rule (`drop_if`) or NO_RULE (`on_no_match: drop`);
+    `unmatched_examples`: the first few lines no rule matched (for `logship parse`).
+    """
 
     matched: dict[str, int] = field(default_factory=dict)
     unmatched: int = 0
     field_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    unmatched_examples: list[str] = field(default_factory=list)
 
 
 class ParserChain:
     """Parses lines of one file into records with the input's rules, in order."""
 
-    def __init__(self, rules: Sequence[RegexRule], host_name: str) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        host_name: str,
+        *,
+        on_no_match: Literal["keep", "drop"] = "keep",
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.rules = list(rules)
         self.host_name = host_name
+        self.on_no_match = on_no_match
+        self.redactor = redactor if redactor else None
+        self.clock = clock
 
     def parse(
         self, lines: Lines, file_info: dict[str, str], read_time: str
@@ -42,46 +81,127 @@ class ParserChain:
         record, so records never share mutable objects.
         """
         rules = self.rules
-        host = self.host_name
+        now = self.clock()
+        for rule in rules:
+            rule.refresh(now)
+        host_name = self.host_name
+        keep_unmatched = self.on_no_match == "keep"
+        redactor = self.redactor
         stats = ChainStats()
         matched = [0] * len(rules)
+        dropped_by = [0] * len(rules)
+        dropped_starts: list[int] = []
         entries: list[LogEntry] = []
         append = entries.append
+        parsers = [rule.parse for rule in rules]
+        drops = [rule.drop_if for rule in rules]
+        substring = [rule.substring_fields for rule in rules]
+        indexes = range(len(rules))
         for text, start in zip(lines.texts, lines.starts, strict=True):
-            for index, rule in enumerate(rules):
-                parsed = rule.parse(text)
-                if parsed is None:
-                    continue
-                matched[index] += 1
-                entry: LogEntry = {
-                    "@timestamp": parsed.timestamp or read_time,
-                    "message": text if parsed.message is None else parsed.message,
-                }
-                log = {"file": file_info.copy(), "offset": start}
-                if parsed.level is not None:
-                    log["level"] = parsed.level
-                entry.update(parsed.fields)
-                entry["log"] = log
-                entry["host"] = {"name": host}
-                if parsed.tags:
-                    entry["tags"] = parsed.tags
-                    for tag in parsed.tags:
-                        key = (rule.name, tag)
-                        stats.field_errors[key] = stats.field_errors.get(key, 0) + 1
-                append(entry)
-                break
+            for index in indexes:
+                rec = parsers[index](text)
+                if rec is not None:
+                    break
             else:
                 stats.unmatched += 1
-                append(
-                    {
-                        "@timestamp": read_time,
-                        "message": text,
-                        "log": {"file": file_info.copy(), "offset": start},
-                        "host": {"name": host},
-                        "tags": [PARSE_FAILURE],
-                    }
-                )
-        for i in lines.truncated:
-            entries[i]["log"]["flags"] = ["truncated"]
-        stats.matched = {rule.name: n for rule, n in zip(rules, matched, strict=True) if n}
+                if len(stats.unmatched_examples) < _EXAMPLES:
+                    stats.unmatched_examples.append(text)
+                if not keep_unmatched:
+                    dropped_starts.append(start)
+                    continue
+                unmatched: LogEntry = {
+                    "@timestamp": read_time,
+                    "message": text,
+                    "log": {"file": file_info.copy(), "offset": start},
+                    "host": {"name": host_name},
+                    "tags": [PARSE_FAILURE],
+                }
+                if redactor is not None and redactor.needed(text):
+                    redactor.redact_record(unmatched)
+                append(unmatched)
+                continue
+            matched[index] += 1
+            if "@timestamp" not in rec:
+                rec["@timestamp"] = read_time
+            if "message" not in rec:
+                rec["message"] = text
+            log = rec.get("log")
+            if log is None:
+                rec["log"] = {"file": file_info.copy(), "offset": start}
+            else:
+                log["file"] = file_info.copy()
+                log["offset"] = start
+            host = rec.get("host")
+            if host is None:
+                rec["host"] = {"name": host_name}
+            else:
+                host["name"] = host_name
+            drop = drops[index]
+            if drop is not None and drop(rec):
+                dropped_by[index] += 1
+                dropped_starts.append(start)
+                continue
+            if redactor is not None and (not substring[index] or redactor.needed(text)):
+                redactor.redact_record(rec)
+            append(rec)
+        if lines.truncated:
+            _flag_truncated(entries, lines, dropped_starts)
+        for index, rule in enumerate(rules):
+            if matched[index]:
+                stats.matched[rule.name] = matched[index]
+            if dropped_by[index]:
+                stats.dropped[rule.name] = dropped_by[index]
+            if rule.field_errors:
+                for reason, n in rule.field_errors.items():
+                    stats.field_errors[(rule.name, reason)] = n
+                rule.field_errors.clear()
+        if not keep_unmatched and stats.unmatched:
+            stats.dropped[NO_RULE] = stats.unmatched
         return entries, stats
+
+
+def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[int]) -> None:
+    """Marks the records of truncated lines; dropped lines shift the record indexes."""
+    for i in lines.truncated:
+        start = lines.starts[i]
+        before = bisect.bisect_left(dropped_starts, start)
+        if before < len(dropped_starts) and dropped_starts[before] == start:
+            continue  # that line was dropped
+        entries[i - before]["log"]["flags"] = ["truncated"]
+
+
+def build_redactor(parsers: ParsersSettings) -> Redactor | None:
+    """The redactor of the `parsers.redact` settings, or None when nothing is redacted."""
+    settings = parsers.redact
+    redactor = Redactor(
+        list(settings.builtins),
+        [(p.name, p.regex, p.replacement) for p in settings.patterns],
+    )
+    return redactor if redactor else None
+
+
+def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict[str, ParserChain]:
+    """Every input's ParserChain, by input name, from a validated config (nothing else is read).
+
+    Each rule is compiled once and shared by the inputs that use it.
+    """
+    parsers = config.parsers
+    compiled: dict[str, Rule] = {}
+    redactor = build_redactor(parsers)
+    chains: dict[str, ParserChain] = {}
+    for inp in config.inputs:
+        rules = []
+        for name in inp.parsers:
+            rule = compiled.get(name)
+            if rule is None:
+                rule = compile_rule(parsers.rule(name), parsers.library, parsers.timezone, clock)
+                compiled[name] = rule
+            rules.append(rule)
+        chains[inp.name] = ParserChain(
+            rules,
+            config.agent.host_name,
+            on_no_match=inp.on_no_match,
+            redactor=redactor,
+            clock=clock,
+        )
+    return chains

@@ -1,84 +1,300 @@
-"""RegexRule: one compiled parser rule; named groups become fields."""
+"""RegexRule: a regex or grok rule, compiled once into a generated record builder.
+
+Everything about the fields is decided at load time: which group lands at which nested path
+(after `rename` and `remove`), how it is converted, which group is the timestamp, the level, the
+message, which constants `add` sets. Names that do not resolve are load-time errors naming the
+setting. Per line, the generated builder (`parsers.builder`) does only the work left.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from parsers.config import RegexRuleSettings, compile_pattern
-from parsers.level import normalize_level
-from parsers.timestamp import TimestampParser, load_zone
+from logship.record import LogEntry
+from parsers.builder import BuilderError, Leaf, generate_builder
+from parsers.config import RuleSettings
+from parsers.fields import CONVERTERS, SYSLOG_LEVELS, FieldProcessor, nest, split_path
+from parsers.grok import GrokError, GrokExpansion, GrokLibrary
+from parsers.level import SYSLOG_SEVERITY_NAMES
+from parsers.pattern import PatternError, RulePattern, compile_rule_pattern
+from parsers.rule import (
+    RuleError,
+    check_add_values,
+    drop_predicate,
+    level_normalizer,
+    reserved_reason,
+    timestamp_parser,
+)
+
+_IMPLICIT_LEVEL_FIELDS = ("log.level", "level")
+_FAST_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "float": float,
+    "bool": CONVERTERS["bool"],
+}
 
 
-def _to_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(text)
-
-
-_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _to_bool}
-
-
-class Parsed:
-    """What a rule extracted from one line, before the chain wraps it into a LogEntry."""
-
-    __slots__ = ("fields", "level", "message", "tags", "timestamp")
-
-    def __init__(self) -> None:
-        self.fields: dict[str, Any] = {}
-        self.timestamp: str | None = None
-        self.level: str | None = None
-        self.message: str | None = None
-        self.tags: list[str] | None = None
+def _snippet(text: str, position: int) -> str:
+    """The pattern with `<HERE>` at `position` (long patterns cut around it)."""
+    before = text[:position]
+    after = text[position:]
+    if len(before) > 50:
+        before = "..." + before[-47:]
+    if len(after) > 30:
+        after = after[:27] + "..."
+    return f"{before}<HERE>{after}"
 
 
 class RegexRule:
-    """A compiled rule. `parse` returns the extracted fields, or None when the line does not match.
+    """A compiled regex or grok rule (see the module docstring)."""
 
-    Special group names: `message` becomes the record's message (else the whole line is),
-    `level` becomes `log.level` (normalised). The timestamp field is parsed into `@timestamp`
-    and removed from the fields; when it cannot be parsed it stays, and the record is tagged.
-    """
+    substring_fields = True
 
-    def __init__(self, settings: RegexRuleSettings) -> None:
+    def __init__(
+        self,
+        settings: RuleSettings,
+        library: GrokLibrary,
+        default_zone: str,
+        clock: Callable[[], float],
+    ) -> None:
         self.name = settings.name
         self.settings = settings
-        self._match = compile_pattern(settings.regex).match
-        self._types = [(f, _CONVERTERS[t]) for f, t in settings.types.items() if t in _CONVERTERS]
-        ts = settings.timestamp
-        self._ts_field = ts.field if ts else None
-        self._ts_parse = TimestampParser(ts.format, load_zone(ts.timezone)) if ts else None
+        self.field_errors: dict[str, int] = {}
+        self.drop_if = drop_predicate(settings)
+        key = settings.kind
+        self.pattern, grok_types = _compile(settings, library)
+        self._fields = self.pattern.fields
+        captured = self.pattern.field_names
+        groups: dict[str, list[int]] = {}
+        for number, name in self._fields:
+            groups.setdefault(name, []).append(number)
+        required = {
+            n for n, nums in groups.items() if any(g in self.pattern.required for g in nums)
+        }
 
-    def parse(self, line: str) -> Parsed | None:
-        """The fields of `line`, or None if the rule does not match it."""
-        m = self._match(line)
-        if m is None:
-            return None
-        fields = m.groupdict()
-        if None in fields.values():
-            fields = {k: v for k, v in fields.items() if v is not None}
-        out = Parsed()
-        for name, convert in self._types:
-            value = fields.get(name)
-            if value is not None:
-                try:
-                    fields[name] = convert(value)
-                except ValueError:
-                    out.tags = ["type_conversion_failure"]
-        if self._ts_field is not None:
-            raw = fields.pop(self._ts_field, None)
-            if raw is not None:
-                assert self._ts_parse is not None
-                out.timestamp = self._ts_parse(raw)
-                if out.timestamp is None:
-                    fields[self._ts_field] = raw
-                    out.tags = [*(out.tags or ()), "timestamp_parse_failure"]
-        if "message" in fields:
-            out.message = fields.pop("message")
-        if "level" in fields:
-            out.level = normalize_level(fields.pop("level"))
-        out.fields = fields
-        return out
+        def must_capture(setting: str, name: str) -> None:
+            if name not in groups:
+                shown = ", ".join(captured) or "none"
+                raise RuleError(
+                    setting,
+                    f"names field {name!r}, which the {key} does not capture (captured: {shown})",
+                )
+
+        types = {**grok_types, **settings.types}
+        for name in settings.types:
+            must_capture("types", name)
+        for name in settings.map_values:
+            must_capture("map_values", name)
+            if name in types:
+                raise RuleError(
+                    "map_values", f"{name!r} also has a type; map or convert it, not both"
+                )
+        ts_field = self._single(
+            "timestamp.field", settings.timestamp.field if settings.timestamp else []
+        )
+        level_field = self._single("level.field", settings.level.field if settings.level else [])
+        message_field = self._single("message", settings.message or [])
+        if ts_field is not None:
+            must_capture("timestamp.field", ts_field)
+        if level_field is not None:
+            must_capture("level.field", level_field)
+        elif settings.level is None:
+            level_field = next((f for f in _IMPLICIT_LEVEL_FIELDS if f in groups), None)
+        if message_field is not None:
+            must_capture("message", message_field)
+        syslog_priority = bool(settings.level and settings.level.syslog_priority)
+        for role, field in (
+            ("timestamp", ts_field),
+            ("level", level_field),
+            ("message", message_field),
+        ):
+            if field is not None and field in settings.map_values:
+                raise RuleError("map_values", f"{field!r} is the {role} field; it cannot be mapped")
+            if field is not None and field in types and not (role == "level" and syslog_priority):
+                raise RuleError(
+                    "types",
+                    f"{field!r} is the {role} field, which `{role}:` reads; it takes no type",
+                )
+        special = {f for f in (ts_field, message_field) if f is not None}
+        if level_field is not None and not syslog_priority:
+            special.add(level_field)
+        for source, target in settings.rename.items():
+            must_capture("rename", source)
+            if source in special:
+                raise RuleError("rename", f"{source!r} is the timestamp, level or message field")
+            if target in groups and target not in settings.rename and target not in settings.remove:
+                raise RuleError(
+                    "rename", f"renaming {source!r} to {target!r} would overwrite a captured field"
+                )
+        for name in settings.remove:
+            must_capture("remove", name)
+        check_add_values(settings.add)
+        _check_paths(key, captured)
+
+        leaves: list[Leaf] = []
+        final_paths: dict[tuple[str, ...], str] = {}
+        for name in captured:
+            if name in special or name in settings.remove:
+                continue
+            target = settings.rename.get(name, name)
+            path = split_path(target)
+            if name == "message" and message_field is None and target == "message":
+                kind = "raw"  # a field named `message` is the message
+            else:
+                reason = reserved_reason(path)
+                own_level = path == ("log", "level") and name == level_field and syslog_priority
+                if (
+                    reason is not None or path in (("message",), ("log", "level"))
+                ) and not own_level:
+                    raise RuleError(
+                        "rename" if name in settings.rename else key,
+                        f"field {target!r} cannot be set by a rule: "
+                        f"{reason or 'use `message:` / `level:`'}",
+                    )
+                kind = types.get(name, "raw")
+            table = settings.map_values.get(name)
+            if table is not None and kind == "raw":
+                leaves.append(Leaf(path, "map", tuple(groups[name]), name in required, table))
+                final_paths[path] = name
+                continue
+            leaves.append(Leaf(path, kind, tuple(groups[name]), name in required))
+            final_paths[path] = name
+        if ts_field is not None:
+            leaves.append(
+                Leaf(("@timestamp",), "timestamp", tuple(groups[ts_field]), ts_field in required)
+            )
+        if level_field is not None:
+            sources = tuple(groups[level_field])
+            is_required = level_field in required
+            if syslog_priority:
+                for path, kind in (
+                    (("log", "level"), "pri_level"),
+                    (("log", "syslog", "facility", "code"), "pri_facility"),
+                    (("log", "syslog", "severity", "code"), "pri_severity"),
+                    (("log", "syslog", "severity", "name"), "pri_severity_name"),
+                ):
+                    leaves.append(Leaf(path, kind, sources, is_required))
+            else:
+                leaves.append(Leaf(("log", "level"), "level", sources, is_required))
+        if message_field is not None:
+            leaves.append(
+                Leaf(("message",), "raw", tuple(groups[message_field]), message_field in required)
+            )
+        for name, value in settings.add.items():
+            path = split_path(name)
+            reason = reserved_reason(path)
+            if reason is not None or path in (("message",), ("log", "level")):
+                raise RuleError(
+                    "add",
+                    f"field {name!r} cannot be set by a rule: {reason or 'use `message:` / `level:`'}",
+                )
+            if path in final_paths:
+                raise RuleError(
+                    "add", f"{name!r} is also captured by the {key}; remove one of them"
+                )
+            leaves.append(Leaf(path, "const", required=True, const=value))
+
+        self._timestamp = timestamp_parser(settings, default_zone, clock)
+        self._level = level_normalizer(settings)
+        self._processor = FieldProcessor(
+            types=types,
+            map_values=dict(settings.map_values),
+            timestamp_fields=[ts_field] if ts_field else [],
+            timestamp_parser=self._timestamp,
+            level_fields=[level_field] if level_field else [],
+            level_normalizer=self._level,
+            syslog_priority=syslog_priority,
+            message_fields=[message_field] if message_field else [],
+            rename=dict(settings.rename),
+            remove=list(settings.remove),
+            add=dict(settings.add),
+            tags=settings.tags,
+            field_errors=self.field_errors,
+        )
+        try:
+            self.parse, self.source = generate_builder(
+                match=self.pattern.compiled.match,
+                group_count=self.pattern.compiled.groups,
+                leaves=leaves,
+                tags=settings.tags,
+                slow=self._slow,
+                converters=_FAST_CONVERTERS,
+                level_normalizer=self._level,
+                timestamp_parser=self._timestamp,
+                syslog_levels=SYSLOG_LEVELS,
+                severity_names=SYSLOG_SEVERITY_NAMES,
+            )
+        except BuilderError as exc:
+            raise RuleError("add" if settings.add else key, str(exc)) from None
+
+    @staticmethod
+    def _single(setting: str, names: list[str]) -> str | None:
+        if len(names) > 1:
+            raise RuleError(
+                setting,
+                "a regex or grok rule names one field here (lists of candidates are for json and logfmt rules)",
+            )
+        return names[0] if names else None
+
+    def _slow(self, m: Any) -> LogEntry:
+        """The generic path for a line the generated builder could not finish (a failure)."""
+        groups = m.groups()
+        flat: dict[str, Any] = {}
+        for number, name in self._fields:
+            value = groups[number - 1]
+            if value is not None and name not in flat:
+                flat[name] = value
+        return self._processor.process(nest(flat))
+
+    def parse_generic(self, line: str) -> LogEntry | None:
+        """`parse` by the generic path only (tests compare both paths)."""
+        m = self.pattern.compiled.match(line)
+        return None if m is None else self._slow(m)
+
+    def refresh(self, now: float) -> None:
+        """Expires date-dependent timestamp caches (once per batch)."""
+        if self._timestamp is not None:
+            self._timestamp.refresh(now)
+
+
+def _compile(settings: RuleSettings, library: GrokLibrary) -> tuple[RulePattern, dict[str, str]]:
+    if settings.grok is not None:
+        try:
+            expansion = library.expand(settings.grok)
+        except GrokError as exc:
+            raise RuleError("grok", str(exc)) from None
+        try:
+            return compile_rule_pattern(expansion.regex), expansion.types
+        except PatternError as exc:
+            raise RuleError("grok", _grok_error(settings.grok, expansion, exc)) from None
+    assert settings.regex is not None
+    try:
+        return compile_rule_pattern(settings.regex), {}
+    except PatternError as exc:
+        message = str(exc)
+        if exc.position is not None:
+            message = f"{message}: {_snippet(settings.regex, exc.position)}"
+        raise RuleError("regex", message) from None
+
+
+def _grok_error(grok: str, expansion: GrokExpansion, exc: PatternError) -> str:
+    reason = str(exc).split(": ", 1)[-1]
+    if exc.position is None:
+        return f"does not compile: {reason}"
+    where = expansion.locate(exc.position)
+    position = int(where.rsplit(" ", 1)[-1])
+    return f"does not compile ({reason}) {where}: {_snippet(grok, position)}"
+
+
+def _check_paths(key: str, names: list[str]) -> None:
+    """Captured names must not make a value and an object of the same path."""
+    paths = {split_path(n): n for n in names}
+    for path, name in paths.items():
+        for length in range(1, len(path)):
+            parent = paths.get(path[:length])
+            if parent is not None:
+                raise RuleError(
+                    key,
+                    f"captures {parent!r} as a value and {name!r} below it; rename one of them",
+                )

@@ -1,0 +1,165 @@
+"""Redaction: secrets and personal data replaced in records before they are shipped.
+
+Built-in redactors (enabled by name under `parsers.redact.builtins`):
+
+- `credit_card`: runs of 13 or more digits (single spaces or dashes between them allowed) in
+  which any 13-19 consecutive digits pass the Luhn check; the whole run is replaced.
+- `email`: e-mail addresses.
+- `bearer_token`: the token after `Bearer ` (an `Authorization` header value, in any case).
+- `password`: the value after `password=` / `passwd:` / `pwd=` / `secret=` / `token=` /
+  `api_key=` and the like (`key=value`, `key: value`, `"key": "value"` in JSON text).
+
+Own patterns are regular expressions; the match is replaced by `replacement` (default
+`[REDACTED:<name>]`, `\\1`-style group references allowed).
+
+Every string value of a record is redacted (numbers are not: convert card-like fields to numbers
+at your own risk). For rules whose fields are pieces of the line (regex, grok, logfmt), a cheap
+check of the raw line decides whether a record needs the walk at all, so records without anything
+to redact cost one scan of the line per redactor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from logship.record import LogEntry
+from parsers.pattern import compile_pattern
+
+BUILTIN_REDACTORS = ("credit_card", "email", "bearer_token", "password")
+
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,}(?![0-9])")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+")
+_PASSWORD = re.compile(
+    r"(?i)(\b(?:password|passwd|pass|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret)"
+    r"\"?\s*[=:]\s*\"?)([^\s\"&,;]+)"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when a string of digits passes the Luhn checksum (card numbers do)."""
+    total = 0
+    double = False
+    for ch in reversed(digits):
+        d = ord(ch) - 48
+        if double:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+        double = not double
+    return total % 10 == 0
+
+
+def contains_card_number(digits: str) -> bool:
+    """True when any 13-19 consecutive digits of `digits` pass the Luhn check."""
+    n = len(digits)
+    for length in range(13, min(19, n) + 1):
+        for start in range(n - length + 1):
+            if luhn_valid(digits[start : start + length]):
+                return True
+    return False
+
+
+def _redact_cards(text: str, replacement: str) -> str:
+    def replace(m: re.Match[str]) -> str:
+        run = m.group(0)
+        digits = run.replace(" ", "").replace("-", "")
+        return replacement if contains_card_number(digits) else run
+
+    return _DIGIT_RUN.sub(replace, text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Redactor:
+    name: str
+    prefilter: Callable[[str], bool]
+    """Cheap check on the raw line: False means no field of it can need this redactor."""
+    apply: Callable[[str], str]
+
+
+def _builtin(name: str) -> _Redactor:
+    if name == "credit_card":
+        label = "[REDACTED:credit_card]"
+        return _Redactor(
+            name,
+            lambda text: _DIGIT_RUN.search(text) is not None,
+            lambda text: _redact_cards(text, label),
+        )
+    if name == "email":
+        label = "[REDACTED:email]"
+        return _Redactor(name, lambda text: "@" in text, lambda text: _EMAIL.sub(label, text))
+    if name == "bearer_token":
+        sub = r"\g<1>[REDACTED:bearer_token]"
+        return _Redactor(
+            name,
+            lambda text: _BEARER.search(text) is not None,
+            lambda text: _BEARER.sub(sub, text),
+        )
+    if name == "password":
+        sub = r"\g<1>[REDACTED:password]"
+        return _Redactor(
+            name,
+            lambda text: _PASSWORD.search(text) is not None,
+            lambda text: _PASSWORD.sub(sub, text),
+        )
+    raise ValueError(f"unknown built-in redactor {name!r} (known: {', '.join(BUILTIN_REDACTORS)})")
+
+
+def _custom(name: str, pattern: str, replacement: str | None) -> _Redactor:
+    compiled = compile_pattern(pattern)
+    sub = replacement if replacement is not None else f"[REDACTED:{name}]"
+    # An own pattern may use anchors or lookarounds, so a match in a field need not show in
+    # the raw line: no prefilter, every string is searched.
+    return _Redactor(name, lambda text: True, lambda text: compiled.sub(sub, text))
+
+
+class Redactor:
+    """Applies the configured redactors to records, in place."""
+
+    def __init__(
+        self, builtins: Sequence[str], custom: Sequence[tuple[str, str, str | None]] = ()
+    ) -> None:
+        self.redactors = [_builtin(n) for n in builtins] + [_custom(*c) for c in custom]
+        self.always = any(r.name not in BUILTIN_REDACTORS for r in self.redactors)
+
+    def __bool__(self) -> bool:
+        return bool(self.redactors)
+
+    def needed(self, line: str) -> bool:
+        """Whether a record made of pieces of `line` may hold something to redact."""
+        if self.always:
+            return True
+        return any(r.prefilter(line) for r in self.redactors)
+
+    def redact_text(self, text: str) -> str:
+        """`text` with every redactor applied."""
+        for r in self.redactors:
+            if r.prefilter(text):
+                text = r.apply(text)
+        return text
+
+    def redact_record(self, entry: LogEntry) -> None:
+        """Redacts every string value of a record (nested objects and lists included)."""
+        _walk(entry, self.redact_text)
+
+
+def _walk(node: dict[str, Any] | list[Any], redact: Callable[[str], str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                node[key] = redact(value)  # same keys: safe while iterating
+            elif isinstance(value, dict | list):
+                _walk(value, redact)
+        return
+    for index, value in enumerate(node):
+        if isinstance(value, str):
+            node[index] = redact(value)
+        elif isinstance(value, dict | list):
+            _walk(value, redact)

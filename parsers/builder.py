@@ -312,8 +312,10 @@ def _optional(
             out.append(f"if {test(leaf)}:")
             out.append(f"    {var}[{key!r}] = {text}")
             continue
+        # Only built when one of its values is there: no empty dict per line.
         child_var = names.new("c")
-        out.append(f"{child_var} = {{}}")
-        _optional(child, child_var, out, names, expr, test)
-        out.append(f"if {child_var}:")
-        out.append(f"    {var}[{key!r}] = {child_var}")
+        inner = [f"{child_var} = {{}}"]
+        _optional(child, child_var, inner, names, expr, test)
+        inner.append(f"{var}[{key!r}] = {child_var}")
+        out.append(f"if {' or '.join(test(leaf) for _, leaf in below)}:")
+        out.extend(f"    {line}" for line in inner)

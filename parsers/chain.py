@@ -44,14 +44,14 @@ class ChainStats:
     `matched`: records per rule (dropped ones included); `unmatched`: lines no rule matched
     (kept or dropped); `field_errors`: failed conversions / timestamps by (rule, reason);
     `dropped`: records not shipped, by rule (`drop_if`) or NO_RULE (`on_no_match: drop`);
-    `unmatched_examples`: the first few lines no rule matched (for `logship parse`).
+    `unmatched_examples`: (start offset, text) of the first few lines no rule matched.
     """
 
     matched: dict[str, int] = field(default_factory=dict)
     unmatched: int = 0
     field_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
-    unmatched_examples: list[str] = field(default_factory=list)
+    unmatched_examples: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ParserChain:
@@ -105,7 +105,7 @@ class ParserChain:
             else:
                 stats.unmatched += 1
                 if len(stats.unmatched_examples) < _EXAMPLES:
-                    stats.unmatched_examples.append(text)
+                    stats.unmatched_examples.append((start, text))
                 if not keep_unmatched:
                     dropped_starts.append(start)
                     continue

@@ -99,6 +99,12 @@ class RuleSettings(StrictModel):
         json_schema_extra={"expected": "a mapping of field name to {value: new value}"},
     )
     """Replaces values of a field (`{event.outcome: {Accepted: success}}`); others stay."""
+    copy_fields: dict[str, str] = Field(
+        default_factory=dict,
+        alias="copy",
+        json_schema_extra={"expected": "a mapping of field name to the field it is copied to"},
+    )
+    """`{source.ip: source.address}`: the value is copied when the target is not set already."""
     timestamp: TimestampSettings | None = None
     level: LevelSettings | None = None
     message: list[str] | None = Field(

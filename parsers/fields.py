@@ -1,6 +1,6 @@
 """Fields of a record in progress: type converters, nesting of dotted names, and the generic
-post-processing of a rule (types, map_values, timestamp, level, message, rename, remove, add,
-tags), in that order.
+post-processing of a rule (types, map_values, copy, timestamp, level, message, rename, remove,
+add, tags), in that order.
 
 `FieldProcessor` is the reference implementation of what a rule does after extracting fields.
 JSON and logfmt rules use it on every line; regex and grok rules use a generated builder
@@ -185,6 +185,7 @@ class FieldProcessor:
         *,
         types: dict[str, str],
         map_values: dict[str, dict[str, Any]],
+        copy: dict[str, str],
         timestamp_fields: Sequence[str],
         timestamp_parser: TimestampParser | None,
         level_fields: Sequence[str],
@@ -200,6 +201,7 @@ class FieldProcessor:
     ) -> None:
         self.types = [(split_path(n), CONVERTERS[t]) for n, t in types.items()]
         self.map_values = [(split_path(n), dict(table)) for n, table in map_values.items()]
+        self.copy = [(split_path(a), split_path(b)) for a, b in copy.items()]
         self.timestamp_fields = [split_path(f) for f in timestamp_fields]
         self.timestamp_parser = timestamp_parser
         self.level_fields = [split_path(f) for f in level_fields]
@@ -239,6 +241,10 @@ class FieldProcessor:
             mapped = table.get(value if isinstance(value, str) else to_text(value), MISSING)
             if mapped is not MISSING:
                 set_path(rec, path, mapped)
+        for source, target in self.copy:
+            value = get_path(rec, source)
+            if value is not MISSING and value is not None and get_path(rec, target) is MISSING:
+                set_path(rec, target, list(value) if isinstance(value, list) else value)
         if self.timestamp_parser is not None:
             failed = self._timestamp(rec, failed)
         if self.fallback_timestamp is not None and "@timestamp" in rec:

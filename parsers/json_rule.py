@@ -43,6 +43,7 @@ def dynamic_processor(
     processor = FieldProcessor(
         types=dict(settings.types),
         map_values=dict(settings.map_values),
+        copy=dict(settings.copy_fields),
         timestamp_fields=settings.timestamp.field if settings.timestamp else [],
         timestamp_parser=parser,
         level_fields=settings.level.field if settings.level else IMPLICIT_LEVEL_FIELDS,

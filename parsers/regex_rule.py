@@ -127,6 +127,24 @@ class RegexRule:
                 raise RuleError(
                     "rename", f"renaming {source!r} to {target!r} would overwrite a captured field"
                 )
+        copied_into: dict[str, list[int]] = {}
+        for source, target in settings.copy_fields.items():
+            must_capture("copy", source)
+            if source in special or target in special:
+                raise RuleError(
+                    "copy",
+                    f"{source!r} -> {target!r}: the timestamp, level or message field cannot be copied",
+                )
+            if types.get(source) != types.get(target) and target in groups:
+                raise RuleError(
+                    "copy",
+                    f"{source!r} and {target!r} must have the same type to copy one into the other",
+                )
+            if target in settings.copy_fields:
+                raise RuleError(
+                    "copy", f"{target!r} is copied itself; copy from {source!r} directly"
+                )
+            copied_into.setdefault(target, []).extend(groups[source])
         for name in settings.remove:
             must_capture("remove", name)
         check_add_values(settings.add)
@@ -134,6 +152,16 @@ class RegexRule:
 
         leaves: list[Leaf] = []
         final_paths: dict[tuple[str, ...], str] = {}
+        for target, sources in copied_into.items():
+            if target not in groups:  # a new field, made only of copies
+                source = next(s for s, t in settings.copy_fields.items() if t == target)
+                captured = [*captured, target]
+                groups[target] = []
+                if source in types:
+                    types[target] = types[source]
+            if any(s in self.pattern.required for s in sources):
+                required.add(target)
+            groups[target] = groups[target] + [s for s in sources if s not in groups[target]]
         for name in captured:
             if name in special or name in settings.remove:
                 continue
@@ -200,6 +228,7 @@ class RegexRule:
         self._processor = FieldProcessor(
             types=types,
             map_values=dict(settings.map_values),
+            copy=dict(settings.copy_fields),
             timestamp_fields=[ts_field] if ts_field else [],
             timestamp_parser=self._timestamp,
             level_fields=[level_field] if level_field else [],

@@ -33,12 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from nginx_log import lines as nginx_lines  # noqa: E402
+
 from logship.framing import Lines  # noqa: E402
 from logship.record import format_iso  # noqa: E402
-from nginx_log import lines as nginx_lines  # noqa: E402
 from parsers.chain import ParserChain  # noqa: E402
 from parsers.config import RuleSettings  # noqa: E402
-from parsers.grok import GrokLibrary  # noqa: E402
 from parsers.pattern import compile_rule_pattern  # noqa: E402
 from parsers.redaction import BUILTIN_REDACTORS, Redactor  # noqa: E402
 from parsers.rule import compile_rule  # noqa: E402
@@ -213,7 +213,7 @@ def main() -> None:
     def builtin(name: str) -> Any:
         return compile_rule(section.rule(name), library, section.timezone)
 
-    texts = list(line.rstrip("\n") for line in nginx_lines(n))
+    texts = [line.rstrip("\n") for line in nginx_lines(n)]
     work = batches(texts)
     print(f"# {n:,} generated nginx combined lines, batches of {BATCH}, best of {repeat}")
 

@@ -193,7 +193,7 @@ class RegexRule:
                 Leaf(("@timestamp",), "timestamp", tuple(groups[ts_field]), ts_field in required)
             )
         if level_field is not None:
-            sources = tuple(groups[level_field])
+            level_sources = tuple(groups[level_field])
             is_required = level_field in required
             if syslog_priority:
                 for path, kind in (
@@ -202,9 +202,9 @@ class RegexRule:
                     (("log", "syslog", "severity", "code"), "pri_severity"),
                     (("log", "syslog", "severity", "name"), "pri_severity_name"),
                 ):
-                    leaves.append(Leaf(path, kind, sources, is_required))
+                    leaves.append(Leaf(path, kind, level_sources, is_required))
             else:
-                leaves.append(Leaf(("log", "level"), "level", sources, is_required))
+                leaves.append(Leaf(("log", "level"), "level", level_sources, is_required))
         if message_field is not None:
             leaves.append(
                 Leaf(("message",), "raw", tuple(groups[message_field]), message_field in required)

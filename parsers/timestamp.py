@@ -239,10 +239,9 @@ class TimestampParser:
             texts = [(f"{d.isoformat()} {text}", f"%Y-%m-%d {pattern}") for d in days]
             tolerance = _FUTURE_TOLERANCE_DATELESS
         else:
-            texts = [
-                (f"{y} {text}", f"%Y {pattern}")
-                for y in (today.year + 1, today.year, today.year - 1)
-            ]
+            # Y+1 .. Y-1 decide every date; Feb 29 may need to go back to the last leap year.
+            years = range(today.year + 1, today.year - 5, -1)
+            texts = [(f"{y} {text}", f"%Y {pattern}") for y in years]
             tolerance = _FUTURE_TOLERANCE_YEARLESS
         for candidate, cand_pattern in texts:
             try:

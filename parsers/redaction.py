@@ -2,8 +2,10 @@
 
 Built-in redactors (enabled by name under `parsers.redact.builtins`):
 
-- `credit_card`: runs of 13 or more digits (single spaces or dashes between them allowed) in
-  which any 13-19 consecutive digits pass the Luhn check; the whole run is replaced.
+- `credit_card`: card numbers, i.e. 13-19 digits passing the Luhn check, written together or in
+  groups separated by single spaces or dashes (`4111 1111 1111 1111`, `4111-1111-1111-1111`),
+  alone or as whole groups of a longer run of groups; the whole run is replaced. A longer run of
+  digits without separators is an id, not a card number, and is kept.
 - `email`: e-mail addresses.
 - `bearer_token`: the token after `Bearer ` (an `Authorization` header value, in any case).
 - `password`: the value after `password=` / `passwd:` / `pwd=` / `secret=` / `token=` /
@@ -31,6 +33,7 @@ from parsers.pattern import compile_pattern
 BUILTIN_REDACTORS = ("credit_card", "email", "bearer_token", "password")
 
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,}(?![0-9])")
+_SEPARATORS = re.compile(r"[ -]")
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
@@ -57,12 +60,17 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def contains_card_number(digits: str) -> bool:
-    """True when any 13-19 consecutive digits of `digits` pass the Luhn check."""
-    n = len(digits)
-    for length in range(13, min(19, n) + 1):
-        for start in range(n - length + 1):
-            if luhn_valid(digits[start : start + length]):
+def contains_card_number(run: str) -> bool:
+    """True when a run of digits holds a card number: the whole run, or a whole sequence of its
+    space / dash separated groups, of 13-19 digits that passes the Luhn check."""
+    groups = [g for g in _SEPARATORS.split(run) if g]
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
                 return True
     return False
 
@@ -70,8 +78,7 @@ def contains_card_number(digits: str) -> bool:
 def _redact_cards(text: str, replacement: str) -> str:
     def replace(m: re.Match[str]) -> str:
         run = m.group(0)
-        digits = run.replace(" ", "").replace("-", "")
-        return replacement if contains_card_number(digits) else run
+        return replacement if contains_card_number(run) else run
 
     return _DIGIT_RUN.sub(replace, text)
 

@@ -87,63 +87,79 @@ class ParserChain:
         host_name = self.host_name
         keep_unmatched = self.on_no_match == "keep"
         redactor = self.redactor
+        needed = redactor.needed if redactor is not None else None
         stats = ChainStats()
+        examples = stats.unmatched_examples
         matched = [0] * len(rules)
         dropped_by = [0] * len(rules)
         dropped_starts: list[int] = []
+        unmatched = 0
         entries: list[LogEntry] = []
         append = entries.append
+        copy = file_info.copy
+        # One rule per chain is the common case: its parse function is called directly.
+        single = rules[0].parse if len(rules) == 1 else None
         parsers = [rule.parse for rule in rules]
         drops = [rule.drop_if for rule in rules]
         substring = [rule.substring_fields for rule in rules]
+        any_drop = any(d is not None for d in drops)
         indexes = range(len(rules))
+        index = 0
         for text, start in zip(lines.texts, lines.starts, strict=True):
-            for index in indexes:
-                rec = parsers[index](text)
-                if rec is not None:
-                    break
+            if single is not None:
+                rec = single(text)
             else:
-                stats.unmatched += 1
-                if len(stats.unmatched_examples) < _EXAMPLES:
-                    stats.unmatched_examples.append((start, text))
+                rec = None
+                for index in indexes:
+                    rec = parsers[index](text)
+                    if rec is not None:
+                        matched[index] += 1
+                        break
+            if rec is None:
+                unmatched += 1
+                if len(examples) < _EXAMPLES:
+                    examples.append((start, text))
                 if not keep_unmatched:
                     dropped_starts.append(start)
                     continue
-                unmatched: LogEntry = {
+                raw: LogEntry = {
                     "@timestamp": read_time,
                     "message": text,
-                    "log": {"file": file_info.copy(), "offset": start},
+                    "log": {"file": copy(), "offset": start},
                     "host": {"name": host_name},
                     "tags": [PARSE_FAILURE],
                 }
-                if redactor is not None and redactor.needed(text):
-                    redactor.redact_record(unmatched)
-                append(unmatched)
+                if needed is not None and needed(text):
+                    redactor.redact_record(raw)  # type: ignore[union-attr]
+                append(raw)
                 continue
-            matched[index] += 1
             if "@timestamp" not in rec:
                 rec["@timestamp"] = read_time
             if "message" not in rec:
                 rec["message"] = text
             log = rec.get("log")
             if log is None:
-                rec["log"] = {"file": file_info.copy(), "offset": start}
+                rec["log"] = {"file": copy(), "offset": start}
             else:
-                log["file"] = file_info.copy()
+                log["file"] = copy()
                 log["offset"] = start
             host = rec.get("host")
             if host is None:
                 rec["host"] = {"name": host_name}
             else:
                 host["name"] = host_name
-            drop = drops[index]
-            if drop is not None and drop(rec):
-                dropped_by[index] += 1
-                dropped_starts.append(start)
-                continue
-            if redactor is not None and (not substring[index] or redactor.needed(text)):
-                redactor.redact_record(rec)
+            if any_drop:
+                drop = drops[index]
+                if drop is not None and drop(rec):
+                    dropped_by[index] += 1
+                    dropped_starts.append(start)
+                    continue
+            if needed is not None and (not substring[index] or needed(text)):
+                redactor.redact_record(rec)  # type: ignore[union-attr]
             append(rec)
+        if single is not None:
+            matched[0] = len(lines.texts) - unmatched
+        stats.unmatched = unmatched
         if lines.truncated:
             _flag_truncated(entries, lines, dropped_starts)
         for index, rule in enumerate(rules):
@@ -155,8 +171,8 @@ class ParserChain:
                 for reason, n in rule.field_errors.items():
                     stats.field_errors[(rule.name, reason)] = n
                 rule.field_errors.clear()
-        if not keep_unmatched and stats.unmatched:
-            stats.dropped[NO_RULE] = stats.unmatched
+        if not keep_unmatched and unmatched:
+            stats.dropped[NO_RULE] = unmatched
         return entries, stats
 
 

@@ -27,6 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from parsers.strptime import (
+    Fast,
+    Fields,
+    FieldsParser,
+    compile_fast,
+    compile_fields,
+    days_from_civil,
+)
+
 UTC = dt.UTC
 _CACHE_LIMIT = 4096
 
@@ -41,6 +50,7 @@ _FUTURE_TOLERANCE_YEARLESS = 86400.0  # a line up to a day ahead of the clock is
 _FUTURE_TOLERANCE_DATELESS = 3600.0  # a time up to an hour ahead is "today"
 _MIN_SECONDS = -62135596800  # 0001-01-01
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59
+_UNIX_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def load_zone(name: str) -> dt.tzinfo:
@@ -96,14 +106,26 @@ def format_seconds(seconds: int) -> str:
 
 
 def _iso(moment: dt.datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}"
+    u = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
 
 
 class _Format:
     """One configured format, prepared: its kind and, for strptime, its fraction-free variant."""
 
-    __slots__ = ("date", "fraction", "kind", "pattern", "plain", "year")
+    __slots__ = (
+        "date",
+        "fast",
+        "fast_plain",
+        "fields",
+        "fields_plain",
+        "fraction",
+        "inferring",
+        "kind",
+        "pattern",
+        "plain",
+        "year",
+    )
 
     def __init__(self, fmt: str) -> None:
         self.pattern = fmt
@@ -111,6 +133,11 @@ class _Format:
         self.plain = fmt
         self.year = True
         self.date = True
+        self.fast: Fast | None = None
+        self.fast_plain: Fast | None = None
+        self.fields: FieldsParser | None = None
+        self.fields_plain: FieldsParser | None = None
+        self.inferring: dict[str, Fast | None] = {}  # candidate pattern -> its fast parser
         if fmt in ("ISO8601", "RFC3339"):
             self.kind = "iso"
             self.fraction = True
@@ -124,6 +151,10 @@ class _Format:
                     self.plain = fmt.replace(sep, "", 1)
             self.year = any(d in fmt for d in _YEAR_DIRECTIVES)
             self.date = any(d in fmt for d in _DATE_DIRECTIVES)
+            self.fast = compile_fast(fmt)
+            self.fast_plain = compile_fast(self.plain)
+            self.fields = compile_fields(fmt)
+            self.fields_plain = compile_fields(self.plain)
 
 
 class TimestampParser:
@@ -145,6 +176,8 @@ class TimestampParser:
         self.cache: dict[str, str | None] = {}
         self._seconds: dict[str, str | None] = {}  # fraction-free text -> seconds prefix
         self._fractions = any(f.fraction for f in self.formats)
+        self._days: dict[int, str] = {}  # days since 1970 -> "YYYY-MM-DD"
+        self._offsets: dict[tuple[int, int, int, int, int], int] = {}  # local minute -> offset
         self.infers_date = any(not (f.year and f.date) for f in self.formats)
         self._hour = int(clock() // 3600)
 
@@ -195,6 +228,12 @@ class TimestampParser:
         for fmt in self.formats:
             if not fmt.fraction:
                 continue
+            if fmt.fields_plain is not None:
+                got = fmt.fields_plain(key)
+                prefix = self._prefix(got) if got is not None else None
+                if prefix is not None:
+                    return prefix
+                continue
             moment = self._moment(fmt, key)
             if moment is not None:
                 return _iso(moment)
@@ -208,10 +247,48 @@ class TimestampParser:
                 if value is not None:
                     return value
                 continue
+            if fmt.fields is not None:
+                got = fmt.fields(text)
+                prefix = self._prefix(got) if got is not None else None
+                if prefix is not None:
+                    assert got is not None
+                    return f"{prefix}.{got[6] // 1000:03d}Z"
+                continue
             moment = self._moment(fmt, text, whole=True)
             if moment is not None:
                 return f"{_iso(moment)}.{moment.microsecond // 1000:03d}Z"
         return None
+
+    def _prefix(self, fields: Fields) -> str | None:
+        """`YYYY-MM-DDTHH:MM:SS` (UTC) of parsed fields, by arithmetic: no datetime objects."""
+        year, month, day, hour, minute, second, _, offset = fields
+        if offset is None:
+            if self.zone is UTC:
+                offset = 0
+            else:
+                local = (year, month, day, hour, minute)
+                offset = self._offsets.get(local)
+                if offset is None:
+                    utcoffset = dt.datetime(*local, tzinfo=self.zone).utcoffset()
+                    offset = int(utcoffset.total_seconds()) if utcoffset is not None else 0
+                    if len(self._offsets) >= _CACHE_LIMIT:
+                        self._offsets.clear()
+                    self._offsets[local] = offset
+        epoch = (
+            days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+        )
+        days, seconds_of_day = divmod(epoch, 86400)
+        date = self._days.get(days)
+        if date is None:
+            if not _MIN_SECONDS <= epoch <= _MAX_SECONDS:
+                return None
+            date = dt.date.fromordinal(days + _UNIX_ORDINAL).isoformat()
+            if len(self._days) >= _CACHE_LIMIT:
+                self._days.clear()
+            self._days[days] = date
+        hours, rest = divmod(seconds_of_day, 3600)
+        minutes, secs = divmod(rest, 60)
+        return f"{date}T{hours:02d}:{minutes:02d}:{secs:02d}"
 
     def _moment(self, fmt: _Format, text: str, whole: bool = False) -> dt.datetime | None:
         pattern = fmt.pattern if whole else fmt.plain
@@ -221,6 +298,9 @@ class TimestampParser:
             elif fmt.kind != "strptime":
                 return None
             elif fmt.year and fmt.date:
+                fast = fmt.fast if whole else fmt.fast_plain
+                if fast is not None:
+                    return fast(text, self.zone)  # equivalent to strptime, much cheaper
                 moment = dt.datetime.strptime(text, pattern)
             else:
                 return self._inferred(fmt, pattern, text)
@@ -243,11 +323,20 @@ class TimestampParser:
             years = range(today.year + 1, today.year - 5, -1)
             texts = [(f"{y} {text}", f"%Y {pattern}") for y in years]
             tolerance = _FUTURE_TOLERANCE_YEARLESS
+        if pattern not in fmt.inferring:
+            fmt.inferring[pattern] = compile_fast(texts[0][1])
+        fast = fmt.inferring[pattern]
         for candidate, cand_pattern in texts:
-            try:
-                moment = dt.datetime.strptime(candidate, cand_pattern)
-            except ValueError:
-                continue  # Feb 29 in a year without one, or not this format at all
+            if fast is not None:
+                maybe = fast(candidate, self.zone)
+                if maybe is None:
+                    continue  # Feb 29 in a year without one, or not this format at all
+                moment = maybe
+            else:
+                try:
+                    moment = dt.datetime.strptime(candidate, cand_pattern)
+                except ValueError:
+                    continue
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=self.zone)
             if moment.timestamp() <= now + tolerance:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from parsers.strptime import compile_fast
 from parsers.timestamp import TimestampParser, load_zone, validate_format
 
 
@@ -128,3 +131,90 @@ def test_unknown_zone_is_an_error_and_local_is_a_real_zone() -> None:
         load_zone("Mars/Olympus")
     assert load_zone("local") is not None
     assert load_zone("utc") is dt.UTC
+
+
+FORMATS = [
+    "%d/%b/%Y:%H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S,%f",
+    "%Y/%m/%d %H:%M:%S",
+    "%a %b %d %H:%M:%S.%f %Y",
+    "%a %b %d %H:%M:%S %Y",
+    "%y/%m/%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%d.%m.%Y %H:%M",
+    "%B %d, %Y %H:%M:%S",
+    "%Y %b %d %H:%M:%S",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2099, 12, 31)),
+    offset=st.integers(-14 * 60, 14 * 60),
+    fmt=st.sampled_from(FORMATS),
+    upper=st.booleans(),
+)
+def test_fast_path_agrees_with_datetime_strptime(
+    moment: dt.datetime, offset: int, fmt: str, upper: bool
+) -> None:
+    aware = moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset)))
+    text = aware.strftime(fmt)
+    if upper:
+        text = text.upper()
+    fast = compile_fast(fmt)
+    assert fast is not None
+    expected = dt.datetime.strptime(text, fmt)
+    if expected.tzinfo is None:
+        expected = expected.replace(tzinfo=dt.UTC)
+    assert fast(text, dt.UTC) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789 /:.,+-TZJanFebDecMonmon", max_size=30),
+    fmt=st.sampled_from(FORMATS),
+)
+def test_fast_path_refuses_what_strptime_refuses(text: str, fmt: str) -> None:
+    fast = compile_fast(fmt)
+    assert fast is not None
+    try:
+        expected: dt.datetime | None = dt.datetime.strptime(text, fmt)
+    except ValueError:
+        expected = None
+    got = fast(text, dt.UTC)
+    if expected is not None and expected.tzinfo is None:
+        expected = expected.replace(tzinfo=dt.UTC)
+    assert got == expected
+
+
+def test_formats_the_fast_path_leaves_to_strptime() -> None:
+    assert compile_fast("%b %d %H:%M:%S") is None  # no year: inferred by the slow path
+    assert compile_fast("%c") is None
+    assert compile_fast("%Y-%j") is None
+
+
+def reference(text: str, fmt: str, zone: dt.tzinfo) -> str | None:
+    """@timestamp the slow, obvious way: datetime.strptime, the zone, astimezone."""
+    try:
+        moment = dt.datetime.strptime(text, fmt)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    u = moment.astimezone(dt.UTC)
+    return f"{u:%Y-%m-%dT%H:%M:%S}.{u.microsecond // 1000:03d}Z"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2099, 12, 31)),
+    offset=st.integers(-14 * 60, 14 * 60),
+    fmt=st.sampled_from(FORMATS),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+)
+def test_timestamp_parser_output_equals_the_strptime_reference(
+    moment: dt.datetime, offset: int, fmt: str, zone: str
+) -> None:
+    tz = load_zone(zone)
+    text = moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset))).strftime(fmt)
+    assert TimestampParser([fmt], tz)(text) == reference(text, fmt, tz)

@@ -3,6 +3,7 @@
 Top-level dotted keys are nested like everywhere else (`{"log.level": "info"}` -> log.level).
 Keys that would collide with what the agent sets are moved aside: a non-object `log` becomes
 `log.original`, a non-object `host` becomes `host.hostname`, non-list `tags` become a list.
+An object nested more than 128 levels deep does not match (it ships raw, tagged).
 Without settings, a field named `level` / `log.level` is the level and a field `message` the
 message; a line's own `@timestamp` is read as ISO 8601 or epoch (else moved to `timestamp_raw`
 and tagged), so Elasticsearch never receives a date it cannot read.
@@ -22,6 +23,8 @@ from parsers.rule import check_add_values, drop_predicate, level_normalizer, tim
 from parsers.timestamp import TimestampParser, load_zone
 
 IMPLICIT_LEVEL_FIELDS = ("log.level", "level")
+MAX_DEPTH = 128
+"""Deeper objects are not parsed (orjson, which the sinks encode with, stops at 255 levels)."""
 
 
 def dynamic_processor(
@@ -86,6 +89,8 @@ class JsonRule:
             return None
         if not isinstance(obj, dict):
             return None
+        if line.count("{") + line.count("[") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
+            return None  # shipped raw: sinks' JSON encoder refuses records nested this deep
         rec = expand_dotted_keys(obj)
         move_reserved(rec)
         return self._processor.process(rec)
@@ -108,3 +113,18 @@ def move_reserved(rec: dict[str, Any]) -> None:
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         items = tags if isinstance(tags, list) else [tags]
         rec["tags"] = [to_text(t) for t in items]
+
+
+def _depth(node: object) -> int:
+    """Nesting depth of a JSON value (iterative: no recursion limit to hit)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(node, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in value)
+    return deepest

@@ -195,16 +195,20 @@ class Redactor:
         _walk(entry, self.redact_text)
 
 
-def _walk(node: dict[str, Any] | list[Any], redact: Callable[[str], str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, str):
-                node[key] = redact(value)  # same keys: safe while iterating
-            elif isinstance(value, dict | list):
-                _walk(value, redact)
-        return
-    for index, value in enumerate(node):
-        if isinstance(value, str):
-            node[index] = redact(value)
-        elif isinstance(value, dict | list):
-            _walk(value, redact)
+def _walk(root: dict[str, Any], redact: Callable[[str], str]) -> None:
+    """Every string in a record, redacted in place (iterative: any depth)."""
+    stack: list[dict[str, Any] | list[Any]] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str):
+                    node[key] = redact(value)  # same keys: safe while iterating
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        else:
+            for index, value in enumerate(node):
+                if isinstance(value, str):
+                    node[index] = redact(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)

@@ -109,3 +109,11 @@ def test_logfmt_rule_defaults_msg_level_and_moves_host() -> None:
 
 def test_logfmt_key_that_is_both_a_value_and_an_object_keeps_both() -> None:
     assert rule(type="logfmt").parse("a=1 a.b=2") == {"a": {"value": "1", "b": "2"}}
+
+
+def test_json_nested_deeper_than_sinks_can_encode_is_not_parsed() -> None:
+    r = rule(type="json")
+    deep = '{"a":' * 200 + "1" + "}" * 200
+    assert r.parse(deep) is None
+    fine = '{"a":' * 100 + "1" + "}" * 100
+    assert r.parse(fine) is not None

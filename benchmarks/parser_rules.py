@@ -190,6 +190,14 @@ def chain_runner(chain: ParserChain, work: list[Lines]) -> Callable[[], int]:
     return run
 
 
+GOLDEN_FILES = {
+    "python_logging_timestamped": "python_logging",
+    "sshd": "linux_auth",
+    "sudo": "linux_auth",
+}
+"""Rules whose golden lines live in the file of a chain."""
+
+
 def sample_lines(rule: str, limit: int) -> list[str]:
     """Lines for a rule: its corpus files, else its golden file; repeated up to `limit`."""
     texts: list[str] = []
@@ -199,7 +207,7 @@ def sample_lines(rule: str, limit: int) -> list[str]:
             if path.is_file():
                 texts.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
     if not texts:
-        golden = GOLDEN / f"{rule}.log"
+        golden = GOLDEN / f"{GOLDEN_FILES.get(rule, rule)}.log"
         if golden.is_file():
             texts = golden.read_text(encoding="utf-8").splitlines()
     if not texts:

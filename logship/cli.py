@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -15,6 +16,9 @@ from logship.config_file import ConfigError, load_config
 from logship.pipeline import StartupError
 from logship.secrets import mask_secrets
 from logship.selflog import configure as configure_logging
+
+if TYPE_CHECKING:
+    from parsers.chain import ChainStats
 
 log = logging.getLogger("logship.cli")
 
@@ -201,13 +205,10 @@ def _print_parse_summary(
     rules: list[str],
     on_no_match: str,
     line_count: int,
-    total: object,
+    total: ChainStats,
     examples: list[tuple[int, str]],
     no_rule: str,
 ) -> None:
-    from parsers.chain import ChainStats
-
-    assert isinstance(total, ChainStats)
     source = "stdin" if args.logfile == "-" else args.logfile
     err = sys.stderr
     print(f"# {line_count} line(s) from {source}, input {args.input!r}", file=err)

@@ -5,17 +5,25 @@ Loading (YAML, `${VAR}` interpolation, error messages) lives in `logship.config_
 
 from __future__ import annotations
 
+import difflib
 import socket
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from logship.container import ContainerFormat
 from logship.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
-from parsers.config import RegexRuleSettings
+from parsers.section import ParsersSettings, unknown_key_message
 from sinks.catalog import SinkSettingsUnion
 
 
@@ -86,6 +94,8 @@ class InputSettings(StrictModel):
     parsers: list[str] = Field(
         default=[], json_schema_extra={"expected": "a list of parser rule names"}
     )
+    on_no_match: Literal["keep", "drop"] = "keep"
+    """A line no rule matches: shipped raw with tags [parse_failure] (keep), or dropped (counted)."""
     max_line_bytes: ByteSize = Field(256 * 1024, ge=64)
     partial_line_timeout: Duration = Field(5.0, gt=0)
     read_buffer_bytes: ByteSize = Field(128 * 1024, ge=4096)
@@ -113,8 +123,12 @@ class Config(StrictModel):
     inputs: list[InputSettings] = Field(
         min_length=1, json_schema_extra={"expected": "a list of inputs"}
     )
-    parsers: list[RegexRuleSettings] = Field(
-        default=[], json_schema_extra={"expected": "a list of parser rules"}
+    parsers: ParsersSettings = Field(
+        default_factory=ParsersSettings,
+        json_schema_extra={
+            "expected": "a list of parser rules, or a mapping with rules, include, patterns, "
+            "redact, timezone"
+        },
     )
     sinks: list[SinkSettingsUnion] = Field(
         min_length=1, json_schema_extra={"expected": "a list of sinks"}
@@ -123,22 +137,51 @@ class Config(StrictModel):
         default=[], json_schema_extra={"expected": "a list of log-derived metrics"}
     )
 
+    @field_validator("parsers", mode="wrap")
+    @classmethod
+    def _rules_shorthand(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """`parsers: [rule, ...]` is short for `parsers: {rules: [...]}`; errors keep the short path."""
+        if not isinstance(value, list):
+            return handler(value)
+        try:
+            return handler({"rules": value})
+        except ValidationError as exc:
+            errors = []
+            for err in exc.errors():
+                loc = tuple(err["loc"][1:]) if err["loc"][:1] == ("rules",) else err["loc"]
+                kind, msg, ctx = err["type"], err["msg"], err.get("ctx")
+                if kind == "extra_forbidden":  # the formatter cannot see the rule model here
+                    kind, msg, ctx = "value_error", f"Value error, {unknown_key_message(loc)}", None
+                errors.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError(kind, msg, ctx), loc=loc, input=err.get("input")
+                    )
+                )
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
         problems: list[str] = []
         _unique(problems, "inputs", [i.name for i in self.inputs])
-        _unique(problems, "parsers", [p.name for p in self.parsers])
         _unique(problems, "sinks", [s.name for s in self.sinks])
         _unique(problems, "metrics", [m.name for m in self.metrics])
         problems += name_clashes(self.metrics)
-        rules = {p.name for p in self.parsers}
+        rules = self.parsers.rule_names()
         for i, inp in enumerate(self.inputs):
             for j, name in enumerate(inp.parsers):
-                if name not in rules:
-                    known = ", ".join(sorted(rules)) or "none are defined"
+                entry = self.parsers.entry(name)
+                if entry is None:
+                    close = difflib.get_close_matches(name, rules, n=3)
+                    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
                     problems.append(
-                        f"inputs[{i}].parsers[{j}]: unknown parser rule {name!r} (defined: {known})"
+                        f"inputs[{i}].parsers[{j}]: unknown parser rule {name!r} ({hint}"
+                        f"defined: your rules under `parsers:` and the built-in ones: "
+                        f"{', '.join(rules)})"
                     )
+                elif entry.builtin:
+                    problem = self.parsers.check_builtin(name)
+                    if problem:
+                        problems.append(f"inputs[{i}].parsers[{j}]: {problem}")
         inputs = {i.name for i in self.inputs}
         for i, metric in enumerate(self.metrics):
             for j, name in enumerate(metric.inputs):

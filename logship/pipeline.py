@@ -26,8 +26,7 @@ from logship.sink import Sink, SinkError
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
 from logship.tailer import InputRuntime, Tailer
-from parsers.chain import ParserChain
-from parsers.regex_rule import RegexRule
+from parsers.chain import build_chains
 from sinks.catalog import build_sink
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class Pipeline:
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
 
-        rules = {p.name: RegexRule(p) for p in config.parsers}
+        chains = build_chains(config)
         own_files = frozenset(
             os.path.abspath(str(path))
             for s in config.sinks
@@ -74,7 +73,7 @@ class Pipeline:
         self.inputs = [
             InputRuntime(
                 settings=inp,
-                chain=ParserChain([rules[name] for name in inp.parsers], config.agent.host_name),
+                chain=chains[inp.name],
                 queues=self.queues,
                 own_files=own_files,
                 own_dirs=(own_dir,),

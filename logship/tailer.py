@@ -596,6 +596,8 @@ class Tailer(threading.Thread):
             self.metrics.records_parsed.labels(inp.name, rule).inc(n)
         for (rule, reason), n in stats.field_errors.items():
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
+        for rule, n in stats.dropped.items():
+            self.metrics.records_dropped.labels(inp.name, rule).inc(n)
         for observer in self.observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end

@@ -18,7 +18,7 @@ from types import FrameType
 from logship import __version__
 from logship.config import Config
 from logship.pipeline import Pipeline
-from logship.process import tune_malloc
+from logship.process import tune_gc, tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class Agent:
         tune_malloc()
         p = self.pipeline
         p.open()
+        tune_gc()
         p.start()
         log.info(
             "Agent started.",

@@ -77,6 +77,7 @@ class Pipeline:
                 queues=self.queues,
                 own_files=own_files,
                 own_dirs=(own_dir,),
+                encode=all(getattr(sink, "takes_ndjson", False) for sink in self.sinks),
             )
             for inp in config.inputs
         ]

@@ -49,7 +49,13 @@ class SinkError(Exception):
 
 
 class Sink(Protocol):
-    """Something that durably accepts batches of entries. Knows nothing about files or offsets."""
+    """Something that durably accepts batches of entries. Knows nothing about files or offsets.
+
+    A sink may also have `takes_ndjson = True` (or such a property): it only needs the records'
+    JSON text, so when every sink of an input says so the tailer encodes each chunk right after
+    parsing and the batches arrive encoded (`batch.ndjson`, see `logship.batch`). Without it a
+    sink always gets dicts in `batch.entries`.
+    """
 
     name: str
 

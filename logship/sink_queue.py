@@ -11,9 +11,7 @@ import threading
 import time
 from collections import deque
 
-from logship.ack import Ticket
 from logship.batch import Batch
-from logship.record import LogEntry
 
 
 class SinkQueue:
@@ -41,7 +39,7 @@ class SinkQueue:
 
     def put(self, batch: Batch) -> bool:
         """Queues a batch, blocking while the queue is full. False if interrupted before it fit."""
-        n = len(batch.entries)
+        n = len(batch)
         with self._cond:
             while (
                 self._items
@@ -96,22 +94,22 @@ class SinkQueue:
                     return None
                 self._cond.wait()
             deadline = time.monotonic() + linger
-            entries: list[LogEntry] = []
-            tickets: list[Ticket] = []
+            parts: list[Batch] = []
+            events = 0
             nbytes = 0
             while True:
-                while self._items and len(entries) < max_events and nbytes < max_bytes:
+                while self._items and events < max_events and nbytes < max_bytes:
                     head = self._items[0]
-                    n = len(head.entries)
-                    if entries and nbytes + head.nbytes > max_bytes and n > 0:
+                    n = len(head)
+                    if parts and nbytes + head.nbytes > max_bytes and n > 0:
                         per_entry = head.nbytes / n
-                        room = min(max_events - len(entries), int((max_bytes - nbytes) / per_entry))
+                        room = min(max_events - events, int((max_bytes - nbytes) / per_entry))
                     else:
-                        room = max_events - len(entries)
+                        room = max_events - events
                     if n <= room:
                         self._items.popleft()
-                        entries.extend(head.entries)
-                        tickets.extend(head.tickets)
+                        parts.append(head)
+                        events += n
                         nbytes += head.nbytes
                         self._events -= n
                         self._bytes -= head.nbytes
@@ -119,17 +117,16 @@ class SinkQueue:
                     if room <= 0:
                         break
                     # Split: the head part goes now; the tickets stay with the tail part.
-                    part_bytes = head.nbytes * room // n
-                    entries.extend(head.entries[:room])
-                    nbytes += part_bytes
-                    self._items[0] = Batch(
-                        head.entries[room:], head.tickets, head.nbytes - part_bytes
-                    )
+                    first, rest = head.split(room)
+                    parts.append(first)
+                    events += room
+                    nbytes += first.nbytes
+                    self._items[0] = rest
                     self._events -= room
-                    self._bytes -= part_bytes
+                    self._bytes -= first.nbytes
                     break
                 self._cond.notify_all()
-                if len(entries) >= max_events or nbytes >= max_bytes or self._closed:
+                if events >= max_events or nbytes >= max_bytes or self._closed:
                     break
                 if self._items:
                     break  # the head did not fit: send what we have
@@ -137,4 +134,4 @@ class SinkQueue:
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            return Batch(entries, tickets, nbytes)
+        return parts[0] if len(parts) == 1 else Batch.merge(parts)

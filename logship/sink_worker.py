@@ -106,9 +106,8 @@ class SinkWorker(threading.Thread):
                 rejected_ids = {i for i, _ in rejected}
                 keep = [i for i in range(len(pending)) if i not in rejected_ids]
             if keep:
-                retry = [pending.entries[i] for i in keep]
-                self._m_delivered.inc(len(pending) - len(retry) - len(rejected))
-                pending = Batch(retry, [], pending.nbytes * len(retry) // max(len(pending), 1))
+                self._m_delivered.inc(len(pending) - len(keep) - len(rejected))
+                pending = pending.subset(keep)
             self._m_retried.inc(len(pending))
             self._failing(result.reason)
             delay = self._backoff(attempt, result.retry_after)
@@ -132,7 +131,8 @@ class SinkWorker(threading.Thread):
 
     def _dead_letter(self, batch: Batch, rejected: list[tuple[int, str]]) -> bool:
         attempt = 0
-        items = [(batch.entries[i], reason) for i, reason in rejected]
+        records = batch.records()
+        items = [(records[i], reason) for i, reason in rejected]
         while True:
             try:
                 self.dead_letters.write(items)
@@ -195,7 +195,7 @@ class SinkWorker(threading.Thread):
 def _unencodable(batch: Batch) -> SendResult:
     """Rejects the records orjson cannot encode; the others are to be resent."""
     bad: list[tuple[int, str]] = []
-    for i, entry in enumerate(batch.entries):
+    for i, entry in enumerate(batch.records()):
         try:
             orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
         except orjson.JSONEncodeError as exc:
@@ -203,5 +203,5 @@ def _unencodable(batch: Batch) -> SendResult:
     if not bad:
         return SendResult(Outcome.RETRY, reason="JSON encoding failed for no record on its own")
     rejected = {i for i, _ in bad}
-    keep = [i for i in range(len(batch.entries)) if i not in rejected]
+    keep = [i for i in range(len(batch)) if i not in rejected]
     return SendResult(Outcome.RETRY, reason=bad[0][1], retry_only=keep, rejected=bad)

@@ -35,6 +35,7 @@ from logship.discovery import FileFinder
 from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
 from logship.metrics import Metrics
+from logship.ndjson import encode_ndjson
 from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
 from logship.record import LogEntry, format_epoch
@@ -83,6 +84,8 @@ class InputRuntime:
     """The agent's own output files: never tailed, even when a glob matches them."""
     own_dirs: tuple[str, ...] = ()
     """Folders (ending in a separator) of the agent's own state: never tailed."""
+    encode: bool = False
+    """Every sink of this input takes NDJSON: records are encoded right after parsing."""
     finder: FileFinder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -604,7 +607,11 @@ class Tailer(threading.Thread):
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
         if not entries:
             return
-        batch = Batch(entries, [ticket], max(lines.end - lines.starts[0], 1))
+        nbytes = max(lines.end - lines.starts[0], 1)
+        if inp.encode:
+            batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
+        else:
+            batch = Batch(entries, [ticket], nbytes)
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart

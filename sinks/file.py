@@ -13,7 +13,6 @@ from pydantic import BeforeValidator
 from logship.batch import Batch
 from logship.schema import ConfigPath
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
-from sinks.ndjson import encode_ndjson
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,9 @@ class FileSink:
     loss) is cut off when the file is next opened: those records were never acknowledged, so
     they are sent again, and the next record does not glue onto half a line.
     """
+
+    takes_ndjson = True
+    """Only the records' JSON text is written: the tailer may hand over encoded batches."""
 
     def __init__(self, settings: FileSinkSettings) -> None:
         self.name = settings.name
@@ -104,7 +106,7 @@ class FileSink:
 
     def send(self, batch: Batch) -> SendResult:
         """Writes the batch; RETRY (never a partial append) when the disk refuses."""
-        data = encode_ndjson(batch.entries)
+        data = batch.payload()
         try:
             fd = self._open()
         except OSError as exc:

@@ -7,7 +7,6 @@ from typing import Literal
 
 from logship.batch import Batch
 from logship.sink import DELIVERED, Outcome, SendResult, SinkSettings
-from sinks.ndjson import encode_ndjson
 
 
 class StdoutSinkSettings(SinkSettings):
@@ -19,6 +18,9 @@ class StdoutSinkSettings(SinkSettings):
 class StdoutSink:
     """Writes each batch to stdout and flushes it."""
 
+    takes_ndjson = True
+    """Only the records' JSON text is written: the tailer may hand over encoded batches."""
+
     def __init__(self, settings: StdoutSinkSettings) -> None:
         self.name = settings.name
 
@@ -28,7 +30,7 @@ class StdoutSink:
     def send(self, batch: Batch) -> SendResult:
         """Writes and flushes; a closed pipe is retried (the reader may come back)."""
         try:
-            sys.stdout.buffer.write(encode_ndjson(batch.entries))
+            sys.stdout.buffer.write(batch.payload())
             sys.stdout.buffer.flush()
         except OSError as exc:
             return SendResult(Outcome.RETRY, reason=f"cannot write to stdout: {exc.strerror}")

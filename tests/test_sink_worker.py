@@ -30,7 +30,7 @@ class ScriptedSink:
         pass
 
     def send(self, batch: Batch) -> SendResult:
-        self.sent.append([e["n"] for e in batch.entries])
+        self.sent.append([e["n"] for e in batch.records()])
         answer = self.script.pop(0) if self.script else (lambda b: DELIVERED)
         return answer(batch)
 
@@ -211,3 +211,32 @@ def test_a_record_json_cannot_encode_is_dead_lettered_and_the_rest_delivered(
     (dead,) = (tmp_path / "dlq" / "f.jsonl").read_bytes().splitlines()
     assert "cannot be encoded as JSON" in orjson.loads(dead)["reason"]
     assert acks.watermark("f") == 30
+
+
+def test_retries_and_dead_letters_work_on_encoded_batches(tmp_path: Path) -> None:
+    from logship.ndjson import encode_ndjson
+
+    acks = AckTracker()
+    acks.track("f", 0)
+    ticket = acks.register("f", 40, sinks=1)
+    queue = SinkQueue(1000, 1 << 20)
+    records = [{"n": i} for i in range(4)]
+    queue.put(Batch.encoded(encode_ndjson(records), 4, [ticket], 40))
+    sink = ScriptedSink(
+        [
+            lambda b: SendResult(
+                Outcome.RETRY, reason="partial", retry_only=[2, 3], rejected=[(1, "too big")]
+            )
+        ]
+    )
+    metrics = Metrics()
+    worker = SinkWorker(
+        sink, settings(), queue, acks, DeadLetterFile(tmp_path / "dlq", sink.name), metrics
+    )
+    worker.start()
+    queue.close()
+    worker.join(10)
+    assert sink.sent == [[0, 1, 2, 3], [2, 3]]
+    (dead,) = (tmp_path / "dlq" / "scripted.jsonl").read_bytes().splitlines()
+    assert orjson.loads(dead)["record"] == {"n": 1}
+    assert acks.watermark("f") == 40

@@ -205,6 +205,11 @@ class KafkaSink:
                 extra={"sink": self.name, "topic": topic, "error": describe(found.error)},
             )
 
+    @property
+    def takes_ndjson(self) -> bool:
+        """True when records need no per-record topic or key: the tailer may hand over NDJSON."""
+        return self.route.constant_topic is not None
+
     def send(self, batch: Batch) -> SendResult:
         """Produces the batch and waits for every delivery report (see the module docstring)."""
         with self._send_lock:
@@ -222,7 +227,7 @@ class KafkaSink:
                 return SendResult(
                     Outcome.RETRY, reason="messages of an earlier send are still in flight"
                 )
-            return self._send(producer, batch.entries, deadline)
+            return self._send(producer, batch, deadline)
 
     def close(self, timeout: float) -> None:
         """Waits up to `timeout` (at most `shutdown_timeout`) for outstanding deliveries, then stops.
@@ -266,10 +271,14 @@ class KafkaSink:
 
     # --- one send --------------------------------------------------------------------------
 
-    def _send(self, producer: Producer, entries: list[LogEntry], deadline: float) -> SendResult:
-        dumps = orjson.dumps
-        options = _JSON_OPTIONS
-        values = [dumps(entry, option=options) for entry in entries]
+    def _send(self, producer: Producer, batch: Batch, deadline: float) -> SendResult:
+        entries = batch.entries
+        if batch.ndjson is not None:
+            values = batch.lines()  # encoded by the tailer (constant topic, no key)
+        else:
+            dumps = orjson.dumps
+            options = _JSON_OPTIONS
+            values = [dumps(entry, option=options) for entry in entries]
         reports: list[_Report] = []
         self._reports = reports
         rejected: list[tuple[int, str]] = []

@@ -19,6 +19,7 @@ from logship import __version__
 from logship.config import Config
 from logship.pipeline import Pipeline
 from logship.process import tune_gc, tune_malloc
+from logship.shard import SINGLE, Shard
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,11 @@ log = logging.getLogger(__name__)
 class Agent:
     """Runs one Pipeline until asked to stop."""
 
-    def __init__(self, config: Config, pipeline: Pipeline | None = None) -> None:
+    def __init__(
+        self, config: Config, pipeline: Pipeline | None = None, shard: Shard = SINGLE
+    ) -> None:
         self.config = config
-        self.pipeline = pipeline or Pipeline(config)
+        self.pipeline = pipeline or Pipeline(config, shard=shard)
         self._stop = threading.Event()
         self._hurry = threading.Event()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
@@ -106,11 +108,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    configure_logging(config.agent.log_level, secret_values(config.model_dump(mode="json")))
-    from logship.agent import Agent  # imported late: `check` and `version` stay light
+    secrets = secret_values(config.model_dump(mode="json"))
+    # imported late: `check` and `version` stay light
+    from logship.agent import Agent
+    from logship.shard import Shard
+    from logship.supervisor import WORKER_ENV, Supervisor, resolve_workers
 
     try:
-        return Agent(config).run()
+        worker = os.environ.get(WORKER_ENV)
+        if worker:  # started by a supervisor: one shard of the files
+            from logship.process import die_with_parent
+
+            shard = Shard.parse(worker)
+            configure_logging(config.agent.log_level, secrets, {"worker": shard.index})
+            die_with_parent()
+            return Agent(config, shard=shard).run()
+        configure_logging(config.agent.log_level, secrets)
+        count = resolve_workers(config)
+        if count == 1:
+            return Agent(config).run()
+        return Supervisor(config, Path(args.config).resolve(), count).run()
     except StartupError as exc:
         log.error("Cannot start.", extra={"error": str(exc)})
         print(f"logship: cannot start: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Dead letters: records a sink rejected for good, kept in a JSONL file with the reason.
 
-One file per sink in `<data_dir>/dead-letter/<sink>.jsonl`, mode 0600 (records may hold
+One file per sink in `<data_dir>/dead-letter/<sink>.jsonl` (with `workers: N`, one per worker:
+`<sink>.worker-<i>.jsonl`), mode 0600 (records may hold
 personal data). Each line: `{"time", "sink", "reason", "record"}`. Written and fsynced before the
 rejected records are acknowledged, so a rejected record is never silently gone.
 """
@@ -21,8 +22,8 @@ from logship.record import LogEntry, format_epoch
 class DeadLetterFile:
     """Appends rejected records of one sink; raises OSError when it cannot (the caller retries)."""
 
-    def __init__(self, folder: Path, sink_name: str) -> None:
-        self.path = folder / f"{sink_name}.jsonl"
+    def __init__(self, folder: Path, sink_name: str, suffix: str = "") -> None:
+        self.path = folder / f"{sink_name}{suffix}.jsonl"
         self.sink_name = sink_name
         self._lock = threading.Lock()
 

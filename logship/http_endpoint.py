@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from prometheus_client.exposition import choose_encoder
 
+from logship.data_dir import StartupError
 from logship.secrets import redact_tree
 from logship.status import live_status
 
 if TYPE_CHECKING:
+    from logship.config import HttpSettings
     from logship.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -102,21 +104,19 @@ class _Handler(BaseHTTPRequestHandler):
 Answer = tuple[int, str, bytes]
 
 
+Routes = dict[str, Callable[[str], Answer]]
+"""Path -> function of the Accept header returning (status, content type, body)."""
+
+
 class HttpEndpoint:
     """Binds at `bind` (so a busy port fails start-up), serves after `start`, stops on `stop`."""
 
-    def __init__(self, pipeline: Pipeline, host: str, port: int) -> None:
-        self.pipeline = pipeline
+    def __init__(self, routes: Routes, host: str, port: int) -> None:
         self.requested = (host, port)
         self.started = time.time()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self.routes: dict[str, Callable[[str], Answer]] = {
-            "/metrics": self._metrics,
-            "/healthz": self._healthz,
-            "/readyz": self._readyz,
-            "/status": self._status,
-        }
+        self.routes = routes
 
     @property
     def address(self) -> tuple[str, int]:
@@ -167,28 +167,54 @@ class HttpEndpoint:
         server.server_close()
         self._server = None
 
-    # --- routes --------------------------------------------------------------------------
 
-    def _metrics(self, accept: str) -> Answer:
-        p = self.pipeline
-        p.health.sample()
-        p.live_metrics.refresh()
+def bind_or_disable(http: HttpEndpoint, settings: HttpSettings) -> HttpEndpoint | None:
+    """Binds the endpoint. A configured address that is taken stops the start (StartupError); the
+    default address being taken (another agent on this host) only turns the endpoint off, loudly:
+    the endpoint observes the shipping, it must not stop it."""
+    try:
+        http.bind()
+    except OSError as exc:
+        problem = f"cannot listen on {settings.address}: {exc.strerror or exc}"
+        if "address" in settings.model_fields_set:
+            raise StartupError(
+                f"agent.http.address: {problem}; choose a free port, or null to turn the "
+                f"endpoint off"
+            ) from None
+        log.warning(
+            "HTTP endpoint off: the default address is taken; set agent.http.address to "
+            "choose another (or null to silence this).",
+            extra={"address": settings.address, "error": exc.strerror or str(exc)},
+        )
+        return None
+    return http
+
+
+def pipeline_routes(pipeline: Pipeline) -> Routes:
+    """The routes of one agent process: its metrics, health and status."""
+    started = time.time()
+
+    def metrics(accept: str) -> Answer:
+        pipeline.health.sample()
+        pipeline.live_metrics.refresh()
         encoder, content_type = choose_encoder(accept)
-        return 200, content_type, encoder(p.metrics.registry)
+        return 200, content_type, encoder(pipeline.metrics.registry)
 
-    def _healthz(self, accept: str) -> Answer:
-        live, checks = self.pipeline.health.liveness()
+    def healthz(accept: str) -> Answer:
+        live, checks = pipeline.health.liveness()
         doc = {"status": "ok" if live else "unhealthy", "checks": [c.to_json() for c in checks]}
-        return (200 if live else 503), "application/json", _json(doc, self.pipeline.secrets)
+        return (200 if live else 503), "application/json", _json(doc, pipeline.secrets)
 
-    def _readyz(self, accept: str) -> Answer:
-        ready, checks = self.pipeline.health.readiness()
+    def readyz(accept: str) -> Answer:
+        ready, checks = pipeline.health.readiness()
         doc = {"status": "ready" if ready else "not ready", "checks": [c.to_json() for c in checks]}
-        return (200 if ready else 503), "application/json", _json(doc, self.pipeline.secrets)
+        return (200 if ready else 503), "application/json", _json(doc, pipeline.secrets)
 
-    def _status(self, accept: str) -> Answer:
-        doc = live_status(self.pipeline, self.started)
+    def status(accept: str) -> Answer:
+        doc = live_status(pipeline, started)
         return 200, "application/json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+    return {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status}
 
 
 def _json(doc: dict[str, Any], secrets: frozenset[str]) -> bytes:

@@ -6,7 +6,6 @@ worker per sink, the ack tracker, the registry and checkpoint store, and the tai
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from pathlib import Path
@@ -14,14 +13,16 @@ from pathlib import Path
 from logship.ack import AckTracker
 from logship.checkpoint import CheckpointError, CheckpointStore
 from logship.config import Config
+from logship.data_dir import StartupError, claim
 from logship.dead_letter import DeadLetterFile
 from logship.derived_metrics import DerivedMetrics
 from logship.health import Health
-from logship.http_endpoint import HttpEndpoint
+from logship.http_endpoint import HttpEndpoint, bind_or_disable, pipeline_routes
 from logship.live_metrics import LiveMetrics
 from logship.metrics import Metrics, current_value
 from logship.registry import FileRegistry
 from logship.secrets import secret_values
+from logship.shard import SINGLE, Shard, consolidate, worker_port_file
 from logship.sink import Sink, SinkError
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
@@ -31,20 +32,22 @@ from sinks.catalog import build_sink
 
 log = logging.getLogger(__name__)
 
-
-class StartupError(Exception):
-    """The agent cannot start; the message names the config key or file and what to do."""
+__all__ = ["Pipeline", "StartupError"]
 
 
 class Pipeline:
     """Every runtime component of one agent, built from a Config, not yet started."""
 
-    def __init__(self, config: Config, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, config: Config, metrics: Metrics | None = None, shard: Shard = SINGLE
+    ) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
+        self.shard = shard
+        """Which files this process owns (all of them unless it is one of several workers)."""
         self.data_dir = config.agent.data_dir
         self.acks = AckTracker()
-        self.store = CheckpointStore(self.data_dir)
+        self.store = CheckpointStore(self.data_dir, shard.registry_name)
         self.registry = FileRegistry({})
         self._lock_fd: int | None = None
 
@@ -57,7 +60,7 @@ class Pipeline:
                 settings,
                 queue,
                 self.acks,
-                DeadLetterFile(dead_letter_dir, sink.name),
+                DeadLetterFile(dead_letter_dir, sink.name, shard.suffix),
                 self.metrics,
             )
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
@@ -90,6 +93,7 @@ class Pipeline:
             observers=[self.derived] if self.derived else [],
             max_open_files=config.agent.max_open_files,
             clean_removed_after=config.agent.clean_removed_after,
+            shard=shard,
         )
         self._wire_operations()
 
@@ -120,11 +124,20 @@ class Pipeline:
         if self.derived:
             self.metrics.registry.register(self.derived)
         address = config.agent.http.host_port
-        self.http = None if address is None else HttpEndpoint(self, *address)
+        if address is not None and self.shard.count > 1:
+            # A worker serves on a loopback port of its own; the supervisor, on the configured
+            # address, answers for all workers (logship.federation).
+            address = ("127.0.0.1", 0)
+        self.http = None if address is None else HttpEndpoint(pipeline_routes(self), *address)
 
     def open(self) -> None:
         """Claims the data folder, loads checkpoints and checks every sink; raises StartupError."""
-        self._claim_data_dir()
+        self._lock_fd = claim(Path(self.data_dir), ".lock" + self.shard.suffix)
+        if self.shard.count == 1:
+            try:
+                consolidate(Path(self.data_dir), 1)  # a previous run may have had several workers
+            except CheckpointError as exc:
+                raise StartupError(str(exc)) from None
         try:
             self.registry = FileRegistry(self.store.load())
         except CheckpointError as exc:
@@ -136,56 +149,7 @@ class Pipeline:
             except SinkError as exc:
                 raise StartupError(f"sinks[{index}] ({sink.name}): {exc}") from None
         if self.http is not None:
-            self._bind_http(self.http)
-
-    def _bind_http(self, http: HttpEndpoint) -> None:
-        """Binds the endpoint. A configured address that is taken stops the start; the default
-        address being taken (another agent on this host) only turns the endpoint off, loudly:
-        the endpoint observes the shipping, it must not stop it."""
-        settings = self.config.agent.http
-        try:
-            http.bind()
-        except OSError as exc:
-            problem = f"cannot listen on {settings.address}: {exc.strerror or exc}"
-            if "address" in settings.model_fields_set:
-                raise StartupError(
-                    f"agent.http.address: {problem}; choose a free port, or null to turn the "
-                    f"endpoint off"
-                ) from None
-            log.warning(
-                "HTTP endpoint off: the default address is taken; set agent.http.address to "
-                "choose another (or null to silence this).",
-                extra={"address": settings.address, "error": exc.strerror or str(exc)},
-            )
-            self.http = None
-
-    def _claim_data_dir(self) -> None:
-        folder = Path(self.data_dir)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise StartupError(
-                f"agent.data_dir: cannot use {folder}: {exc.strerror}; it must be a writable folder"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StartupError(
-                f"agent.data_dir: {folder} is in use by another logship process; "
-                f"give each agent its own data_dir"
-            ) from None
-        probe = folder / ".write-test"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            os.close(fd)
-            raise StartupError(
-                f"agent.data_dir: cannot write in {folder}: {exc.strerror}"
-            ) from None
-        self._lock_fd = fd
+            self.http = bind_or_disable(self.http, self.config.agent.http)
 
     def start(self) -> None:
         """Starts the sink workers, then the tailer, then the HTTP endpoint."""
@@ -195,6 +159,10 @@ class Pipeline:
         self.health.start()
         if self.http is not None:
             self.http.start()
+            if self.shard.count > 1:
+                worker_port_file(Path(self.data_dir), self.shard.index).write_text(
+                    str(self.http.address[1])
+                )
 
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""

@@ -14,6 +14,7 @@ import ctypes.util
 import gc
 import logging
 import os
+import signal
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +68,15 @@ def name_native_thread(name: str) -> None:
         libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):
         pass  # not Linux: names are cosmetic
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Asks the kernel to send `signum` to this process when its parent dies (Linux)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass

@@ -28,8 +28,9 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 class JsonFormatter(logging.Formatter):
     """Formats records as one JSON object per line, with the given secret values masked."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), static: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.static = dict(static or {})
         # Masked in the encoded line, so also as JSON escapes them (a quote, a backslash).
         self.secrets = frozenset(
             form for secret in secrets for form in (secret, orjson.dumps(secret).decode()[1:-1])
@@ -41,6 +42,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **self.static,
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
@@ -51,13 +53,16 @@ class JsonFormatter(logging.Formatter):
         return redact(line, self.secrets) if self.secrets else line
 
 
-def configure(level: str = "info", secrets: Iterable[str] = ()) -> None:
+def configure(
+    level: str = "info", secrets: Iterable[str] = (), static: dict[str, Any] | None = None
+) -> None:
     """Sends every `logship`, `parsers` and `sinks` logger to stderr as JSON lines at `level`.
 
     `secrets`: values never to print (`logship.secrets.secret_values` of the config).
+    `static`: fields added to every line (a worker process's `worker` index).
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(secrets))
+    handler.setFormatter(JsonFormatter(secrets, static))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -1,7 +1,7 @@
 """Status: the live snapshot /status serves, and the table `logship status` prints from the registry.
 
-The table reads `registry.json` in the data folder without taking the folder's lock, so it works
-whether or not an agent runs (the registry is replaced atomically: a reader sees the old or the
+The table reads the registry in the data folder (`registry.json`, or with `workers: N` every
+worker's file) without taking the folder's lock, so it works whether or not an agent runs (the registry is replaced atomically: a reader sees the old or the
 new one). It shows acknowledged offsets as of the last checkpoint, and sizes as of now.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logship import __version__
-from logship.checkpoint import CheckpointStore
 from logship.identity import FileIdentity
 from logship.live_metrics import file_lags
 from logship.metrics import current_value
 from logship.record import format_epoch
 from logship.secrets import redact_tree
+from logship.shard import read_all
 
 if TYPE_CHECKING:
     from logship.pipeline import Pipeline
@@ -66,7 +66,7 @@ class RegistryRow:
 
 def registry_rows(data_dir: Path) -> list[RegistryRow]:
     """Every file in the data folder's registry, with its size now; raises CheckpointError."""
-    entries = CheckpointStore(data_dir).load()
+    entries = read_all(data_dir)
     rows = []
     for key, cp in entries.items():
         try:

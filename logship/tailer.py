@@ -40,6 +40,7 @@ from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
 from logship.record import LogEntry, format_epoch
 from logship.registry import FileRegistry
+from logship.shard import SINGLE, Shard
 from logship.sink_queue import SinkQueue
 from logship.stages import LineStages
 from logship.watcher import DirectoryWatcher
@@ -178,6 +179,7 @@ class Tailer(threading.Thread):
         observers: Sequence[RecordObserver] = (),
         max_open_files: int = 1024,
         clean_removed_after: float = 86400.0,
+        shard: Shard = SINGLE,
     ) -> None:
         super().__init__(name="tailer", daemon=True)
         self.inputs = list(inputs)
@@ -186,6 +188,7 @@ class Tailer(threading.Thread):
         self.metrics = metrics
         self.observers = list(observers)
         self.max_open_files = max_open_files
+        self.shard = shard
         self.clean_removed_after = clean_removed_after
         self._stopping = threading.Event()
         self._finishing = threading.Event()
@@ -374,6 +377,8 @@ class Tailer(threading.Thread):
         key = FileIdentity.of(st).key
         if key in self._files:
             return key
+        if not self.shard.owns(key):
+            return None  # another worker's file
         closed = self._closed.get(key)
         if closed is not None and st.st_size <= closed.size and st.st_mtime == closed.mtime:
             return key  # closed earlier and unchanged since

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator
@@ -15,6 +17,17 @@ from logship.schema import ConfigPath
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    """An exclusive lock on the file for the duration (other agent processes wait)."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # closed by a roll-back: closing released the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _octal(value: object) -> object:
@@ -42,6 +55,9 @@ class FileSinkSettings(SinkSettings):
 class FileSink:
     """Appends each batch as NDJSON; a batch is delivered once written, flushed and fsynced.
 
+    Writes, roll-backs and the torn-tail repair hold an exclusive `flock` on the file, so the
+    worker processes of `workers: N` can append to the same file safely.
+
     A failed write (disk full) is rolled back by truncating to the size before the batch, so a
     retried batch is never appended twice or torn. A write torn by a crash (`kill -9`, power
     loss) is cut off when the file is next opened: those records were never acknowledged, so
@@ -66,7 +82,8 @@ class FileSink:
                 self.settings.file_mode,
             )
             try:
-                self._cut_torn_tail(fd)
+                with _locked(fd):
+                    self._cut_torn_tail(fd)
             except OSError:
                 os.close(fd)
                 raise
@@ -111,18 +128,19 @@ class FileSink:
             fd = self._open()
         except OSError as exc:
             return SendResult(Outcome.RETRY, reason=f"cannot open {self.path}: {exc.strerror}")
-        size_before = os.fstat(fd).st_size
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if self.settings.fsync:
-                os.fsync(fd)
-        except OSError as exc:
-            self._roll_back(fd, size_before)
-            if exc.errno == errno.ENOSPC:
-                return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
-            return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
+        with _locked(fd):
+            size_before = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.settings.fsync:
+                    os.fsync(fd)
+            except OSError as exc:
+                self._roll_back(fd, size_before)
+                if exc.errno == errno.ENOSPC:
+                    return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
+                return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
         return DELIVERED
 
     def _roll_back(self, fd: int, size: int) -> None:

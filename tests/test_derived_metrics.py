@@ -221,7 +221,11 @@ def test_the_agent_exposes_log_derived_metrics_counting_what_was_written(
     config = write_config(
         tmp_path / "agent.yaml",
         {
-            "agent": {"data_dir": str(tmp_path / "data"), "http": {"address": "127.0.0.1:0"}},
+            "agent": {
+                "data_dir": str(tmp_path / "data"),
+                "http": {"address": "127.0.0.1:0"},
+                "workers": 1,  # one process: its /metrics carry no worker label
+            },
             "inputs": [
                 {
                     "name": "web",

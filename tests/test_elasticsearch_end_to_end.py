@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import orjson
 import pytest
 
+from logship.shard import read_all
 from sinks.elasticsearch.client import Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import document_id
@@ -83,11 +83,8 @@ def make_config(tmp_path: Path, url: str, **sink: Any) -> Path:
 
 
 def registry_offset(tmp_path: Path) -> int:
-    path = tmp_path / "data" / "registry.json"
-    if not path.exists():
-        return 0
-    files = orjson.loads(path.read_bytes())["files"]
-    return max((entry["offset"] for entry in files.values()), default=0)
+    """The highest acknowledged offset in any registry file (one agent or several workers)."""
+    return max((cp.offset for cp in read_all(tmp_path / "data").values()), default=0)
 
 
 def messages(server: EsServer) -> Counter[str]:

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
+from logship.checkpoint import CheckpointError
+from logship.shard import read_all
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 from tests.kafka_mock import MockKafka, TopicReader
 
@@ -85,11 +87,11 @@ def numbers(reader: TopicReader) -> list[int]:
 
 
 def registry_offsets(tmp_path: Path) -> dict[str, int]:
+    """Acknowledged offsets by path, from every registry file (one agent or several workers)."""
     try:
-        doc = orjson.loads((tmp_path / "data" / "registry.json").read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {cp.path: cp.offset for cp in read_all(tmp_path / "data").values()}
+    except CheckpointError:
         return {}
-    return {entry["path"]: entry["offset"] for entry in doc["files"].values()}
 
 
 def rss_bytes(pid: int) -> int:

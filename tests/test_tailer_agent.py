@@ -66,6 +66,7 @@ def test_a_thousand_files_all_arrive_within_max_open_files(
             }
         ],
         max_open_files=50,
+        workers=1,  # the descriptors counted are those of this one process
     )
     agent = AgentProcess(config).start()
     agents.append(agent)

@@ -1,0 +1,199 @@
+"""Supervisor: `workers: N` runs N worker processes, each owning a shard of the files.
+
+Python runs one core per process; a node with several busy files has more. The supervisor:
+
+1. claims the data folder and rewrites the registry for N workers (`logship.shard`), so
+   changing N between runs neither loses nor repeats a line;
+2. starts N workers (`logship run` with `LOGSHIP_WORKER=i/N`): each a whole agent for the files
+   whose identity hashes to it, with its own registry file, dead letters and loopback HTTP
+   port; a worker whose supervisor dies gets SIGTERM (Linux parent-death signal);
+3. restarts a worker that exits unexpectedly, with backoff (1 s doubling to 30 s);
+4. serves the configured HTTP address for all of them (`logship.federation`);
+5. on SIGTERM/SIGINT forwards the signal and waits for the workers' graceful drain (a second
+   signal is forwarded too: it skips their drain); stragglers are killed after
+   `shutdown_timeout` + 10 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from logship.checkpoint import CheckpointError
+from logship.config import Config
+from logship.data_dir import StartupError, claim
+from logship.discovery import FileFinder
+from logship.http_endpoint import HttpEndpoint, bind_or_disable
+from logship.shard import consolidate, worker_port_file
+
+log = logging.getLogger(__name__)
+
+WORKER_ENV = "LOGSHIP_WORKER"
+"""Set to `INDEX/COUNT` in a worker's environment."""
+MAX_AUTO_WORKERS = 8
+_RESTART_MAX_BACKOFF = 30.0
+_HEALTHY_RUN = 60.0  # a worker that ran this long has its restart backoff reset
+# A worker that gets the forwarded signal while still starting (before its handlers exist) dies
+# of it: it had not read anything yet, so that is a clean stop too.
+_CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
+
+
+def resolve_workers(config: Config) -> int:
+    """The number of worker processes: `agent.workers`, or for `auto` one per available core,
+    at most one per file matched now and at most MAX_AUTO_WORKERS (1 with one core or file)."""
+    setting = config.agent.workers
+    if setting != "auto":
+        return setting
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        return 1
+    files = sum(len(FileFinder(i.paths, i.exclude).scan()) for i in config.inputs)
+    return max(1, min(cores, files, MAX_AUTO_WORKERS))
+
+
+@dataclass
+class WorkerProcess:
+    """One worker: its process, and the bookkeeping for restarts."""
+
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restarts: int = 0
+    backoff: float = 1.0
+    next_start: float = 0.0
+    exit_codes: list[int] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        """True while its process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Supervisor:
+    """Runs and watches the worker processes of one agent."""
+
+    def __init__(self, config: Config, config_path: Path, count: int) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.count = count
+        self.data_dir = Path(config.agent.data_dir)
+        self.workers = [WorkerProcess(i) for i in range(count)]
+        self._stop = threading.Event()
+        self._signals: list[int] = []
+        self._lock_fd: int | None = None
+        self.http: HttpEndpoint | None = None
+
+    def run(self) -> int:
+        """Starts the workers and supervises them until stopped; the process exit code."""
+        self._install_signals()
+        self._lock_fd = claim(self.data_dir, ".lock")
+        try:
+            consolidate(self.data_dir, self.count)
+        except CheckpointError as exc:
+            raise StartupError(str(exc)) from None
+        for i in range(MAX_AUTO_WORKERS * 4):
+            worker_port_file(self.data_dir, i).unlink(missing_ok=True)
+        self._start_http()
+        log.info(
+            "Supervisor started.", extra={"workers": self.count, "data_dir": str(self.data_dir)}
+        )
+        try:
+            while not self._stop.is_set():
+                self._forward_signals()
+                self._tend(time.monotonic())
+                self._stop.wait(0.2)
+            return self._shut_down()
+        finally:
+            if self.http is not None:
+                self.http.stop()
+            os.close(self._lock_fd)
+
+    def _start_http(self) -> None:
+        from logship.federation import federation_routes
+
+        address = self.config.agent.http.host_port
+        if address is None:
+            return
+        self.http = bind_or_disable(
+            HttpEndpoint(federation_routes(self), *address), self.config.agent.http
+        )
+        if self.http is not None:
+            self.http.start()
+
+    def _spawn(self, worker: WorkerProcess, now: float) -> None:
+        env = {**os.environ, WORKER_ENV: f"{worker.index}/{self.count}"}
+        worker.proc = subprocess.Popen(
+            [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)], env=env
+        )
+        worker.started = now
+        log.info("Worker started.", extra={"worker": worker.index, "pid": worker.proc.pid})
+
+    def _tend(self, now: float) -> None:
+        """Starts workers that are due: at start, and after an unexpected exit (with backoff)."""
+        for worker in self.workers:
+            if worker.alive:
+                if now - worker.started > _HEALTHY_RUN:
+                    worker.backoff = 1.0
+                continue
+            if worker.proc is not None:  # it exited while we were not stopping
+                code = worker.proc.returncode
+                worker.exit_codes.append(code)
+                worker.proc = None
+                worker.restarts += 1
+                worker.next_start = now + worker.backoff
+                log.error(
+                    "Worker exited unexpectedly; restarting it.",
+                    extra={
+                        "worker": worker.index,
+                        "exit_code": code,
+                        "restart_in_s": worker.backoff,
+                    },
+                )
+                worker.backoff = min(worker.backoff * 2, _RESTART_MAX_BACKOFF)
+            if now >= worker.next_start:
+                self._spawn(worker, now)
+
+    def _shut_down(self) -> int:
+        deadline = time.monotonic() + self.config.agent.shutdown_timeout + 10
+        log.info("Supervisor stopping: workers drain.", extra={"workers": self.count})
+        while any(w.alive for w in self.workers) and time.monotonic() < deadline:
+            self._forward_signals()
+            time.sleep(0.1)
+        code = 0
+        for worker in self.workers:
+            if worker.alive:
+                assert worker.proc is not None
+                log.error(
+                    "Worker did not stop in time; killing it.", extra={"worker": worker.index}
+                )
+                worker.proc.kill()
+                worker.proc.wait(10)
+                code = 1
+            elif worker.proc is not None and worker.proc.returncode not in _CLEAN_EXITS:
+                code = 1
+        log.info("Supervisor stopped.", extra={"exit_code": code})
+        return code
+
+    def _forward_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.pop(0)
+            for worker in self.workers:
+                if worker.alive:
+                    assert worker.proc is not None
+                    worker.proc.send_signal(signum)
+
+    def _install_signals(self) -> None:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            self._signals.append(signum)
+            self._stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)

@@ -1,0 +1,244 @@
+"""`workers: N`: worker processes owning shards of the files, supervised, with merged registries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from logship.checkpoint import CheckpointStore, FileCheckpoint
+from logship.federation import merge_metrics
+from logship.shard import Shard, consolidate, read_all, registry_files
+from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
+
+
+def make_config(tmp_path: Path, workers: int | str, **agent: Any) -> Path:
+    return write_config(
+        tmp_path / f"agent-{workers}.yaml",
+        {
+            "agent": {
+                "data_dir": str(tmp_path / "data"),
+                "checkpoint_interval": "200ms",
+                "workers": workers,
+                "http": {"address": None},
+                **agent,
+            },
+            "inputs": [
+                {
+                    "name": "app",
+                    "paths": [str(tmp_path / "logs" / "*.log")],
+                    "poll_interval": "50ms",
+                }
+            ],
+            "sinks": [
+                {
+                    "name": "out",
+                    "type": "file",
+                    "path": str(tmp_path / "out" / "logs.ndjson"),
+                    "batch": {"linger_ms": 20},
+                }
+            ],
+        },
+    )
+
+
+def write_files(tmp_path: Path, files: int, start: int, count: int) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    for f in range(files):
+        with (logs / f"f{f}.log").open("a") as out:
+            out.write("".join(f"f{f} {i} {'x' * 40}\n" for i in range(start, start + count)))
+
+
+def shipped(tmp_path: Path) -> list[str]:
+    return [
+        " ".join(r["message"].split()[:2]) for r in read_ndjson(tmp_path / "out" / "logs.ndjson")
+    ]
+
+
+def expected(files: int, total: int) -> list[str]:
+    return [f"f{f} {i}" for f in range(files) for i in range(total)]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path("/proc").iterdir():
+        if task.name.isdigit():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(task.name))
+    return found
+
+
+def test_shards_split_files_stably_and_completely() -> None:
+    keys = [f"2049:{n}" for n in range(1000)]
+    owners = [[Shard(i, 3).owns(k) for i in range(3)] for k in keys]
+    assert all(sum(o) == 1 for o in owners), "every file has exactly one owner"
+    counts = [sum(o[i] for o in owners) for i in range(3)]
+    assert min(counts) > 250, counts
+    assert all(Shard(0, 1).owns(k) for k in keys)
+
+
+def test_consolidate_rewrites_any_layout_for_the_new_count_keeping_the_latest_entries(
+    tmp_path: Path,
+) -> None:
+    def cp(offset: int, updated: float) -> FileCheckpoint:
+        return FileCheckpoint("/log", offset, "fp", 10, updated, updated)
+
+    CheckpointStore(tmp_path, "registry.worker-0-of-2.json").save(
+        {"1:1": cp(10, 1.0), "1:2": cp(20, 1.0)}
+    )
+    CheckpointStore(tmp_path, "registry.worker-1-of-2.json").save({"1:3": cp(30, 1.0)})
+    CheckpointStore(tmp_path, "registry.json").save({"1:1": cp(5, 0.5)})  # older leftover
+    consolidate(tmp_path, 3)
+    assert sorted(p.name for p in registry_files(tmp_path)) == [
+        f"registry.worker-{i}-of-3.json" for i in range(3)
+    ]
+    merged = read_all(tmp_path)
+    assert {k: v.offset for k, v in merged.items()} == {"1:1": 10, "1:2": 20, "1:3": 30}
+    for i in range(3):
+        shard = Shard(i, 3)
+        assert all(shard.owns(k) for k in CheckpointStore(tmp_path, shard.registry_name).load())
+    consolidate(tmp_path, 3)  # already in this layout: nothing changes
+    consolidate(tmp_path, 1)
+    assert [p.name for p in registry_files(tmp_path)] == ["registry.json"]
+    assert {k: v.offset for k, v in read_all(tmp_path).items()} == {"1:1": 10, "1:2": 20, "1:3": 30}
+
+
+def test_merged_metrics_label_every_sample_with_its_worker() -> None:
+    text0 = b'# HELP x_total X.\n# TYPE x_total counter\nx_total{input="a"} 1.0\ny 2.0\n'
+    text1 = b'# HELP x_total X.\n# TYPE x_total counter\nx_total{input="a"} 5.0\n'
+    merged = merge_metrics([(0, text0), (1, text1)]).decode().splitlines()
+    assert merged == [
+        "# HELP x_total X.",
+        "# TYPE x_total counter",
+        'x_total{worker="0",input="a"} 1.0',
+        'y{worker="0"} 2.0',
+        'x_total{worker="1",input="a"} 5.0',
+    ]
+
+
+def test_two_workers_ship_every_line_once_and_stop_cleanly(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    write_files(tmp_path, 6, 0, 3000)
+    agent = AgentProcess(make_config(tmp_path, 2)).start()
+    agents.append(agent)
+    out = tmp_path / "out" / "logs.ndjson"
+    wait_until(lambda: count_lines(out) >= 18_000, timeout=90, message="every line")
+    workers = wait_until(
+        lambda: children(agent.pid) if len(children(agent.pid)) == 2 else None, message="2 workers"
+    )
+    assert agent.stop() == 0
+    assert sorted(shipped(tmp_path)) == sorted(expected(6, 3000))
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers), (
+        "workers exit with the supervisor"
+    )
+    names = sorted(p.name for p in registry_files(tmp_path / "data"))
+    assert names == ["registry.worker-0-of-2.json", "registry.worker-1-of-2.json"]
+    sizes = {str(p): p.stat().st_size for p in (tmp_path / "logs").iterdir()}
+    assert {cp.path: cp.offset for cp in read_all(tmp_path / "data").values()} == sizes
+    started = [e for e in agent.logs() if e.get("message") == "Worker started."]
+    assert sorted(e["worker"] for e in started) == [0, 1]
+
+
+def test_changing_the_number_of_workers_neither_loses_nor_repeats_a_line(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    out = tmp_path / "out" / "logs.ndjson"
+    total = 0
+    for step, workers in enumerate((2, 1, 3)):
+        write_files(tmp_path, 5, total, 2000)
+        total += 2000
+        agent = AgentProcess(make_config(tmp_path, workers)).start()
+        agents.append(agent)
+        wait_until(lambda n=total: count_lines(out) >= 5 * n, timeout=90, message=f"step {step}")
+        assert agent.stop() == 0
+        layout = sorted(p.name for p in registry_files(tmp_path / "data"))
+        expected_layout = (
+            ["registry.json"]
+            if workers == 1
+            else [f"registry.worker-{i}-of-{workers}.json" for i in range(workers)]
+        )
+        assert layout == expected_layout
+    got = shipped(tmp_path)
+    assert len(got) == len(set(got)), "a line was shipped twice"
+    assert sorted(got) == sorted(expected(5, total))
+
+
+def test_a_killed_worker_is_restarted_and_nothing_is_lost(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    write_files(tmp_path, 4, 0, 1000)
+    agent = AgentProcess(make_config(tmp_path, 2)).start()
+    agents.append(agent)
+    out = tmp_path / "out" / "logs.ndjson"
+    wait_until(lambda: count_lines(out) >= 4000, timeout=60, message="first lines")
+    first = wait_until(
+        lambda: children(agent.pid) if len(children(agent.pid)) == 2 else None, message="2 workers"
+    )
+    os.kill(first[0], signal.SIGKILL)
+    agent.wait_for_log("Worker exited unexpectedly; restarting it.")
+    wait_until(
+        lambda: len(children(agent.pid)) == 2 and first[0] not in children(agent.pid),
+        message="restart",
+    )
+    write_files(tmp_path, 4, 1000, 1000)
+    wait_until(
+        lambda: len(set(shipped(tmp_path))) >= 8000, timeout=60, message="lines after the restart"
+    )
+    assert agent.stop() == 0
+    assert set(shipped(tmp_path)) == set(expected(4, 2000))
+
+
+def test_the_supervisor_answers_for_all_workers_on_the_configured_address(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    write_files(tmp_path, 4, 0, 100)
+    agent = AgentProcess(make_config(tmp_path, 2, http={"address": "127.0.0.1:0"})).start()
+    agents.append(agent)
+    line = wait_until(
+        lambda: next(
+            (
+                e
+                for e in agent.logs()
+                if e.get("message") == "HTTP endpoint listening." and "worker" not in e
+            ),
+            None,
+        ),
+        message="the supervisor's endpoint",
+    )
+    base = f"http://{line['address']}"
+    wait_until(
+        lambda: count_lines(tmp_path / "out" / "logs.ndjson") >= 400, message="lines shipped"
+    )
+
+    def get(path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def metrics_ready() -> str | None:
+        status, body = get("/metrics")
+        text = body.decode()
+        return text if status == 200 and 'worker="1"' in text and 'worker="0"' in text else None
+
+    text = wait_until(metrics_ready, message="metrics of both workers")
+    lines_read = [
+        line for line in text.splitlines() if line.startswith("logship_input_lines_total{")
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in lines_read) == 400
+    assert "logship_workers 2" in text
+    assert wait_until(lambda: get("/healthz")[0] == 200, message="healthy")
+    status = orjson.loads(get("/status")[1])
+    assert [w["worker"] for w in status["workers"]] == [0, 1]
+    assert agent.stop() == 0

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -36,20 +35,14 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.agent_run import LineCounter, Measurement, agent_doc, write_config  # noqa: E402
+from benchmarks.agent_run import run_agent as run_measured_agent  # noqa: E402
+from benchmarks.nginx_log import NGINX_RULE, OUT, ensure_input  # noqa: E402
 from benchmarks.nginx_log import lines as nginx_lines  # noqa: E402
 from benchmarks.nginx_log import write as write_nginx_log  # noqa: E402
+from benchmarks.report import Report  # noqa: E402
 from tests.kafka_mock import MockKafka  # noqa: E402
 
-NGINX_RULE = {
-    "name": "nginx_combined",
-    "regex": (
-        r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) '
-        r'(?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) '
-        r'"(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"'
-    ),
-    "types": {"status": "int", "bytes": "int"},
-    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
-}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARTITIONS = 4
 
@@ -90,48 +83,6 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def librdkafka_cpu_seconds(pid: int) -> float:
-    """CPU of the process's librdkafka threads (named `rdk:...`): compression, I/O, bookkeeping."""
-    total = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except FileNotFoundError:
-            continue  # the thread ended
-        if stat[stat.index("(") + 1 :].startswith("rdk:"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
-
-
-def peak_rss(pid: int) -> int:
-    """Peak resident set size (VmHWM) of a process in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-class LineCounter:
-    """Counts the newlines of a growing file, reading only what was appended since last time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.count = 0
-
-    def __call__(self) -> int:
-        try:
-            with self.path.open("rb") as f:
-                f.seek(self.offset)
-                while chunk := f.read(1 << 22):
-                    self.count += chunk.count(b"\n")
-                    self.offset += len(chunk)
-        except FileNotFoundError:
-            pass
-        return self.count
 
 
 class TopicCounter:
@@ -180,57 +131,76 @@ def run_agent(
     broker_pid: int | None = None,
 ) -> Figures:
     """Runs the agent until `counter()` reaches `lines`; returns its figures."""
+    measured = measure(workdir, name, log, lines, sink, counter, broker_pid)
+    broker_cpu = None
+    if broker_pid:
+        broker_cpu = cpu_seconds(broker_pid) - measured.broker_cpu_before
+    m = measured.measurement
+    rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
+    return Figures(
+        name,
+        lines,
+        m.wall_s,
+        m.cpu_s,
+        int(m.peak_rss_mib * 2**20),
+        m.input_bytes,
+        broker_cpu,
+        rdk,
+    )
+
+
+@dataclass
+class Measured:
+    measurement: Measurement
+    broker_cpu_before: float
+
+
+def measure(
+    workdir: Path,
+    name: str,
+    log: Path,
+    lines: int,
+    sink: dict[str, Any],
+    counter: Callable[[], int],
+    broker_pid: int | None = None,
+) -> Measured:
+    """The agent from `log` to `sink` in workdir/name, measured by `benchmarks.agent_run`."""
     run_dir = workdir / name
     run_dir.mkdir()
-    config = run_dir / "agent.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "agent": {"data_dir": str(run_dir / "data"), "log_level": "warning"},
-                "inputs": [{"name": "nginx", "paths": [str(log)], "parsers": ["nginx_combined"]}],
-                "parsers": [NGINX_RULE],
-                "sinks": [{"name": "out", **sink}],
-            },
-            sort_keys=False,
-        )
+    config = write_config(run_dir / "agent.yaml", agent_doc(run_dir, [str(log)], sink))
+    before = cpu_seconds(broker_pid) if broker_pid else 0.0
+    measurement = run_measured_agent(name, config, lines, log.stat().st_size, counter, timeout=1800)
+    return Measured(measurement, before)
+
+
+def run(lines: int, keep: bool = False) -> Report:
+    """Scenario `kafka` of the suite: file -> nginx rule -> Kafka (mock broker in its own process)."""
+    log = ensure_input(lines)
+    work = OUT / "kafka"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    report = Report(
+        "kafka", f"file -> nginx rule -> Kafka (librdkafka mock broker), {lines:,} lines"
     )
-    stderr = (run_dir / "agent.stderr.log").open("wb")
-    broker_cpu_before = cpu_seconds(broker_pid) if broker_pid else 0.0
-    started = time.monotonic()
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "logship", "run", "-c", str(config)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
-    try:
-        deadline = started + 1800
-        while True:
-            done = counter()
-            if done >= lines:
-                break
-            if agent.poll() is not None:
-                raise RuntimeError(
-                    f"{name}: the agent exited ({agent.returncode}) after {done} records; "
-                    f"see {run_dir / 'agent.stderr.log'}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: only {done} of {lines} records after 30 minutes")
-            time.sleep(0.05)
-        seconds = time.monotonic() - started
-        cpu = cpu_seconds(agent.pid)
-        rdk = librdkafka_cpu_seconds(agent.pid)
-        rss = peak_rss(agent.pid)
-        broker_cpu = cpu_seconds(broker_pid) - broker_cpu_before if broker_pid else None
-    finally:
-        agent.send_signal(signal.SIGTERM)
+    with MockKafka() as kafka:
+        kafka.create_topic("logs", partitions=PARTITIONS)
+        counter = TopicCounter(kafka.bootstrap_servers, "logs")
         try:
-            agent.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        stderr.close()
-    return Figures(name, lines, seconds, cpu, rss, log.stat().st_size, broker_cpu, rdk)
+            sink = {"type": "kafka", "bootstrap_servers": kafka.bootstrap_servers, "topic": "logs"}
+            measured = measure(work, "agent file -> kafka", log, lines, sink, counter, kafka.pid)
+        finally:
+            counter.close()
+        broker = cpu_seconds(kafka.pid) - measured.broker_cpu_before
+    m = measured.measurement
+    rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
+    report.measurements.append(m)
+    report.notes.append(
+        f"of the agent's {m.cpu_s:.2f} CPU s, librdkafka's threads: {rdk:.2f} s; "
+        f"the mock broker process (not counted): {broker:.2f} CPU s"
+    )
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
@@ -353,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                     log,
                     args.lines,
                     {"type": "file", "path": str(out)},
-                    LineCounter(out),
+                    LineCounter(out).poll,
                 )
                 print(figures.row(), flush=True)
                 results.append(figures)

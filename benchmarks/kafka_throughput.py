@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -173,8 +174,64 @@ def measure(
     return Measured(measurement, before)
 
 
-def run(lines: int, keep: bool = False) -> Report:
-    """Scenario `kafka` of the suite: file -> nginx rule -> Kafka (mock broker in its own process)."""
+def sample_topic(bootstrap_servers: str, topic: str, per_partition: int = 200) -> list[bytes]:
+    """The last `per_partition` messages of each partition (older ones the mock may have
+    deleted already: it keeps about 5 MiB per partition)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"logship-benchmark-sample-{topic}",
+            "enable.auto.commit": False,
+        }
+    )
+    values: list[bytes] = []
+    try:
+        for partition in range(PARTITIONS):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            start = max(low, high - per_partition)
+            if start >= high:
+                continue
+            consumer.assign([TopicPartition(topic, partition, start)])
+            deadline = time.monotonic() + 30
+            got = 0
+            while got < high - start and time.monotonic() < deadline:
+                message = consumer.poll(1.0)
+                if message is None or message.error():
+                    continue
+                values.append(message.value())
+                got += 1
+    finally:
+        consumer.close()
+    return values
+
+
+def check_topic(name: str, counter: TopicCounter, bootstrap_servers: str, lines: int) -> str:
+    """Count and sample check of a topic: every line once (by count), fields right on a sample."""
+    import orjson
+
+    from benchmarks.peers.verify import field_problems
+
+    count = counter()
+    rx = re.compile(str(NGINX_RULE["regex"]))
+    sample = sample_topic(bootstrap_servers, counter.topic)
+    problems = [p for value in sample for p in field_problems(orjson.loads(value), rx)]
+    if count != lines:
+        problems.insert(0, f"{count:,} messages for {lines:,} lines")
+    if problems:
+        return f"{name}: OUTPUT WRONG: " + "; ".join(problems[:5])
+    return (
+        f"{name}: {count:,} messages for {lines:,} lines; fields right on the last {len(sample):,}"
+    )
+
+
+def run(lines: int, keep: bool = False, peers: bool = True) -> Report:
+    """Scenario `kafka` of the suite: file -> nginx rule -> Kafka (mock broker in its own
+    process); then rsyslog's omkafka on the same log to the same broker, for the ratio."""
+    from benchmarks.agent_run import measure_process
+    from benchmarks.peers import install, rsyslog
+
     log = ensure_input(lines)
     work = OUT / "kafka"
     shutil.rmtree(work, ignore_errors=True)
@@ -188,16 +245,40 @@ def run(lines: int, keep: bool = False) -> Report:
         try:
             sink = {"type": "kafka", "bootstrap_servers": kafka.bootstrap_servers, "topic": "logs"}
             measured = measure(work, "agent file -> kafka", log, lines, sink, counter, kafka.pid)
+            broker = cpu_seconds(kafka.pid) - measured.broker_cpu_before
+            report.notes.append(check_topic("logship", counter, kafka.bootstrap_servers, lines))
         finally:
             counter.close()
-        broker = cpu_seconds(kafka.pid) - measured.broker_cpu_before
-    m = measured.measurement
-    rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
-    report.measurements.append(m)
-    report.notes.append(
-        f"of the agent's {m.cpu_s:.2f} CPU s, librdkafka's threads: {rdk:.2f} s; "
-        f"the mock broker process (not counted): {broker:.2f} CPU s"
-    )
+        m = measured.measurement
+        rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
+        report.measurements.append(m)
+        report.notes.append(
+            f"of the agent's {m.cpu_s:.2f} CPU s, librdkafka's threads: {rdk:.2f} s; "
+            f"the mock broker process (not counted): {broker:.2f} CPU s"
+        )
+        peer = install.rsyslog_kafka() if peers else None
+        if peer is not None:
+            kafka.create_topic("rsyslog", partitions=PARTITIONS)
+            state = work / "rsyslog"
+            conf = rsyslog.prepare_kafka(log, kafka.bootstrap_servers, "rsyslog", state)
+            counter = TopicCounter(kafka.bootstrap_servers, "rsyslog")
+            try:
+                theirs = measure_process(
+                    f"rsyslog {peer.version} omkafka",
+                    rsyslog.command(peer, conf, state),
+                    lines,
+                    log.stat().st_size,
+                    counter,
+                    log_path=state / "rsyslog.log",
+                )
+                report.notes.append(check_topic("rsyslog", counter, kafka.bootstrap_servers, lines))
+            finally:
+                counter.close()
+            report.measurements.append(theirs)
+            report.notes.append(
+                f"logship / rsyslog omkafka: {m.lines_per_s / theirs.lines_per_s:.2f}x lines/s, "
+                f"{m.lines_per_cpu_s / theirs.lines_per_cpu_s:.2f}x lines per CPU-second"
+            )
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
     return report

@@ -192,3 +192,27 @@ def test_syslog_ng_accepts_the_generated_config(tmp_path: Path) -> None:
         env={**os.environ, **peer.env},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_rsyslog_kafka_config_sends_json_to_the_given_broker_and_listens_nowhere(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    conf = rsyslog.prepare_kafka(tmp_path / "in.log", "127.0.0.1:9092", "logs", state).read_text()
+    assert re.findall(r'module\(load="(\w+)"', conf) == ["imfile", "mmnormalize", "omkafka"]
+    assert 'broker=["127.0.0.1:9092"] topic="logs"' in conf
+    assert '%$!all-json-plain%"' in conf  # one document per message, no newline
+    assert (state / "nginx.rulebase").read_text() == rsyslog.RULEBASE
+
+
+@pytest.mark.skipif(
+    not Path("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so").exists(),
+    reason="rsyslog-kafka is not installed",
+)
+def test_rsyslog_accepts_the_generated_kafka_config(tmp_path: Path) -> None:
+    conf = rsyslog.prepare_kafka(tmp_path / "in.log", "127.0.0.1:9092", "logs", tmp_path / "s")
+    peer = install.Peer("rsyslog", Path(shutil.which("rsyslogd") or ""), "?")
+    done = subprocess.run(
+        rsyslog.check_command(peer, conf), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -126,6 +126,16 @@ def rsyslog() -> Peer:
     return Peer("rsyslog", binary, version, args, {}, how)
 
 
+def rsyslog_kafka() -> Peer | None:
+    """rsyslogd with omkafka (package rsyslog-kafka, which uses Debian's librdkafka), or None
+    when rsyslog could only be unpacked (the comparison then skips it)."""
+    peer = rsyslog()
+    if peer.how != "installed":
+        return None
+    _apt_install(["rsyslog-kafka"])
+    return peer
+
+
 def syslog_ng() -> Peer:
     """syslog-ng unpacked (its libraries and modules found through the environment and flags)."""
     if installed("syslog-ng-core"):

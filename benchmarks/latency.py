@@ -23,8 +23,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -108,15 +110,25 @@ def percentile(sorted_values: list[int], fraction: float) -> float:
     return sorted_values[index] / 1e6
 
 
-def run(rate: int = 10_000, seconds: float = 30.0, keep: bool = False) -> Report:
-    """Scenario `latency`."""
+def run(
+    rate: int = 10_000,
+    seconds: float = 30.0,
+    keep: bool = False,
+    input_options: dict[str, Any] | None = None,
+    sink_options: dict[str, Any] | None = None,
+) -> Report:
+    """Scenario `latency` (agent defaults unless options are given)."""
     work = OUT / "latency"
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     log = work / "logs" / "app.log"
     out = work / "agent.ndjson"
     doc = agent_doc(
-        work, [str(work / "logs" / "*.log")], {"type": "file", "path": str(out)}, [LATENCY_RULE]
+        work,
+        [str(work / "logs" / "*.log")],
+        {"type": "file", "path": str(out), **(sink_options or {})},
+        [LATENCY_RULE],
+        input_options,
     )
     config = write_config(work / "agent.yaml", doc)
     watcher = OutputWatcher(out)
@@ -192,8 +204,30 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder in benchmarks/out"
     )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="an input option to change, e.g. --input poll_interval=100ms",
+    )
+    parser.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="a file sink option to change, e.g. --sink batch.linger_ms=20 (one level of dots)",
+    )
     args = parser.parse_args()
-    print(run(args.rate, args.seconds, args.keep).text())
+    inputs = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.input)}
+    sink: dict[str, Any] = {}
+    for key, value in (o.split("=", 1) for o in args.sink):
+        head, _, rest = key.partition(".")
+        if rest:
+            sink.setdefault(head, {})[rest] = yaml.safe_load(value)
+        else:
+            sink[head] = yaml.safe_load(value)
+    print(run(args.rate, args.seconds, args.keep, inputs, sink).text())
     return 0
 
 

@@ -1,6 +1,6 @@
 """The agent side by side with rsyslog and syslog-ng on the same 1,000,000 nginx lines.
 
-    python benchmarks/peers/compare.py [--lines N] [--only logship,rsyslog,syslog-ng] [--keep]
+    python benchmarks/peers/compare.py [--lines N] [--only logship,rsyslog,syslog-ng] [--repeat N] [--keep]
 
 Each contender tails the same generated log, parses the same ten fields with the same rule
 (see `rsyslog.py` and `syslog_ng.py` for how each does it) and writes one JSON document per
@@ -54,19 +54,36 @@ def run_peer(peer: install.Peer, log: Path, lines: int, work: Path) -> Measureme
     )
 
 
-def ratio_table(ours: Measurement, peers: list[Measurement]) -> list[str]:
-    """logship / peer for lines/s and lines per CPU-second."""
+def median(values: list[float]) -> float:
+    """The middle value (the mean of the two middle ones for an even count)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def ratio_table(runs: dict[str, list[Measurement]]) -> list[str]:
+    """logship / peer for lines/s and lines per CPU-second (medians over the rounds)."""
+    ours = runs["logship"]
     rows = [f"{'logship / peer':<28} {'lines/s':>10} {'lines/CPU-s':>12}"]
-    for peer in peers:
-        rows.append(
-            f"{'/ ' + peer.name:<28} {ours.lines_per_s / peer.lines_per_s:>9.2f}x "
-            f"{ours.lines_per_cpu_s / peer.lines_per_cpu_s:>11.2f}x"
+    for name, theirs in runs.items():
+        if name == "logship":
+            continue
+        rate = median([m.lines_per_s for m in ours]) / median([m.lines_per_s for m in theirs])
+        per_cpu = median([m.lines_per_cpu_s for m in ours]) / median(
+            [m.lines_per_cpu_s for m in theirs]
         )
+        rows.append(f"{'/ ' + name:<28} {rate:>9.2f}x {per_cpu:>11.2f}x")
+    if len(ours) > 1:
+        rows.append(f"(medians of {len(ours)} rounds; the contenders take turns in each round)")
     return rows
 
 
-def run(lines: int, keep: bool = False, only: list[str] | None = None) -> Report:
-    """Scenario `peers`: logship, rsyslog and syslog-ng, each verified, with the ratios."""
+def run(lines: int, keep: bool = False, only: list[str] | None = None, repeat: int = 1) -> Report:
+    """Scenario `peers`: logship, rsyslog and syslog-ng, each verified, with the ratios.
+
+    With `repeat` > 1 the contenders run in turn `repeat` times (so a burst of load from other
+    work on the machine hits them alike) and the ratios use the medians.
+    """
     chosen = only or CONTENDERS
     log = ensure_input(lines)
     root = OUT / "peers-run"
@@ -78,32 +95,39 @@ def run(lines: int, keep: bool = False, only: list[str] | None = None) -> Report
         "rsyslog": install.rsyslog,
         "syslog-ng": install.syslog_ng,
     }
-    ours: Measurement | None = None
-    peers: list[Measurement] = []
-    for name in chosen:
-        work = root / name
-        work.mkdir(parents=True)
-        if name == "logship":
-            measured = agent_file_to_file(log, lines, work, name="logship file -> file")
-            ours = measured
-            out = work / "agent.ndjson"
-        else:
-            peer = getters[name]()
-            report.notes.append(f"{name} {peer.version}: {peer.how} from Debian's package")
-            measured = run_peer(peer, log, lines, work)
-            peers.append(measured)
-            out = work / "out.ndjson"
-        report.measurements.append(measured)
-        checked = verify(name, log, out)
-        report.notes.append(checked.summary())
-        size = out.stat().st_size if out.exists() else 0
-        report.notes.append(
-            f"{name}: {size / max(checked.output_records, 1):.0f} output bytes per record"
-        )
-        if not keep:
-            out.unlink(missing_ok=True)
-    if ours is not None and peers:
-        report.notes += ratio_table(ours, peers)
+    peers = {name: getters[name]() for name in chosen if name != "logship"}
+    report.notes += [
+        f"{peer.name} {peer.version}: {peer.how} from Debian's package" for peer in peers.values()
+    ]
+    runs: dict[str, list[Measurement]] = {name: [] for name in chosen}
+    for round_ in range(repeat):
+        suffix = f" #{round_ + 1}" if repeat > 1 else ""
+        for name in chosen:
+            work = root / f"{name}-{round_}"
+            work.mkdir(parents=True)
+            if name == "logship":
+                measured = agent_file_to_file(
+                    log, lines, work, name=f"logship file -> file{suffix}"
+                )
+                out = work / "agent.ndjson"
+            else:
+                measured = run_peer(peers[name], log, lines, work)
+                measured.name += suffix
+                out = work / "out.ndjson"
+            runs[name].append(measured)
+            report.measurements.append(measured)
+            checked = verify(measured.name, log, out)
+            if round_ == 0 or not checked.ok:
+                report.notes.append(checked.summary())
+            if round_ == 0:
+                size = out.stat().st_size if out.exists() else 0
+                report.notes.append(
+                    f"{name}: {size / max(checked.output_records, 1):.0f} output bytes per record"
+                )
+            if not keep:
+                out.unlink(missing_ok=True)
+    if "logship" in runs and len(runs) > 1:
+        report.notes += ratio_table(runs)
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     return report
@@ -120,13 +144,16 @@ def main() -> int:
         help=f"a comma-separated subset of {','.join(CONTENDERS)}",
     )
     parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds (contenders in turn); ratios of medians"
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep outputs and state in benchmarks/out"
     )
     args = parser.parse_args()
     unknown = set(args.only or []) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
-    print(run(args.lines, args.keep, args.only).text())
+    print(run(args.lines, args.keep, args.only, args.repeat).text())
     return 0
 
 

@@ -296,15 +296,16 @@ def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
     from logship.framing import Lines
     from logship.process import tune_malloc
     from parsers.chain import ParserChain
-    from parsers.config import RegexRuleSettings
-    from parsers.regex_rule import RegexRule
+    from parsers.rule import compile_rule
+    from parsers.section import ParsersSettings
     from sinks.catalog import build_sink
     from sinks.file import FileSinkSettings
     from sinks.kafka.config import KafkaSinkSettings
 
     tune_malloc()  # as the agent does
     texts = [line.rstrip("\n") for line in nginx_lines(lines)]
-    chain = ParserChain([RegexRule(RegexRuleSettings.model_validate(NGINX_RULE))], "host")
+    parsers = ParsersSettings.model_validate({"rules": [NGINX_RULE]})
+    chain = ParserChain([compile_rule(parsers.rule("nginx_combined"), parsers.library)], "host")
     starts = list(range(0, lines * 150, 150))
     info = {"path": "/var/log/nginx/access.log", "device_id": "2049", "inode": "1"}
     entries, _ = chain.parse(Lines(texts, starts, lines * 150), info, "2026-01-01T00:00:00.000Z")

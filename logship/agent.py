@@ -58,6 +58,7 @@ class Agent:
         try:
             while not self._stop.wait(self.config.agent.checkpoint_interval):
                 p.checkpoint()
+                p.health.beat()
                 if not p.tailer.is_alive() or not all(w.is_alive() for w in p.workers):
                     log.error("A pipeline thread died; shutting down.")
                     code = 1
@@ -69,6 +70,7 @@ class Agent:
     def shutdown(self) -> bool:
         """Stops reading, drains the queues, writes the final checkpoint. True if fully drained."""
         p = self.pipeline
+        p.health.stop()
         deadline = time.monotonic() + self.config.agent.shutdown_timeout
         log.info(
             "Shutting down: draining queues.",

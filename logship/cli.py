@@ -1,4 +1,4 @@
-"""The `logship` command: run, check, setup, version."""
+"""The `logship` command: run, check, parse, setup, status, version."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -13,8 +14,11 @@ from logship import __version__
 from logship.config import Config
 from logship.config_file import ConfigError, load_config
 from logship.pipeline import StartupError
-from logship.secrets import mask_secrets
+from logship.secrets import mask_secrets, secret_values
 from logship.selflog import configure as configure_logging
+
+if TYPE_CHECKING:
+    from parsers.chain import ChainStats
 
 log = logging.getLogger("logship.cli")
 
@@ -59,6 +63,32 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--sink", help="only this sink (default: every sink of that type)")
     setup.set_defaults(handler=_cmd_setup)
 
+    status = sub.add_parser(
+        "status",
+        help="show checkpointed files: size now, acknowledged offset, lag (agent running or not)",
+    )
+    where = status.add_mutually_exclusive_group(required=True)
+    where.add_argument("-c", "--config", help="agent config file (YAML): its agent.data_dir")
+    where.add_argument("--data-dir", help="the agent's data folder (no config needed)")
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    status.set_defaults(handler=_cmd_status)
+
+    parse = sub.add_parser(
+        "parse",
+        help="run lines through an input's parser rules; print the records and a summary per rule",
+        description="Runs the lines of LOGFILE (or stdin) through the parser chain of an input and "
+        "prints the records as JSON lines on stdout, then a summary per rule on stderr. "
+        "Touches no agent state: use it to try rules before deploying them.",
+    )
+    parse.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
+    parse.add_argument("--input", required=True, metavar="NAME", help="the input whose rules run")
+    parse.add_argument("logfile", nargs="?", default="-", help="log file to read ('-': stdin)")
+    parse.add_argument("--strict", action="store_true", help="exit 1 if any line matched no rule")
+    parse.add_argument(
+        "--summary-only", action="store_true", help="print only the summary, not the records"
+    )
+    parse.set_defaults(handler=_cmd_parse)
+
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: _cmd_version())
     return parser
@@ -76,7 +106,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    configure_logging(config.agent.log_level)
+    configure_logging(config.agent.log_level, secret_values(config.model_dump(mode="json")))
     from logship.agent import Agent  # imported late: `check` and `version` stay light
 
     try:
@@ -126,11 +156,158 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     for sink in sinks:
         print(f"# sink {sink.name}")
         try:
-            run_setup(sink, config.parsers, print)
+            run_setup(sink, config.parsers.rules, print)
         except SetupError as exc:
             print(f"logship: setup of sink {sink.name} failed: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from logship.checkpoint import CheckpointError
+    from logship.status import registry_rows, render_table
+
+    if args.config is not None:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        data_dir = Path(config.agent.data_dir)
+    else:
+        data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        print(
+            f"logship: data folder {data_dir} does not exist (the agent never ran?)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    try:
+        rows = registry_rows(data_dir)
+    except CheckpointError as exc:
+        print(f"logship: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        doc = {"data_dir": str(data_dir), "files": [row.to_json() for row in rows]}
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        print(render_table(rows))
+    else:
+        print(f"No checkpoints yet in {data_dir}.")
+    return EXIT_OK
+
+
+_PARSE_CHUNK = 1 << 20
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    """`logship parse`: the input's chain over a file or stdin; records out, summary to stderr."""
+    import bisect
+    import datetime as dt
+    import os
+
+    import orjson
+
+    from logship.framing import LineFramer, Lines
+    from logship.record import format_iso
+    from parsers.chain import NO_RULE, ChainStats, build_chains
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    inputs = {inp.name: inp for inp in config.inputs}
+    inp = inputs.get(args.input)
+    if inp is None:
+        print(
+            f"logship: no input named {args.input!r} in {args.config} "
+            f"(inputs: {', '.join(inputs)})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    chain = build_chains(config)[inp.name]
+    try:
+        stream = sys.stdin.buffer if args.logfile == "-" else open(args.logfile, "rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"logship: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
+    st = os.fstat(stream.fileno())
+    file_info = {
+        "path": "-" if args.logfile == "-" else os.path.abspath(args.logfile),
+        "device_id": str(st.st_dev),
+        "inode": str(st.st_ino),
+    }
+    framer = LineFramer(0, inp.max_line_bytes)
+    total = ChainStats()
+    examples: list[tuple[int, str]] = []
+    line_count = 0
+    out = sys.stdout.buffer
+    records_out = not args.summary_only
+
+    def run(lines: Lines) -> None:
+        nonlocal line_count
+        if not lines.texts:
+            return
+        read_time = format_iso(dt.datetime.now(dt.UTC))
+        entries, stats = chain.parse(lines, file_info, read_time)
+        for offset, text in stats.unmatched_examples:
+            if len(examples) < 5:
+                examples.append((line_count + bisect.bisect_left(lines.starts, offset) + 1, text))
+        line_count += len(lines.texts)
+        for rule, n in stats.matched.items():
+            total.matched[rule] = total.matched.get(rule, 0) + n
+        for key, n in stats.field_errors.items():
+            total.field_errors[key] = total.field_errors.get(key, 0) + n
+        for rule, n in stats.dropped.items():
+            total.dropped[rule] = total.dropped.get(rule, 0) + n
+        total.unmatched += stats.unmatched
+        if records_out:
+            out.write(b"".join(orjson.dumps(e) + b"\n" for e in entries))
+
+    try:
+        with stream:
+            while chunk := stream.read(_PARSE_CHUNK):
+                run(framer.feed(chunk))
+            run(framer.flush())
+        out.flush()
+    except BrokenPipeError:  # `logship parse ... | head`: fine, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    _print_parse_summary(args, inp.parsers, inp.on_no_match, line_count, total, examples, NO_RULE)
+    if args.strict and total.unmatched:
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _print_parse_summary(
+    args: argparse.Namespace,
+    rules: list[str],
+    on_no_match: str,
+    line_count: int,
+    total: ChainStats,
+    examples: list[tuple[int, str]],
+    no_rule: str,
+) -> None:
+    source = "stdin" if args.logfile == "-" else args.logfile
+    err = sys.stderr
+    print(f"# {line_count} line(s) from {source}, input {args.input!r}", file=err)
+    width = max([len(r) for r in rules] + [18])
+    print(f"#   {'rule':{width}} {'matched':>9} {'dropped':>8}", file=err)
+    for rule in rules:
+        matched = total.matched.get(rule, 0)
+        print(f"#   {rule:{width}} {matched:>9} {total.dropped.get(rule, 0):>8}", file=err)
+    fate = "dropped (on_no_match: drop)" if on_no_match == "drop" else "kept, tags [parse_failure]"
+    unmatched = total.unmatched
+    dropped = total.dropped.get(no_rule, 0)
+    print(f"#   {'(no rule matched)':{width}} {unmatched:>9} {dropped:>8}   {fate}", file=err)
+    for (rule, reason), n in sorted(total.field_errors.items()):
+        print(f"# field errors: {rule}: {reason}: {n} (raw value kept, record tagged)", file=err)
+    if examples:
+        print("# first lines no rule matched:", file=err)
+        for number, text in examples:
+            shown = text if len(text) <= 200 else text[:197] + "..."
+            print(f"#   line {number}: {shown}", file=err)
 
 
 def _cmd_version() -> int:

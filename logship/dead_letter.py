@@ -26,18 +26,21 @@ class DeadLetterFile:
         self.sink_name = sink_name
         self._lock = threading.Lock()
 
+    def _line(self, now: str, entry: LogEntry, reason: str) -> bytes:
+        doc = {"time": now, "sink": self.sink_name, "reason": reason, "record": entry}
+        try:
+            return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            # A record JSON cannot hold (too deeply nested): keep its text form, never lose it.
+            doc["record"] = repr(entry)
+            return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
+
     def write(self, items: Sequence[tuple[LogEntry, str]]) -> None:
         """Appends `(record, reason)` pairs and fsyncs."""
         if not items:
             return
         now = format_epoch(time.time())
-        data = b"".join(
-            orjson.dumps(
-                {"time": now, "sink": self.sink_name, "reason": reason, "record": entry},
-                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
-            )
-            for entry, reason in items
-        )
+        data = b"".join(self._line(now, entry, reason) for entry, reason in items)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

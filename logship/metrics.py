@@ -1,17 +1,34 @@
 """The agent's own metrics (prometheus-client), one registry per agent so tests stay independent.
 
-Counters are incremented per chunk or per batch with the count, never per line.
+Counters are incremented per chunk or per batch with the count, never per line. Values that
+are cheaper to compute when scraped (lag, sink readiness) come from `logship.live_metrics`, and
+log-derived metrics from `logship.derived_metrics`; docs/metrics.md lists them all.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.metrics import MetricWrapperBase
+
+from logship import __version__
 
 
 class Metrics:
     """Every metric the agent exposes. Label names: `input`, `rule`, `sink`, `outcome`, `reason`."""
 
     def __init__(self) -> None:
+        # `*_created` series double the exposition and tell nothing a restart counter does not.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.lines_read = Counter(
@@ -63,6 +80,12 @@ class Metrics:
             ["input"],
             registry=r,
         )
+        self.rotations = Counter(
+            "logship_file_rotations",
+            "Files seen under a new name (rotated by rename); read on under their new name.",
+            ["input"],
+            registry=r,
+        )
         self.queue_events = Gauge(
             "logship_queue_events", "Entries waiting in a sink's queue.", ["sink"], registry=r
         )
@@ -107,3 +130,32 @@ class Metrics:
         self.checkpoint_errors = Counter(
             "logship_checkpoint_write_errors", "Checkpoint writes that failed.", registry=r
         )
+        self.records_dropped = Counter(
+            "logship_parser_records_dropped",
+            "Records a parser rule dropped on purpose (never shipped, acknowledged).",
+            ["input", "rule"],
+            registry=r,
+        )
+        Info("logship_build", "The agent's version.", registry=r).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
+
+    def declare_inputs(self, names: list[str]) -> None:
+        """Creates the per-input series of rare events at 0, so that `increase()` sees the first one."""
+        for name in names:
+            for metric in (self.truncations, self.rotations, self.file_errors):
+                metric.labels(name)
+
+
+def current_value(metric: MetricWrapperBase, labels: dict[str, str], suffix: str = "") -> float:
+    """The value of one series of a metric now (0 if it has none yet), e.g. for /status.
+
+    `suffix` picks a sample of the family: `_total` for counters, `_count` for histograms.
+    """
+    for family in metric.collect():
+        name = family.name + suffix
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0

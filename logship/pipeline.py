@@ -15,14 +15,18 @@ from logship.ack import AckTracker
 from logship.checkpoint import CheckpointError, CheckpointStore
 from logship.config import Config
 from logship.dead_letter import DeadLetterFile
-from logship.metrics import Metrics
+from logship.derived_metrics import DerivedMetrics
+from logship.health import Health
+from logship.http_endpoint import HttpEndpoint
+from logship.live_metrics import LiveMetrics
+from logship.metrics import Metrics, current_value
 from logship.registry import FileRegistry
+from logship.secrets import secret_values
 from logship.sink import Sink, SinkError
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
 from logship.tailer import InputRuntime, Tailer
-from parsers.chain import ParserChain
-from parsers.regex_rule import RegexRule
+from parsers.chain import build_chains
 from sinks.catalog import build_sink
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,7 @@ class Pipeline:
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
 
-        rules = {p.name: RegexRule(p) for p in config.parsers}
+        chains = build_chains(config)
         own_files = frozenset(
             os.path.abspath(str(path))
             for s in config.sinks
@@ -69,21 +73,53 @@ class Pipeline:
         self.inputs = [
             InputRuntime(
                 settings=inp,
-                chain=ParserChain([rules[name] for name in inp.parsers], config.agent.host_name),
+                chain=chains[inp.name],
                 queues=self.queues,
                 own_files=own_files,
                 own_dirs=(own_dir,),
             )
             for inp in config.inputs
         ]
+        self.derived = DerivedMetrics(config.metrics)
         self.tailer = Tailer(
             self.inputs,
             self.acks,
             self.registry,
             self.metrics,
+            observers=[self.derived] if self.derived else [],
             max_open_files=config.agent.max_open_files,
             clean_removed_after=config.agent.clean_removed_after,
         )
+        self._wire_operations()
+
+    def _wire_operations(self) -> None:
+        """Health, scrape-time metrics, log-derived metrics and the HTTP endpoint (not yet bound)."""
+        config = self.config
+        self.metrics.declare_inputs([i.name for i in config.inputs])
+        self.secrets = frozenset(secret_values(config.model_dump(mode="json")))
+        """Config values never to show (/status, /healthz, self-logs)."""
+        latency = self.metrics.sink_latency
+        self.health = Health(
+            self.tailer,
+            self.workers,
+            lambda sink: current_value(latency, {"sink": sink}, "_count"),
+            stall_timeout=config.agent.http.stall_timeout,
+            scan_interval=min(i.scan_interval for i in config.inputs),
+            loop_interval=config.agent.checkpoint_interval,
+        )
+        self.live_metrics = LiveMetrics(
+            self.metrics,
+            self.tailer,
+            self.acks,
+            self.workers,
+            self.health,
+            [i.name for i in config.inputs],
+        )
+        self.metrics.registry.register(self.live_metrics)
+        if self.derived:
+            self.metrics.registry.register(self.derived)
+        address = config.agent.http.host_port
+        self.http = None if address is None else HttpEndpoint(self, *address)
 
     def open(self) -> None:
         """Claims the data folder, loads checkpoints and checks every sink; raises StartupError."""
@@ -98,6 +134,29 @@ class Pipeline:
                 sink.healthcheck()
             except SinkError as exc:
                 raise StartupError(f"sinks[{index}] ({sink.name}): {exc}") from None
+        if self.http is not None:
+            self._bind_http(self.http)
+
+    def _bind_http(self, http: HttpEndpoint) -> None:
+        """Binds the endpoint. A configured address that is taken stops the start; the default
+        address being taken (another agent on this host) only turns the endpoint off, loudly:
+        the endpoint observes the shipping, it must not stop it."""
+        settings = self.config.agent.http
+        try:
+            http.bind()
+        except OSError as exc:
+            problem = f"cannot listen on {settings.address}: {exc.strerror or exc}"
+            if "address" in settings.model_fields_set:
+                raise StartupError(
+                    f"agent.http.address: {problem}; choose a free port, or null to turn the "
+                    f"endpoint off"
+                ) from None
+            log.warning(
+                "HTTP endpoint off: the default address is taken; set agent.http.address to "
+                "choose another (or null to silence this).",
+                extra={"address": settings.address, "error": exc.strerror or str(exc)},
+            )
+            self.http = None
 
     def _claim_data_dir(self) -> None:
         folder = Path(self.data_dir)
@@ -128,10 +187,13 @@ class Pipeline:
         self._lock_fd = fd
 
     def start(self) -> None:
-        """Starts the sink workers, then the tailer."""
+        """Starts the sink workers, then the tailer, then the HTTP endpoint."""
         for worker in self.workers:
             worker.start()
         self.tailer.start()
+        self.health.start()
+        if self.http is not None:
+            self.http.start()
 
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""
@@ -146,7 +208,9 @@ class Pipeline:
         return True
 
     def release(self) -> None:
-        """Releases the data folder lock."""
+        """Stops the HTTP endpoint and releases the data folder lock."""
+        if self.http is not None:
+            self.http.stop()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -28,3 +28,49 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_secrets(v) for v in value]
     return value
+
+
+_MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words everywhere
+
+
+def secret_values(value: Any) -> set[str]:
+    """The values held under secret keys in a config tree (for masking them in free text)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found |= _leaves(v) if is_secret_key(str(k)) else secret_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= secret_values(v)
+    return found
+
+
+def _leaves(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_leaves(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_leaves(v) for v in value))
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_CHARS:
+        return {value}
+    return set()
+
+
+def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
+    """`text` with every occurrence of a secret value replaced by `***` (longest first)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def redact_tree(value: Any, secrets: set[str] | frozenset[str]) -> Any:
+    """A copy of a JSON-like tree with every secret value masked inside its strings."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(v, secrets) for v in value]
+    return value

@@ -4,26 +4,36 @@
     -> {"time": "...", "level": "warning", "logger": "logship.sink_worker",
         "message": "Sink failing; retrying with backoff.", "sink": "kafka", "reason": "..."}
 
-Fields whose key looks like a secret are masked.
+Fields whose key looks like a secret are masked, and so is every secret value of the config
+wherever it appears in a line (an error message quoting a URL or a header, say): `configure`
+takes them from the loaded config.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from logship.record import format_epoch
-from logship.secrets import MASK, is_secret_key
+from logship.secrets import MASK, is_secret_key, redact
 
 # Attributes every LogRecord has; anything else came from `extra=` and is a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats records as one JSON object per line."""
+    """Formats records as one JSON object per line, with the given secret values masked."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Masked in the encoded line, so also as JSON escapes them (a quote, a backslash).
+        self.secrets = frozenset(
+            form for secret in secrets for form in (secret, orjson.dumps(secret).decode()[1:-1])
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
@@ -37,13 +47,17 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = MASK if is_secret_key(key) else value
         if record.exc_info:
             doc["error.stack_trace"] = self.formatException(record.exc_info)
-        return orjson.dumps(doc, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        line = orjson.dumps(doc, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return redact(line, self.secrets) if self.secrets else line
 
 
-def configure(level: str = "info") -> None:
-    """Sends every `logship`, `parsers` and `sinks` logger to stderr as JSON lines at `level`."""
+def configure(level: str = "info", secrets: Iterable[str] = ()) -> None:
+    """Sends every `logship`, `parsers` and `sinks` logger to stderr as JSON lines at `level`.
+
+    `secrets`: values never to print (`logship.secrets.secret_values` of the config).
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(secrets))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -7,6 +7,8 @@ import random
 import threading
 import time
 
+import orjson
+
 from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.dead_letter import DeadLetterFile
@@ -118,6 +120,10 @@ class SinkWorker(threading.Thread):
         started = time.monotonic()
         try:
             return self.sink.send(batch)
+        except orjson.JSONEncodeError:
+            # A record JSON cannot express (nested deeper than orjson's 255 levels): resending
+            # would fail forever, so dead-letter exactly those records and send the rest.
+            return _unencodable(batch)
         except Exception as exc:  # a sink bug must not kill the worker and lose the batch
             log.exception("Sink raised; the batch will be retried.", extra={"sink": self.sink.name})
             return SendResult(Outcome.RETRY, reason=f"{type(exc).__name__}: {exc}")
@@ -184,3 +190,18 @@ class SinkWorker(threading.Thread):
                 },
             )
             self._failing_since = None
+
+
+def _unencodable(batch: Batch) -> SendResult:
+    """Rejects the records orjson cannot encode; the others are to be resent."""
+    bad: list[tuple[int, str]] = []
+    for i, entry in enumerate(batch.entries):
+        try:
+            orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError as exc:
+            bad.append((i, f"cannot be encoded as JSON: {exc}"))
+    if not bad:
+        return SendResult(Outcome.RETRY, reason="JSON encoding failed for no record on its own")
+    rejected = {i for i, _ in bad}
+    keep = [i for i in range(len(batch.entries)) if i not in rejected]
+    return SendResult(Outcome.RETRY, reason=bad[0][1], retry_only=keep, rejected=bad)

@@ -421,6 +421,7 @@ class Tailer(threading.Thread):
                 tf.predecessor = other  # rotated away from this path: read it out first
                 tf.predecessor_eofs = other.eof_polls
                 other.next_poll = now
+                self.metrics.rotations.labels(inp.name).inc()
         self._files[key] = tf
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))
@@ -595,6 +596,8 @@ class Tailer(threading.Thread):
             self.metrics.records_parsed.labels(inp.name, rule).inc(n)
         for (rule, reason), n in stats.field_errors.items():
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
+        for rule, n in stats.dropped.items():
+            self.metrics.records_dropped.labels(inp.name, rule).inc(n)
         for observer in self.observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end

@@ -1,39 +1,81 @@
 """ParserChain: an input's ordered rules (first match wins) turning framed lines into LogEntry records.
 
-This is the one place where LogEntry documents are assembled (see `logship.record`). A line that
-no rule matches is never dropped: it ships with the raw text as `message` and
-`tags: [parse_failure]`.
+This is the one place where LogEntry documents are completed (see `logship.record`): a rule
+returns the parsed part (fields nested by their dotted names, `@timestamp`, `message`,
+`log.level`, `tags` when it has them); the chain adds `log.file`, `log.offset`, `host.name`, the
+read time when the line had no timestamp, the raw line when the rule chose no message, and
+`log.flags: [truncated]`. For container logs and multiline events it also adds what the
+earlier stages know per line (the runtime's time as the default `@timestamp`, `log.stream`,
+`log.flags: [multiline]`) and the file's Kubernetes metadata, before `drop_if` sees the record.
+Then it applies the rule's `drop_if` and the redaction settings.
+
+A line that no rule matches is kept: it ships with the raw text as `message` and
+`tags: [parse_failure]`, unless the input says `on_no_match: drop` (then it is counted).
+
+`build_chains(config)` builds every input's chain from a validated config, and nothing else: it
+is a pure function of the config, so a reload can build new chains and swap them in.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+import bisect
+import copy as copying
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Literal
 
 from logship.framing import Lines
 from logship.record import LogEntry
-from parsers.regex_rule import RegexRule
+from parsers.redaction import Redactor
+from parsers.rule import Rule, compile_rule
+
+if TYPE_CHECKING:
+    from logship.config import Config
+    from parsers.section import ParsersSettings
 
 PARSE_FAILURE = "parse_failure"
+NO_RULE = ""
+"""The `dropped` key for lines dropped because no rule matched them (`on_no_match: drop`)."""
+
+_EXAMPLES = 5
 
 
 @dataclass(slots=True)
 class ChainStats:
-    """Counts from one `parse` call, for metrics: records per rule, unmatched, tagged field errors."""
+    """Counts from one `parse` call, for metrics.
+
+    `matched`: records per rule (dropped ones included); `unmatched`: lines no rule matched
+    (kept or dropped); `field_errors`: failed conversions / timestamps by (rule, reason);
+    `dropped`: records not shipped, by rule (`drop_if`) or NO_RULE (`on_no_match: drop`);
+    `unmatched_examples`: (start offset, text) of the first few lines no rule matched.
+    """
 
     matched: dict[str, int] = field(default_factory=dict)
     unmatched: int = 0
     field_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    unmatched_examples: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ParserChain:
     """Parses lines of one file into records with the input's rules, in order."""
 
-    def __init__(self, rules: Sequence[RegexRule], host_name: str) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        host_name: str,
+        *,
+        on_no_match: Literal["keep", "drop"] = "keep",
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.rules = list(rules)
         self.host_name = host_name
+        self.on_no_match = on_no_match
+        self.redactor = redactor if redactor else None
+        self.clock = clock
 
     def parse(
         self,
@@ -46,62 +88,184 @@ class ParserChain:
 
         `file_info` becomes each record's `log.file` (path, device_id, inode); it is copied per
         record, so records never share mutable objects. `file_fields` (Kubernetes metadata of a
-        container log) are added to every record, as are what earlier stages know per line:
-        the runtime's time (`@timestamp` unless the line has its own), `log.stream`, and
-        `log.flags: ["multiline"]` for joined events.
+        container log) are added to every record.
         """
         rules = self.rules
-        host = self.host_name
+        now = self.clock()
+        for rule in rules:
+            rule.refresh(now)
+        host_name = self.host_name
+        keep_unmatched = self.on_no_match == "keep"
+        redactor = self.redactor
+        needed = redactor.needed if redactor is not None else None
         stats = ChainStats()
+        examples = stats.unmatched_examples
         matched = [0] * len(rules)
+        dropped_by = [0] * len(rules)
+        dropped_starts: list[int] = []
+        unmatched = 0
         entries: list[LogEntry] = []
         append = entries.append
-        for text, start in zip(lines.texts, lines.starts, strict=True):
-            for index, rule in enumerate(rules):
-                m = rule.match(text)
-                if m is None:
-                    continue
-                matched[index] += 1
-                try:
-                    append(rule.build(m, text, start, read_time, file_info, host))
-                except ValueError:
-                    entry, tags = rule.build_tagged(m, text, start, read_time, file_info, host)
-                    append(entry)
-                    for tag in tags:
-                        key = (rule.name, tag)
-                        stats.field_errors[key] = stats.field_errors.get(key, 0) + 1
-                break
+        copy = file_info.copy
+        # One rule per chain is the common case: its parse function is called directly.
+        single = rules[0].parse if len(rules) == 1 else None
+        parsers = [rule.parse for rule in rules]
+        drops = [rule.drop_if for rule in rules]
+        substring = [rule.substring_fields for rule in rules]
+        any_drop = any(d is not None for d in drops)
+        indexes = range(len(rules))
+        index = 0
+        # Container and multiline stages add per-line facts; plain files pay one `is None` a line.
+        defaults: Iterable[str] = repeat(read_time)
+        if lines.times is not None:
+            defaults = [t or read_time for t in lines.times]
+        extras: Iterable[tuple[str, bool] | None] = repeat(None)
+        if lines.streams is not None or lines.multiline or file_fields:
+            extras = _per_line_extras(lines)
+        # strict=False: `defaults` and `extras` may be endless repeat()s.
+        for text, start, default_time, extra in zip(
+            lines.texts, lines.starts, defaults, extras, strict=False
+        ):
+            if single is not None:
+                rec = single(text)
             else:
-                stats.unmatched += 1
-                append(
-                    {
-                        "@timestamp": read_time,
-                        "message": text,
-                        "log": {"file": file_info.copy(), "offset": start},
-                        "host": {"name": host},
-                        "tags": [PARSE_FAILURE],
-                    }
-                )
-        for i in lines.truncated:
-            entries[i]["log"]["flags"] = ["truncated"]
-        if lines.multiline or lines.times is not None or lines.streams is not None or file_fields:
-            _decorate(entries, lines, read_time, file_fields)
-        stats.matched = {rule.name: n for rule, n in zip(rules, matched, strict=True) if n}
+                rec = None
+                for index in indexes:
+                    rec = parsers[index](text)
+                    if rec is not None:
+                        matched[index] += 1
+                        break
+            if rec is None:
+                unmatched += 1
+                if len(examples) < _EXAMPLES:
+                    examples.append((start, text))
+                if not keep_unmatched:
+                    dropped_starts.append(start)
+                    continue
+                raw: LogEntry = {
+                    "@timestamp": default_time,
+                    "message": text,
+                    "log": {"file": copy(), "offset": start},
+                    "host": {"name": host_name},
+                    "tags": [PARSE_FAILURE],
+                }
+                if extra is not None:
+                    _decorate(raw, extra, file_fields)
+                if needed is not None and needed(text):
+                    redactor.redact_record(raw)  # type: ignore[union-attr]
+                append(raw)
+                continue
+            if "@timestamp" not in rec:
+                rec["@timestamp"] = default_time
+            if "message" not in rec:
+                rec["message"] = text
+            log = rec.get("log")
+            if log is None:
+                rec["log"] = {"file": copy(), "offset": start}
+            else:
+                log["file"] = copy()
+                log["offset"] = start
+            host = rec.get("host")
+            if host is None:
+                rec["host"] = {"name": host_name}
+            else:
+                host["name"] = host_name
+            if extra is not None:
+                _decorate(rec, extra, file_fields)
+            if any_drop:
+                drop = drops[index]
+                if drop is not None and drop(rec):
+                    dropped_by[index] += 1
+                    dropped_starts.append(start)
+                    continue
+            if needed is not None and (not substring[index] or needed(text)):
+                redactor.redact_record(rec)  # type: ignore[union-attr]
+            append(rec)
+        if single is not None:
+            matched[0] = len(lines.texts) - unmatched
+        stats.unmatched = unmatched
+        if lines.truncated:
+            _flag_truncated(entries, lines, dropped_starts)
+        for index, rule in enumerate(rules):
+            if matched[index]:
+                stats.matched[rule.name] = matched[index]
+            if dropped_by[index]:
+                stats.dropped[rule.name] = dropped_by[index]
+            if rule.field_errors:
+                for reason, n in rule.field_errors.items():
+                    stats.field_errors[(rule.name, reason)] = n
+                rule.field_errors.clear()
+        if not keep_unmatched and unmatched:
+            stats.dropped[NO_RULE] = unmatched
         return entries, stats
 
 
-def _decorate(
-    entries: list[LogEntry], lines: Lines, read_time: str, file_fields: dict[str, Any] | None
-) -> None:
-    """Adds what earlier stages know about each line (container and multiline records only)."""
-    for i in lines.multiline:
-        entries[i]["log"].setdefault("flags", []).append("multiline")
-    times, streams = lines.times, lines.streams
-    for i, entry in enumerate(entries):
-        if times is not None and times[i] and entry["@timestamp"] is read_time:
-            entry["@timestamp"] = times[i]
-        if streams is not None and streams[i]:
-            entry["log"]["stream"] = streams[i]
-        if file_fields:
-            for key, value in file_fields.items():
-                entry[key] = copy.deepcopy(value)
+def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[int]) -> None:
+    """Marks the records of truncated lines; dropped lines shift the record indexes."""
+    for i in lines.truncated:
+        start = lines.starts[i]
+        before = bisect.bisect_left(dropped_starts, start)
+        if before < len(dropped_starts) and dropped_starts[before] == start:
+            continue  # that line was dropped
+        entries[i - before]["log"].setdefault("flags", []).insert(0, "truncated")
+
+
+def _per_line_extras(lines: Lines) -> list[tuple[str, bool] | None]:
+    """(stream, joined from several lines?) per line, for `_decorate`."""
+    streams = lines.streams or [""] * len(lines.texts)
+    joined = set(lines.multiline)
+    return [(stream, i in joined) for i, stream in enumerate(streams)]
+
+
+def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any] | None) -> None:
+    stream, joined = extra
+    log = rec["log"]
+    if stream:
+        log["stream"] = stream
+    if joined:
+        log.setdefault("flags", []).append("multiline")
+    if file_fields:
+        for key, value in file_fields.items():
+            current = rec.get(key)
+            if isinstance(current, dict) and isinstance(value, dict):
+                for k, v in value.items():
+                    current.setdefault(k, copying.deepcopy(v))
+            else:
+                rec[key] = copying.deepcopy(value)
+
+
+def build_redactor(parsers: ParsersSettings) -> Redactor | None:
+    """The redactor of the `parsers.redact` settings, or None when nothing is redacted."""
+    settings = parsers.redact
+    redactor = Redactor(
+        list(settings.builtins),
+        [(p.name, p.regex, p.replacement) for p in settings.patterns],
+    )
+    return redactor if redactor else None
+
+
+def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict[str, ParserChain]:
+    """Every input's ParserChain, by input name, from a validated config (nothing else is read).
+
+    Each rule is compiled once and shared by the inputs that use it.
+    """
+    parsers = config.parsers
+    compiled: dict[str, Rule] = {}
+    redactor = build_redactor(parsers)
+    chains: dict[str, ParserChain] = {}
+    for inp in config.inputs:
+        rules = []
+        for name in inp.parsers:
+            rule = compiled.get(name)
+            if rule is None:
+                rule = compile_rule(parsers.rule(name), parsers.library, parsers.timezone, clock)
+                compiled[name] = rule
+            rules.append(rule)
+        chains[inp.name] = ParserChain(
+            rules,
+            config.agent.host_name,
+            on_no_match=inp.on_no_match,
+            redactor=redactor,
+            clock=clock,
+        )
+    return chains

@@ -1,31 +1,50 @@
-"""Config of parser rules (the `parsers:` section). Everything is checked when the config loads."""
+"""Settings of one parser rule, as written in the agent config or a rule pack (`rules:` entries).
+
+Structure is checked here; what needs the grok library (expanding, compiling, checking that
+`types`, `timestamp.field` ... name captured fields) is checked by `parsers.rule.compile_rule`,
+which the `parsers:` section runs on every rule when the config loads.
+"""
 
 from __future__ import annotations
 
-import importlib
-import re
-from typing import Any, Literal
+from typing import Literal
 
-import regex
 from pydantic import Field, field_validator, model_validator
 
 from logship.schema import StrictModel
+from parsers.condition import ConditionSettings
+from parsers.redaction import BUILTIN_REDACTORS
 from parsers.timestamp import load_zone, validate_format
 
 FieldType = Literal["int", "float", "bool", "string"]
+RuleType = Literal["regex", "grok", "json", "logfmt"]
+Scalar = str | int | float | bool
+
+RULE_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
 
 
 class TimestampSettings(StrictModel):
-    """Which captured field holds the event time, and how to read it."""
+    """Which field holds the event time, and how to read it."""
 
-    field: str = Field(min_length=1)
-    format: list[str] = Field(min_length=1)
-    timezone: str = "UTC"
+    field: list[str] = Field(
+        min_length=1, json_schema_extra={"expected": "a field name or a list of candidates"}
+    )
+    format: list[str] = Field(
+        default=["ISO8601"],
+        min_length=1,
+        json_schema_extra={"expected": "a format or a list of formats"},
+    )
+    timezone: str | None = None
+    """Zone of times without an offset; None: `parsers.timezone`."""
 
-    @field_validator("format", mode="before")
+    @field_validator("field", "format", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
+        return _one_or_many(value)
 
     @field_validator("format")
     @classmethod
@@ -36,99 +55,136 @@ class TimestampSettings(StrictModel):
 
     @field_validator("timezone")
     @classmethod
-    def _zone_exists(cls, value: str) -> str:
-        load_zone(value)
+    def _zone_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_zone(value)
         return value
 
 
-class RegexRuleSettings(StrictModel):
-    """A rule: a regular expression whose named groups become the record's fields."""
+class LevelSettings(StrictModel):
+    """Which field holds the log level, and how its values map to trace ... fatal."""
 
-    name: str = Field(min_length=1)
-    regex: str = Field(min_length=1)
-    types: dict[str, FieldType] = Field(default_factory=dict)
+    field: list[str] = Field(
+        min_length=1, json_schema_extra={"expected": "a field name or a list of candidates"}
+    )
+    mapping: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of the log's level names to trace, debug, ..."},
+    )
+    syslog_priority: bool = False
+    """The field holds a syslog PRI (facility * 8 + severity): the level is its severity, and
+    `log.syslog.facility.code`, `log.syslog.severity.code` / `.name` are added."""
+
+    @field_validator("field", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _one_or_many(value)
+
+
+class RuleSettings(StrictModel):
+    """A parser rule: how one kind of line becomes a record."""
+
+    name: str = Field(min_length=1, pattern=RULE_NAME_PATTERN)
+    description: str = ""
+    type: RuleType | None = None
+    """regex / grok (inferred from the key that is set), json or logfmt."""
+    regex: str | None = Field(None, min_length=1)
+    grok: str | None = Field(None, min_length=1)
+    types: dict[str, FieldType] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of field name to int, float, bool or string"},
+    )
+    map_values: dict[str, dict[str, Scalar]] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of field name to {value: new value}"},
+    )
+    """Replaces values of a field (`{event.outcome: {Accepted: success}}`); others stay."""
+    copy_fields: dict[str, str] = Field(
+        default_factory=dict,
+        alias="copy",
+        json_schema_extra={"expected": "a mapping of field name to the field it is copied to"},
+    )
+    """`{source.ip: source.address}`: the value is copied when the target is not set already."""
     timestamp: TimestampSettings | None = None
+    level: LevelSettings | None = None
+    message: list[str] | None = Field(
+        None, json_schema_extra={"expected": "a field name or a list of candidates"}
+    )
+    add: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of field name to a value"},
+    )
+    rename: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of field name to new field name"},
+    )
+    remove: list[str] = Field(
+        default_factory=list, json_schema_extra={"expected": "a list of field names"}
+    )
+    drop_if: ConditionSettings | None = None
+    tags: list[str] = Field(default_factory=list, json_schema_extra={"expected": "a list of tags"})
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_shorthand(cls, value: object) -> object:
+        return {"field": value} if isinstance(value, str | list) else value
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message_one_or_many(cls, value: object) -> object:
+        return _one_or_many(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RuleSettings:
+        given = [k for k in ("regex", "grok") if getattr(self, k) is not None]
+        if self.type in ("json", "logfmt"):
+            if given:
+                raise ValueError(f"a {self.type} rule takes no {given[0]}; remove it or the type")
+            return self
+        if len(given) != 1:
+            raise ValueError(
+                "expected exactly one of: regex (named groups), grok (%{PATTERN:field}), "
+                "or type: json / logfmt"
+            )
+        if self.type is not None and self.type != given[0]:
+            raise ValueError(f"type is {self.type!r} but the rule has a {given[0]}")
+        return self
+
+    @property
+    def kind(self) -> RuleType:
+        """regex, grok, json or logfmt."""
+        if self.type is not None:
+            return self.type
+        return "regex" if self.regex is not None else "grok"
+
+
+class RedactPattern(StrictModel):
+    """An own redaction pattern: what it matches is replaced."""
+
+    name: str = Field(min_length=1, pattern=RULE_NAME_PATTERN)
+    regex: str = Field(min_length=1)
+    replacement: str | None = None
+    """re.sub replacement (`\\1` group references allowed); default `[REDACTED:<name>]`."""
 
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        compile_pattern(value)
+        from parsers.pattern import PatternError, compile_pattern
+
+        try:
+            compile_pattern(value)
+        except PatternError as exc:
+            raise ValueError(f"regex {exc}") from None
         return value
 
-    @model_validator(mode="after")
-    def _fields_exist(self) -> RegexRuleSettings:
-        groups = set(compile_pattern(self.regex).groupindex)
-        if not groups:
-            raise ValueError(
-                "regex has no named groups; capture fields with named groups like (?P<status>\\d{3})"
-            )
-        for name in self.types:
-            if name not in groups:
-                raise ValueError(
-                    f"types names field {name!r}, which the regex does not capture "
-                    f"(captured: {', '.join(sorted(groups))})"
-                )
-        if self.timestamp and self.timestamp.field not in groups:
-            raise ValueError(
-                f"timestamp.field {self.timestamp.field!r} is not captured by the regex "
-                f"(captured: {', '.join(sorted(groups))})"
-            )
-        return self
 
+class RedactSettings(StrictModel):
+    """What is redacted from every record before it is shipped."""
 
-def compile_pattern(pattern: str) -> re.Pattern[str] | regex.Pattern[str]:
-    """Compiles with `re` when it can (faster for most rules), else with `regex` (richer syntax).
-
-    Raises ValueError naming the position when neither compiles; the `regex` module's message is
-    the one reported because its syntax is the documented one.
-    """
-    try:
-        return re.compile(pattern)
-    except re.error:
-        pass
-    try:
-        return regex.compile(pattern, flags=regex.VERSION0)
-    except regex.error as exc:
-        pos = getattr(exc, "pos", None)
-        where = f" at position {pos}" if pos is not None else ""
-        raise ValueError(f"regex does not compile{where}: {getattr(exc, 'msg', exc)}") from exc
-
-
-def optional_groups(pattern: re.Pattern[str] | regex.Pattern[str]) -> set[str]:
-    """Named groups that may not take part in a match (inside `?`, `*`, `{0,n}` or an alternation).
-
-    Only those can come back as None, so only those need checking per line. Patterns compiled by
-    the `regex` module are not analysed: all their groups count as optional.
-    """
-    if not isinstance(pattern, re.Pattern):
-        return set(pattern.groupindex)
-    sre_parse: Any = importlib.import_module("re._parser")  # CPython's own parser of re syntax
-
-    names = {number: name for name, number in pattern.groupindex.items()}
-    optional: set[int] = set()
-
-    def walk(items: Any, maybe: bool) -> None:
-        for op, arg in items:
-            name = str(op)
-            if name == "SUBPATTERN":
-                group, _, _, sub = arg
-                if maybe and group is not None:
-                    optional.add(group)
-                walk(sub, maybe)
-            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                low, _, sub = arg
-                walk(sub, maybe or low == 0)
-            elif name == "BRANCH":
-                for sub in arg[1]:
-                    walk(sub, True)
-            elif name in ("ASSERT", "ASSERT_NOT"):
-                walk(arg[1], True)
-            elif name == "GROUPREF_EXISTS":
-                for sub in arg[1:]:
-                    if sub is not None:
-                        walk(sub, True)
-            elif name == "ATOMIC_GROUP":
-                walk(arg, maybe)
-
-    walk(sre_parse.parse(pattern.pattern, pattern.flags), False)
-    return {names[g] for g in optional if g in names}
+    builtins: list[Literal["credit_card", "email", "bearer_token", "password"]] = Field(
+        default_factory=list,
+        json_schema_extra={"expected": f"a list of: {', '.join(BUILTIN_REDACTORS)}"},
+    )
+    patterns: list[RedactPattern] = Field(
+        default_factory=list, json_schema_extra={"expected": "a list of {name, regex}"}
+    )

@@ -1,4 +1,10 @@
-"""RegexRule: one compiled parser rule; named groups become fields."""
+"""RegexRule: a regex or grok rule, compiled once into a generated record builder.
+
+Everything about the fields is decided at load time: which group lands at which nested path
+(after `rename` and `remove`), how it is converted, which group is the timestamp, the level, the
+message, which constants `add` sets. Names that do not resolve are load-time errors naming the
+setting. Per line, the generated builder (`parsers.builder`) does only the work left.
+"""
 
 from __future__ import annotations
 
@@ -6,136 +12,318 @@ from collections.abc import Callable
 from typing import Any
 
 from logship.record import LogEntry
-from parsers.config import RegexRuleSettings, compile_pattern, optional_groups
-from parsers.level import normalize_level
-from parsers.timestamp import TimestampParser, load_zone
+from parsers.builder import BuilderError, Leaf, generate_builder
+from parsers.config import RuleSettings
+from parsers.fields import CONVERTERS, SYSLOG_LEVELS, FieldProcessor, nest, split_path
+from parsers.grok import GrokError, GrokExpansion, GrokLibrary
+from parsers.level import SYSLOG_SEVERITY_NAMES
+from parsers.pattern import PatternError, RulePattern, compile_rule_pattern
+from parsers.rule import (
+    RuleError,
+    check_add_values,
+    drop_predicate,
+    level_normalizer,
+    reserved_reason,
+    timestamp_parser,
+)
+
+_IMPLICIT_LEVEL_FIELDS = ("log.level", "level")
+_FAST_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "float": float,
+    "bool": CONVERTERS["bool"],
+}
 
 
-def _to_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(text)
-
-
-_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _to_bool}
+def _snippet(text: str, position: int) -> str:
+    """The pattern with `<HERE>` at `position` (long patterns cut around it)."""
+    before = text[:position]
+    after = text[position:]
+    if len(before) > 50:
+        before = "..." + before[-47:]
+    if len(after) > 30:
+        after = after[:27] + "..."
+    return f"{before}<HERE>{after}"
 
 
 class RegexRule:
-    """A compiled rule: `match` a line, then `build` its LogEntry.
+    """A compiled regex or grok rule (see the module docstring)."""
 
-    Special group names: `message` becomes the record's message (else the whole line is),
-    `level` becomes `log.level` (normalised). The timestamp field is parsed into `@timestamp`
-    and removed from the fields.
+    substring_fields = True
 
-    `build` is generated code, specialised for this rule: it reads `m.groups()` by position and
-    creates the record as one dict literal, which measured about twice as fast as `groupdict()`
-    plus per-field updates. When a conversion fails it raises ValueError and the caller uses
-    `build_tagged`, the general path, which keeps the raw value and tags the record.
-    """
-
-    def __init__(self, settings: RegexRuleSettings) -> None:
+    def __init__(
+        self,
+        settings: RuleSettings,
+        library: GrokLibrary,
+        default_zone: str,
+        clock: Callable[[], float],
+    ) -> None:
         self.name = settings.name
         self.settings = settings
-        pattern = compile_pattern(settings.regex)
-        self.match = pattern.match
-        self._optional = optional_groups(pattern)
-        self._index = {name: number - 1 for name, number in pattern.groupindex.items()}
-        self._types = {f: _CONVERTERS[t] for f, t in settings.types.items() if t in _CONVERTERS}
-        ts = settings.timestamp
-        self._ts_field = ts.field if ts else None
-        self._ts_parse = TimestampParser(ts.format, load_zone(ts.timezone)) if ts else None
-        self.build: Callable[..., LogEntry] = self._generate_builder()
+        self.field_errors: dict[str, int] = {}
+        self.drop_if = drop_predicate(settings)
+        key = settings.kind
+        self.pattern, grok_types = _compile(settings, library)
+        self._fields = self.pattern.fields
+        captured = self.pattern.field_names
+        groups: dict[str, list[int]] = {}
+        for number, name in self._fields:
+            groups.setdefault(name, []).append(number)
+        required = {
+            n for n, nums in groups.items() if any(g in self.pattern.required for g in nums)
+        }
 
-    def _generate_builder(self) -> Callable[..., LogEntry]:
-        """Source code of `build` for this rule, compiled once."""
-        env: dict[str, Any] = {"ts_parse": self._ts_parse, "normalize_level": normalize_level}
-        required: list[str] = []  # "key": expr entries of the record literal
-        optional: list[str] = []  # statements adding fields that may be missing
-        level_expr = None
-        ts_lines: list[str] = []
-        message = "text"
-        for name, i in sorted(self._index.items(), key=lambda item: item[1]):
-            value = f"g[{i}]"
-            if name == self._ts_field:
-                if name in self._optional:
-                    ts_lines = [
-                        f"    stamp = read_time if g[{i}] is None else ts_parse(g[{i}])",
-                    ]
-                else:
-                    ts_lines = [f"    stamp = ts_parse(g[{i}])"]
-                ts_lines.append("    if stamp is None:\n        raise ValueError('timestamp')")
-                continue
-            if name == "message":
-                message = (
-                    f"(text if g[{i}] is None else g[{i}])" if name in self._optional else value
+        def must_capture(setting: str, name: str) -> None:
+            if name not in groups:
+                shown = ", ".join(captured) or "none"
+                raise RuleError(
+                    setting,
+                    f"names field {name!r}, which the {key} does not capture (captured: {shown})",
                 )
-                continue
-            if name == "level":
-                level_expr = (i, name in self._optional)
-                continue
-            convert = self._types.get(name)
-            if convert is not None:
-                env[f"convert_{i}"] = convert
-                value = f"convert_{i}({value})"
-            if name in self._optional:
-                optional.append(f"    if g[{i}] is not None:\n        entry[{name!r}] = {value}")
-            else:
-                required.append(f"{name!r}: {value}")
-        stamp = "stamp" if ts_lines else "read_time"
-        body = [
-            "def build(m, text, start, read_time, file_info, host):",
-            "    g = m.groups()",
-            *ts_lines,
-            "    log = {'file': file_info.copy(), 'offset': start}",
-        ]
-        if level_expr is not None:
-            i, maybe = level_expr
-            line = f"log['level'] = normalize_level(g[{i}])"
-            body.append(f"    if g[{i}] is not None:\n        {line}" if maybe else f"    {line}")
-        fields = "".join(f"{r}, " for r in required)
-        body.append(
-            f"    entry = {{'@timestamp': {stamp}, 'message': {message}, {fields}"
-            "'log': log, 'host': {'name': host}}"
-        )
-        body += optional
-        body.append("    return entry")
-        code = "\n".join(body)
-        exec(compile(code, f"<rule {self.name}>", "exec"), env)  # noqa: S102 - our own generated code
-        builder: Callable[..., LogEntry] = env["build"]
-        return builder
 
-    def build_tagged(
-        self, m: Any, text: str, start: int, read_time: str, file_info: dict[str, str], host: str
-    ) -> tuple[LogEntry, list[str]]:
-        """The general path: the record with raw values kept where a conversion failed, and its tags."""
-        fields = {k: v for k, v in m.groupdict().items() if v is not None}
-        tags: list[str] = []
-        for name, convert in self._types.items():
-            value = fields.get(name)
-            if value is not None:
-                try:
-                    fields[name] = convert(value)
-                except ValueError:
-                    tags.append("type_conversion_failure")
-        stamp = read_time
-        if self._ts_field is not None and self._ts_field in fields:
-            assert self._ts_parse is not None
-            parsed = self._ts_parse(fields[self._ts_field])
-            if parsed is None:
-                tags.append("timestamp_parse_failure")
+        types = {**grok_types, **settings.types}
+        for name in settings.types:
+            must_capture("types", name)
+        for name in settings.map_values:
+            must_capture("map_values", name)
+            if name in types:
+                raise RuleError(
+                    "map_values", f"{name!r} also has a type; map or convert it, not both"
+                )
+        ts_field = self._single(
+            "timestamp.field", settings.timestamp.field if settings.timestamp else []
+        )
+        level_field = self._single("level.field", settings.level.field if settings.level else [])
+        message_field = self._single("message", settings.message or [])
+        if ts_field is not None:
+            must_capture("timestamp.field", ts_field)
+        if level_field is not None:
+            must_capture("level.field", level_field)
+        elif settings.level is None:
+            level_field = next((f for f in _IMPLICIT_LEVEL_FIELDS if f in groups), None)
+        if message_field is not None:
+            must_capture("message", message_field)
+        syslog_priority = bool(settings.level and settings.level.syslog_priority)
+        for role, field in (
+            ("timestamp", ts_field),
+            ("level", level_field),
+            ("message", message_field),
+        ):
+            if field is not None and field in settings.map_values:
+                raise RuleError("map_values", f"{field!r} is the {role} field; it cannot be mapped")
+            if field is not None and field in types and not (role == "level" and syslog_priority):
+                raise RuleError(
+                    "types",
+                    f"{field!r} is the {role} field, which `{role}:` reads; it takes no type",
+                )
+        special = {f for f in (ts_field, message_field) if f is not None}
+        if level_field is not None and not syslog_priority:
+            special.add(level_field)
+        for source, target in settings.rename.items():
+            must_capture("rename", source)
+            if source in special:
+                raise RuleError("rename", f"{source!r} is the timestamp, level or message field")
+            if target in groups and target not in settings.rename and target not in settings.remove:
+                raise RuleError(
+                    "rename", f"renaming {source!r} to {target!r} would overwrite a captured field"
+                )
+        copied_into: dict[str, list[int]] = {}
+        for source, target in settings.copy_fields.items():
+            must_capture("copy", source)
+            if source in special or target in special:
+                raise RuleError(
+                    "copy",
+                    f"{source!r} -> {target!r}: the timestamp, level or message field cannot be copied",
+                )
+            if types.get(source) != types.get(target) and target in groups:
+                raise RuleError(
+                    "copy",
+                    f"{source!r} and {target!r} must have the same type to copy one into the other",
+                )
+            if target in settings.copy_fields:
+                raise RuleError(
+                    "copy", f"{target!r} is copied itself; copy from {source!r} directly"
+                )
+            copied_into.setdefault(target, []).extend(groups[source])
+        for name in settings.remove:
+            must_capture("remove", name)
+        check_add_values(settings.add)
+        _check_paths(key, captured)
+
+        leaves: list[Leaf] = []
+        final_paths: dict[tuple[str, ...], str] = {}
+        for target, sources in copied_into.items():
+            if target not in groups:  # a new field, made only of copies
+                source = next(s for s, t in settings.copy_fields.items() if t == target)
+                captured = [*captured, target]
+                groups[target] = []
+                if source in types:
+                    types[target] = types[source]
+            if any(s in self.pattern.required for s in sources):
+                required.add(target)
+            groups[target] = groups[target] + [s for s in sources if s not in groups[target]]
+        for name in captured:
+            if name in special or name in settings.remove:
+                continue
+            target = settings.rename.get(name, name)
+            path = split_path(target)
+            if name == "message" and message_field is None and target == "message":
+                kind = "raw"  # a field named `message` is the message
             else:
-                stamp = parsed
-                del fields[self._ts_field]
-        log: dict[str, Any] = {"file": file_info.copy(), "offset": start}
-        if "level" in fields:
-            log["level"] = normalize_level(fields.pop("level"))
-        entry: LogEntry = {"@timestamp": stamp, "message": fields.pop("message", text)}
-        entry.update(fields)
-        entry["log"] = log
-        entry["host"] = {"name": host}
-        if tags:
-            entry["tags"] = sorted(set(tags))
-        return entry, tags
+                reason = reserved_reason(path)
+                own_level = path == ("log", "level") and name == level_field and syslog_priority
+                if (
+                    reason is not None or path in (("message",), ("log", "level"))
+                ) and not own_level:
+                    raise RuleError(
+                        "rename" if name in settings.rename else key,
+                        f"field {target!r} cannot be set by a rule: "
+                        f"{reason or 'use `message:` / `level:`'}",
+                    )
+                kind = types.get(name, "raw")
+            table = settings.map_values.get(name)
+            if table is not None and kind == "raw":
+                leaves.append(Leaf(path, "map", tuple(groups[name]), name in required, table))
+                final_paths[path] = name
+                continue
+            leaves.append(Leaf(path, kind, tuple(groups[name]), name in required))
+            final_paths[path] = name
+        if ts_field is not None:
+            leaves.append(
+                Leaf(("@timestamp",), "timestamp", tuple(groups[ts_field]), ts_field in required)
+            )
+        if level_field is not None:
+            level_sources = tuple(groups[level_field])
+            is_required = level_field in required
+            if syslog_priority:
+                for path, kind in (
+                    (("log", "level"), "pri_level"),
+                    (("log", "syslog", "facility", "code"), "pri_facility"),
+                    (("log", "syslog", "severity", "code"), "pri_severity"),
+                    (("log", "syslog", "severity", "name"), "pri_severity_name"),
+                ):
+                    leaves.append(Leaf(path, kind, level_sources, is_required))
+            else:
+                leaves.append(Leaf(("log", "level"), "level", level_sources, is_required))
+        if message_field is not None:
+            leaves.append(
+                Leaf(("message",), "raw", tuple(groups[message_field]), message_field in required)
+            )
+        for name, value in settings.add.items():
+            path = split_path(name)
+            reason = reserved_reason(path)
+            if reason is not None or path in (("message",), ("log", "level")):
+                raise RuleError(
+                    "add",
+                    f"field {name!r} cannot be set by a rule: {reason or 'use `message:` / `level:`'}",
+                )
+            if path in final_paths:
+                raise RuleError(
+                    "add", f"{name!r} is also captured by the {key}; remove one of them"
+                )
+            leaves.append(Leaf(path, "const", required=True, const=value))
+
+        self._timestamp = timestamp_parser(settings, default_zone, clock)
+        self._level = level_normalizer(settings)
+        self._processor = FieldProcessor(
+            types=types,
+            map_values=dict(settings.map_values),
+            copy=dict(settings.copy_fields),
+            timestamp_fields=[ts_field] if ts_field else [],
+            timestamp_parser=self._timestamp,
+            level_fields=[level_field] if level_field else [],
+            level_normalizer=self._level,
+            syslog_priority=syslog_priority,
+            message_fields=[message_field] if message_field else [],
+            rename=dict(settings.rename),
+            remove=list(settings.remove),
+            add=dict(settings.add),
+            tags=settings.tags,
+            field_errors=self.field_errors,
+        )
+        try:
+            self.parse, self.source = generate_builder(
+                match=self.pattern.compiled.match,
+                group_count=self.pattern.compiled.groups,
+                leaves=leaves,
+                tags=settings.tags,
+                slow=self._slow,
+                converters=_FAST_CONVERTERS,
+                level_normalizer=self._level,
+                timestamp_parser=self._timestamp,
+                syslog_levels=SYSLOG_LEVELS,
+                severity_names=SYSLOG_SEVERITY_NAMES,
+            )
+        except BuilderError as exc:
+            raise RuleError("add" if settings.add else key, str(exc)) from None
+
+    @staticmethod
+    def _single(setting: str, names: list[str]) -> str | None:
+        if len(names) > 1:
+            raise RuleError(
+                setting,
+                "a regex or grok rule names one field here (lists of candidates are for json and logfmt rules)",
+            )
+        return names[0] if names else None
+
+    def _slow(self, m: Any) -> LogEntry:
+        """The generic path for a line the generated builder could not finish (a failure)."""
+        groups = m.groups()
+        flat: dict[str, Any] = {}
+        for number, name in self._fields:
+            value = groups[number - 1]
+            if value is not None and name not in flat:
+                flat[name] = value
+        return self._processor.process(nest(flat))
+
+    def parse_generic(self, line: str) -> LogEntry | None:
+        """`parse` by the generic path only (tests compare both paths)."""
+        m = self.pattern.compiled.match(line)
+        return None if m is None else self._slow(m)
+
+    def refresh(self, now: float) -> None:
+        """Expires date-dependent timestamp caches (once per batch)."""
+        if self._timestamp is not None:
+            self._timestamp.refresh(now)
+
+
+def _compile(settings: RuleSettings, library: GrokLibrary) -> tuple[RulePattern, dict[str, str]]:
+    if settings.grok is not None:
+        try:
+            expansion = library.expand(settings.grok)
+        except GrokError as exc:
+            raise RuleError("grok", str(exc)) from None
+        try:
+            return compile_rule_pattern(expansion.regex), expansion.types
+        except PatternError as exc:
+            raise RuleError("grok", _grok_error(settings.grok, expansion, exc)) from None
+    assert settings.regex is not None
+    try:
+        return compile_rule_pattern(settings.regex), {}
+    except PatternError as exc:
+        message = str(exc)
+        if exc.position is not None:
+            message = f"{message}: {_snippet(settings.regex, exc.position)}"
+        raise RuleError("regex", message) from None
+
+
+def _grok_error(grok: str, expansion: GrokExpansion, exc: PatternError) -> str:
+    reason = str(exc).split(": ", 1)[-1]
+    if exc.position is None:
+        return f"does not compile: {reason}"
+    where = expansion.locate(exc.position)
+    position = int(where.rsplit(" ", 1)[-1])
+    return f"does not compile ({reason}) {where}: {_snippet(grok, position)}"
+
+
+def _check_paths(key: str, names: list[str]) -> None:
+    """Captured names must not make a value and an object of the same path."""
+    paths = {split_path(n): n for n in names}
+    for path, name in paths.items():
+        for length in range(1, len(path)):
+            parent = paths.get(path[:length])
+            if parent is not None:
+                raise RuleError(
+                    key,
+                    f"captures {parent!r} as a value and {name!r} below it; rename one of them",
+                )

@@ -106,6 +106,8 @@ class EsState:
         self.max_content_length: int | None = None
         self.delay = 0.0
         self.credentials: set[str] | None = None
+        self.root_forbidden = False
+        """True: GET / answers 403, as for an API key that may only write documents."""
         self.product_header = True
         """False: answer like something that is not Elasticsearch (no X-Elastic-Product)."""
         """Accepted Authorization header values; None accepts anything."""
@@ -479,6 +481,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, parts: list[str], body: Any) -> None:
         state = self.server.state
+        if not parts and state.root_forbidden:
+            self._send(
+                403,
+                error_body(
+                    "security_exception", "action [cluster:monitor/main] is unauthorized", 403
+                ),
+            )
+            return
         if not parts:
             self._send(
                 200,

@@ -288,3 +288,25 @@ def test_tls_with_a_self_signed_ca_from_config(
         assert "TLS certificate verification is disabled" in caplog.text
         assert unverified.send(Batch(records(3, 10))).outcome is Outcome.DELIVERED
         unverified.close(1)
+
+
+def test_a_write_only_key_refused_the_version_request_is_still_ready(server: EsServer) -> None:
+    server.state.root_forbidden = True
+    sink = make_sink(server.url)
+    sink.healthcheck()
+    assert sink.ready, "a 403 on GET / means the cluster answered: reachable"
+    sink.close(1)
+
+
+def test_an_idle_agent_turns_ready_when_the_cluster_comes_up(
+    server: EsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sinks.elasticsearch.sink.PROBE_INTERVAL", 0.05)
+    server.down()
+    sink = make_sink(server.url, request_timeout="1s")
+    sink.healthcheck()
+    assert not sink.ready
+    server.up()
+    wait_until(lambda: sink.ready, timeout=10, message="ready without sending anything")
+    assert server.state.bulks == []
+    sink.close(1)

@@ -14,7 +14,7 @@ from logship.metrics import Metrics
 from logship.sink import DELIVERED, Outcome, SendResult
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
-from sinks.file import FileSinkSettings
+from sinks.file import FileSink, FileSinkSettings
 from tests.harness import wait_until
 
 
@@ -180,3 +180,34 @@ def test_a_failing_dead_letter_write_holds_the_batch(tmp_path: Path) -> None:
     (tmp_path / "dlq").unlink()
     worker.join(10)
     assert acks.watermark("f") == 500
+
+
+def test_a_record_json_cannot_encode_is_dead_lettered_and_the_rest_delivered(
+    tmp_path: Path,
+) -> None:
+    deep: dict[str, object] = {"n": 1}
+    node = deep
+    for _ in range(300):  # deeper than orjson's 255 levels
+        child: dict[str, object] = {}
+        node["x"] = child
+        node = child
+    entries = [{"n": 0}, deep, {"n": 2}]
+    acks = AckTracker()
+    acks.track("f", 0)
+    ticket = acks.register("f", 30, sinks=1)
+    queue = SinkQueue(1000, 1 << 20)
+    queue.put(Batch(entries, [ticket], 30))
+    out = tmp_path / "out.ndjson"
+    sink = FileSink(
+        FileSinkSettings.model_validate({"name": "f", "type": "file", "path": str(out)})
+    )
+    worker = SinkWorker(
+        sink, settings(), queue, acks, DeadLetterFile(tmp_path / "dlq", "f"), Metrics()
+    )
+    worker.start()
+    queue.close()
+    worker.join(10)
+    assert [orjson.loads(x)["n"] for x in out.read_bytes().splitlines()] == [0, 2]
+    (dead,) = (tmp_path / "dlq" / "f.jsonl").read_bytes().splitlines()
+    assert "cannot be encoded as JSON" in orjson.loads(dead)["reason"]
+    assert acks.watermark("f") == 30

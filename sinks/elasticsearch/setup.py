@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from parsers.config import RegexRuleSettings
+from parsers.config import RuleSettings
 from sinks.elasticsearch.client import Client, Unreachable, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 
@@ -87,12 +87,12 @@ class Step:
     what: str
 
 
-def rule_mappings(rules: Sequence[RegexRuleSettings]) -> dict[str, Any]:
+def rule_mappings(rules: Sequence[RuleSettings]) -> dict[str, Any]:
     """Mappings for the typed fields the rules capture (`types: {status: int}` -> long)."""
     properties: dict[str, Any] = {}
     for rule in rules:
         for name, kind in rule.types.items():
-            if kind in _RULE_TYPES and (rule.timestamp is None or rule.timestamp.field != name):
+            if kind in _RULE_TYPES and (rule.timestamp is None or name not in rule.timestamp.field):
                 properties[name] = {"type": _RULE_TYPES[kind]}
     return properties
 
@@ -134,9 +134,7 @@ def ilm_policy(settings: ElasticsearchSinkSettings, rollover: bool) -> dict[str,
     return {"policy": {"phases": phases, "_meta": {"managed_by": "logship"}}}
 
 
-def plan_setup(
-    settings: ElasticsearchSinkSettings, rules: Sequence[RegexRuleSettings]
-) -> list[Step]:
+def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings]) -> list[Step]:
     """The requests that set up one sink's target, in order."""
     steps: list[Step] = []
     setup = settings.setup
@@ -275,7 +273,7 @@ def plan_setup(
 
 def run_setup(
     settings: ElasticsearchSinkSettings,
-    rules: Sequence[RegexRuleSettings],
+    rules: Sequence[RuleSettings],
     say: Callable[[str], None],
 ) -> None:
     """Carries out the plan for one sink; raises SetupError on the first step that fails."""

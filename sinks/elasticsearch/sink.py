@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
@@ -22,6 +23,9 @@ from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import BulkItems, Target, encode_bulk
 
 log = logging.getLogger(__name__)
+
+PROBE_INTERVAL = 10.0
+"""Seconds between reachability probes while the cluster is down and nothing is being sent."""
 
 _MIN_REQUEST_BYTES = 64 * 1024
 
@@ -79,6 +83,8 @@ class ElasticsearchSink:
         self.max_request_bytes = settings.max_request_bytes
         self.stats = BulkStats()
         self._state: Literal["unknown", "ready", "unreachable", "auth"] = "unknown"
+        self._prober: threading.Thread | None = None
+        self._closed = threading.Event()
         self.last_error = ""
         if not settings.tls.verify:
             log.warning(
@@ -102,12 +108,15 @@ class ElasticsearchSink:
                 "Elasticsearch is not reachable; starting anyway, records wait until it is.",
                 extra={"sink": self.name, "hosts": self.client.description, "error": str(exc)},
             )
+            self._start_probing()
             return
         if answer.status == 401:
             self._auth_failed(f"Elasticsearch answered 401 to GET /: {answer.body}")
             return
         if not 200 <= answer.status < 300:
-            # 403 is normal for a key that may only write documents (no `monitor` privilege).
+            # 403 is normal for a key that may only write documents (no `monitor` privilege):
+            # the cluster answered, so it is reachable; bulk requests will tell the rest.
+            self._set_state("ready", "")
             log.info(
                 "Could not read the Elasticsearch version; bulk requests will tell.",
                 extra={"sink": self.name, "status": answer.status},
@@ -273,6 +282,29 @@ class ElasticsearchSink:
             },
         )
 
+    def _start_probing(self) -> None:
+        """While idle and unreachable, asks the cluster every PROBE_INTERVAL s, so that an agent
+        with nothing to send still turns ready once Elasticsearch is up (rolling updates wait
+        for readiness)."""
+        if self._prober is not None and self._prober.is_alive():
+            return
+
+        def probe() -> None:
+            while self._state == "unreachable" and not self._closed.wait(PROBE_INTERVAL):
+                try:
+                    answer = self.client.request("GET", "/")
+                except Unreachable:
+                    continue
+                if self._state == "unreachable":
+                    if answer.status == 401:
+                        self._auth_failed(f"Elasticsearch answered 401 to GET /: {answer.body}")
+                    else:
+                        self._set_state("ready", "")
+                        log.info("Elasticsearch is reachable now.", extra={"sink": self.name})
+
+        self._prober = threading.Thread(target=probe, name=f"probe-{self.name}", daemon=True)
+        self._prober.start()
+
     def _set_state(
         self, state: Literal["unknown", "ready", "unreachable", "auth"], error: str
     ) -> None:
@@ -282,6 +314,7 @@ class ElasticsearchSink:
 
     def close(self, timeout: float) -> None:
         """Logs what was sent and closes the connections (nothing is buffered here)."""
+        self._closed.set()
         s = self.stats
         log.info(
             "Elasticsearch sink closed.",

@@ -1,0 +1,1 @@
+"""The grok pattern library shipped with logship (package data: `*.txt`)."""

@@ -1,0 +1,1 @@
+"""The built-in rule pack shipped with logship (package data: `*.yaml`)."""

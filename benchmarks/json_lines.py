@@ -2,10 +2,10 @@
 
     python benchmarks/json_lines.py [--lines N] [--keep]
 
-Waits for the parser engine's `json` rule (issue #4): until the config accepts it, the scenario
-reports itself as skipped and says so. The generator is ready: `lines()` makes JSON log lines
-shaped like those of Go / Java / Python structured loggers (time, level, logger, message,
-request fields).
+`lines()` makes JSON log lines shaped like those of Go / Java / Python structured loggers (time,
+level, logger, message, request fields, a nested user object); the parser engine's `json` rule
+turns each into a record (the keys become fields). If the config does not accept the rule, the
+scenario reports itself as skipped and says why.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ from benchmarks.agent_run import LineCounter, agent_doc, run_agent, write_config
 from benchmarks.nginx_log import OUT
 from benchmarks.report import Report
 
-JSON_RULE: dict[str, Any] = {"name": "json_lines", "type": "json"}
-"""A guess at the json rule's config; adjust to the parser engine's syntax once it is on main."""
+JSON_RULE: dict[str, Any] = {
+    "name": "json_lines",
+    "type": "json",
+    "timestamp": {"field": ["time"], "format": ["ISO8601"]},
+    "message": "msg",
+}
+"""The json rule (parser engine, issue #4): keys become fields, `time` the @timestamp, `msg` the
+message, `level` the log.level (by default)."""
 
 NOT_YET = (
-    "needs the parser engine's json rule (issue #4), not on this branch yet: after `git merge main`, "
-    "set JSON_RULE in benchmarks/json_lines.py to its syntax"
+    "the agent's config does not accept JSON_RULE (benchmarks/json_lines.py): "
+    "the parser engine's json rule (issue #4) is missing or its syntax changed"
 )
 
 

@@ -1,7 +1,8 @@
 """Running the agent as a measured process: wall time, CPU seconds, peak RSS, page faults.
 
-Shared by the benchmark scenarios. CPU and memory figures come from /proc of the agent process,
-read just before it is stopped, so start-up and shutdown are included but the harness is not.
+Shared by the benchmark scenarios and the peer comparison (rsyslog and syslog-ng are measured
+the same way). CPU and memory figures come from /proc of the measured process, read just before
+it is stopped: start-up is included, shutdown and the harness are not.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.nginx_log import NGINX_RULE  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -130,48 +138,129 @@ def write_config(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
+def agent_doc(
+    work: Path,
+    paths: list[str],
+    sink: dict[str, Any],
+    parsers: list[dict[str, Any]] | None = None,
+    input_options: dict[str, Any] | None = None,
+    **agent: Any,
+) -> dict[str, Any]:
+    """The config every scenario starts from: one input through `parsers` (default: the nginx
+    rule) to one sink named `out`; state in `work/data`, warnings-only self-logs."""
+    rules = [NGINX_RULE] if parsers is None else parsers
+    return {
+        "agent": {"data_dir": str(work / "data"), "log_level": "warning", **agent},
+        "inputs": [
+            {
+                "name": "bench",
+                "paths": paths,
+                "parsers": [rule["name"] for rule in rules],
+                **(input_options or {}),
+            }
+        ],
+        "parsers": rules,
+        "sinks": [{"name": "out", **sink}],
+    }
+
+
+class RegistryProgress:
+    """Bytes acknowledged by every sink, from the agent's checkpoint file (for sinks without an
+    output to count, like `null`). Use a short `checkpoint_interval` with it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "registry.json"
+
+    def poll(self) -> int:
+        """The sum of the checkpointed offsets of every file."""
+        try:
+            files = orjson.loads(self.path.read_bytes())["files"]
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return 0
+        return sum(int(entry["offset"]) for entry in files.values())
+
+
+def measure_process(
+    name: str,
+    argv: list[str],
+    lines: int,
+    input_bytes: int,
+    done: Callable[[], int],
+    target: int | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    named_threads: bool = False,
+) -> Measurement:
+    """Starts `argv` and waits until `done()` reaches `target` (default: `lines`).
+
+    Wall time runs from the start to that moment; CPU (all threads), peak RSS and minor faults
+    are read from /proc just before the process is stopped with SIGTERM, so start-up counts
+    and shutdown does not. The same measure serves the agent and the peer shippers. Raises if
+    the process exits early or the target is not reached in time.
+    """
+    goal = lines if target is None else target
+    log = (log_path or Path(os.devnull)).open("wb")
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    started = time.monotonic()
+    where = f"; see {log_path}" if log_path else ""
+    try:
+        while True:
+            count = done()
+            if count >= goal:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name}: exited early with {proc.returncode}{where}")
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(
+                    f"{name}: only {count:,} of {goal:,} after {timeout:.0f}s{where}"
+                )
+            time.sleep(0.02)
+        wall = time.monotonic() - started
+        user, system, minflt, rss = proc_stats(proc.pid)
+        threads = thread_cpu(proc.pid) if named_threads else {}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    return Measurement(name, lines, input_bytes, wall, user, system, rss, minflt, threads)
+
+
 def run_agent(
     name: str,
     config: Path,
     expected_lines: int,
     input_bytes: int,
-    done: Any,
+    done: Callable[[], int],
     timeout: float = 600,
     env: dict[str, str] | None = None,
+    target: int | None = None,
 ) -> Measurement:
-    """Starts `logship run -c config`, waits until `done()` returns a count >= expected_lines.
+    """Runs `logship run -c config` until `done()` reaches `target` (default: expected_lines).
 
-    Returns the measurement; raises if the agent exits early or the lines do not arrive in time.
+    Returns the measurement (with CPU per named thread); raises if the agent exits early or the
+    lines do not arrive in time. Its self-logs go to `<config>.stderr.log`.
     """
-    stderr = config.with_suffix(".stderr.log").open("wb")
-    proc = subprocess.Popen(
+    return measure_process(
+        name,
         [sys.executable, "-m", "logship", "run", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
+        expected_lines,
+        input_bytes,
+        done,
+        target=target,
+        timeout=timeout,
+        env=env,
+        log_path=config.with_suffix(".stderr.log"),
+        named_threads=True,
     )
-    started = time.monotonic()
-    try:
-        while True:
-            count = done()
-            if count >= expected_lines:
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name}: agent exited early with {proc.returncode}; see {stderr.name}"
-                )
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(
-                    f"{name}: only {count} of {expected_lines} lines after {timeout}s"
-                )
-            time.sleep(0.02)
-        wall = time.monotonic() - started
-        user, system, minflt, rss = proc_stats(proc.pid)
-        threads = thread_cpu(proc.pid)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        stderr.close()
-    return Measurement(name, expected_lines, input_bytes, wall, user, system, rss, minflt, threads)

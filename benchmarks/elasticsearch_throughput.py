@@ -12,13 +12,13 @@ shared 2-core machine are noisy: compare the two rows of one run, not runs.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +30,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.nginx_log import write  # noqa: E402
-
-NGINX_RULE = {
-    "name": "nginx_combined",
-    "regex": r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"',
-    "types": {"status": "int", "bytes": "int"},
-    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
-}
+from benchmarks.agent_run import Measurement, agent_doc, write_config  # noqa: E402
+from benchmarks.agent_run import run_agent as run_measured_agent  # noqa: E402
+from benchmarks.nginx_log import OUT, ensure_input, write  # noqa: E402
+from benchmarks.report import Report  # noqa: E402
 
 
 @dataclass
@@ -52,63 +48,94 @@ class Result:
     extra: dict[str, Any]
 
 
-def config(folder: Path, sink: dict[str, Any]) -> Path:
-    path = folder / "agent.yaml"
-    doc = {
-        "agent": {"data_dir": str(folder / "data"), "log_level": "info"},
-        "inputs": [
-            {
-                "name": "nginx",
-                "paths": [str(folder.parent / "input" / "*.log")],
-                "parsers": ["nginx_combined"],
-            }
-        ],
-        "parsers": [NGINX_RULE],
-        "sinks": [sink],
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
 def run_agent(name: str, folder: Path, sink: dict[str, Any], delivered: Any, total: int) -> Result:
+    """The agent over folder/../input/*.log to `sink`, measured by `benchmarks.agent_run`."""
     folder.mkdir(parents=True)
-    cfg = config(folder, sink)
-    stderr = (folder / "agent.log").open("wb")
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logship", "run", "-c", str(cfg)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
+    m = measure(name, folder, [str(folder.parent / "input" / "*.log")], sink, delivered, total)
+    return Result(
+        name,
+        m.wall_s,
+        m.cpu_s,
+        m.cpu_user_s,
+        m.cpu_sys_s,
+        m.peak_rss_mib,
+        m.minor_faults,
+        closing_figures(folder / "agent.stderr.log"),
     )
-    deadline = started + 1800
-    while delivered() < total:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{name}: agent exited or timed out; see {folder / 'agent.log'}")
-        time.sleep(0.05)
-    seconds = time.monotonic() - started
-    proc.send_signal(signal.SIGTERM)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr.close()
+
+
+def measure(
+    name: str, folder: Path, paths: list[str], sink: dict[str, Any], delivered: Any, total: int
+) -> Measurement:
+    """One agent run (info-level self-logs, for the sink's closing figures)."""
+    doc = agent_doc(folder, paths, sink, log_level="info")
+    config = write_config(folder / "agent.yaml", doc)
+    size = sum(os.path.getsize(p) for pattern in paths for p in glob.glob(pattern))
+    return run_measured_agent(name, config, total, size, delivered, timeout=1800)
+
+
+def closing_figures(stderr: Path) -> dict[str, Any]:
+    """The Elasticsearch sink's closing self-log (request and body sizes), if there is one."""
     extra: dict[str, Any] = {}
-    for raw in (folder / "agent.log").read_bytes().splitlines():
+    for raw in stderr.read_bytes().splitlines() if stderr.exists() else []:
         try:
             entry = orjson.loads(raw)
         except orjson.JSONDecodeError:
             continue
         if entry.get("message") == "Elasticsearch sink closed.":
             extra = entry
-    return Result(
-        name,
-        seconds,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_utime,
-        usage.ru_stime,
-        usage.ru_maxrss / 1024,
-        usage.ru_minflt,
-        extra,
+    return extra
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    """The local Elasticsearch stand-in in its own process (ids kept, sources not)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.es_server", "--port", "0", "--no-sources"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert server.stdout is not None
+    port = int(server.stdout.readline().split()[1])
+    return server, f"http://127.0.0.1:{port}"
+
+
+def stop_server(server: subprocess.Popen[str]) -> float:
+    """Stops the stand-in; returns its CPU seconds."""
+    server.send_signal(signal.SIGTERM)
+    _, _, usage = os.wait4(server.pid, 0)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(lines: int, keep: bool = False) -> Report:
+    """Scenario `elasticsearch` of the suite: file -> nginx rule -> the local Elasticsearch."""
+    log = ensure_input(lines)
+    work = OUT / "elasticsearch"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    report = Report(
+        "elasticsearch", f"file -> nginx rule -> Elasticsearch (local stand-in), {lines:,} lines"
+    )
+    server, url = start_server()
+    try:
+        sink = {"type": "elasticsearch", "hosts": [url], "dataset": "nginx.access"}
+        m = measure(
+            "agent file -> elasticsearch", work, [str(log)], sink, lambda: es_count(url), lines
+        )
+    finally:
+        server_cpu = stop_server(server)
+    report.measurements.append(m)
+    es = closing_figures(work / "agent.stderr.log")
+    if es:
+        requests = es["requests"] or 1
+        report.notes.append(
+            f"{es['requests']:,} bulk requests of {es['items'] / requests:,.0f} documents, "
+            f"{es['sent_bytes'] / requests / 1024:,.0f} KiB on the wire each"
+        )
+    report.notes.append(f"the stand-in server (not counted): {server_cpu:.2f} CPU s")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def count_lines(path: Path) -> int:
@@ -156,15 +183,7 @@ def main() -> int:
         )
     )
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.es_server", "--port", "0", "--no-sources"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    port = int(server.stdout.readline().split()[1])
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server()
     try:
         results.append(
             run_agent(
@@ -182,8 +201,7 @@ def main() -> int:
             )
         )
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, _, server_usage = os.wait4(server.pid, 0)
+        server_cpu = stop_server(server)
 
     print()
     print(
@@ -207,7 +225,7 @@ def main() -> int:
             f"({es['body_bytes'] / max(es['sent_bytes'], 1):.1f}x smaller)"
         )
     print(
-        f"fake Elasticsearch process: {server_usage.ru_utime + server_usage.ru_stime:.2f} CPU s "
+        f"fake Elasticsearch process: {server_cpu:.2f} CPU s "
         f"(parsing and storing ids; not part of the agent's figures)"
     )
     if args.keep is None:

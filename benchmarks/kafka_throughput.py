@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -36,20 +36,14 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.agent_run import LineCounter, Measurement, agent_doc, write_config  # noqa: E402
+from benchmarks.agent_run import run_agent as run_measured_agent  # noqa: E402
+from benchmarks.nginx_log import NGINX_RULE, OUT, ensure_input  # noqa: E402
 from benchmarks.nginx_log import lines as nginx_lines  # noqa: E402
 from benchmarks.nginx_log import write as write_nginx_log  # noqa: E402
+from benchmarks.report import Report  # noqa: E402
 from tests.kafka_mock import MockKafka  # noqa: E402
 
-NGINX_RULE = {
-    "name": "nginx_combined",
-    "regex": (
-        r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) '
-        r'(?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) '
-        r'"(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"'
-    ),
-    "types": {"status": "int", "bytes": "int"},
-    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
-}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARTITIONS = 4
 
@@ -90,48 +84,6 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def librdkafka_cpu_seconds(pid: int) -> float:
-    """CPU of the process's librdkafka threads (named `rdk:...`): compression, I/O, bookkeeping."""
-    total = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except FileNotFoundError:
-            continue  # the thread ended
-        if stat[stat.index("(") + 1 :].startswith("rdk:"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
-
-
-def peak_rss(pid: int) -> int:
-    """Peak resident set size (VmHWM) of a process in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-class LineCounter:
-    """Counts the newlines of a growing file, reading only what was appended since last time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.count = 0
-
-    def __call__(self) -> int:
-        try:
-            with self.path.open("rb") as f:
-                f.seek(self.offset)
-                while chunk := f.read(1 << 22):
-                    self.count += chunk.count(b"\n")
-                    self.offset += len(chunk)
-        except FileNotFoundError:
-            pass
-        return self.count
 
 
 class TopicCounter:
@@ -180,57 +132,156 @@ def run_agent(
     broker_pid: int | None = None,
 ) -> Figures:
     """Runs the agent until `counter()` reaches `lines`; returns its figures."""
+    measured = measure(workdir, name, log, lines, sink, counter, broker_pid)
+    broker_cpu = None
+    if broker_pid:
+        broker_cpu = cpu_seconds(broker_pid) - measured.broker_cpu_before
+    m = measured.measurement
+    rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
+    return Figures(
+        name,
+        lines,
+        m.wall_s,
+        m.cpu_s,
+        int(m.peak_rss_mib * 2**20),
+        m.input_bytes,
+        broker_cpu,
+        rdk,
+    )
+
+
+@dataclass
+class Measured:
+    measurement: Measurement
+    broker_cpu_before: float
+
+
+def measure(
+    workdir: Path,
+    name: str,
+    log: Path,
+    lines: int,
+    sink: dict[str, Any],
+    counter: Callable[[], int],
+    broker_pid: int | None = None,
+) -> Measured:
+    """The agent from `log` to `sink` in workdir/name, measured by `benchmarks.agent_run`."""
     run_dir = workdir / name
     run_dir.mkdir()
-    config = run_dir / "agent.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "agent": {"data_dir": str(run_dir / "data"), "log_level": "warning"},
-                "inputs": [{"name": "nginx", "paths": [str(log)], "parsers": ["nginx_combined"]}],
-                "parsers": [NGINX_RULE],
-                "sinks": [{"name": "out", **sink}],
-            },
-            sort_keys=False,
-        )
+    config = write_config(run_dir / "agent.yaml", agent_doc(run_dir, [str(log)], sink))
+    before = cpu_seconds(broker_pid) if broker_pid else 0.0
+    measurement = run_measured_agent(name, config, lines, log.stat().st_size, counter, timeout=1800)
+    return Measured(measurement, before)
+
+
+def sample_topic(bootstrap_servers: str, topic: str, per_partition: int = 200) -> list[bytes]:
+    """The last `per_partition` messages of each partition (older ones the mock may have
+    deleted already: it keeps about 5 MiB per partition)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"logship-benchmark-sample-{topic}",
+            "enable.auto.commit": False,
+        }
     )
-    stderr = (run_dir / "agent.stderr.log").open("wb")
-    broker_cpu_before = cpu_seconds(broker_pid) if broker_pid else 0.0
-    started = time.monotonic()
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "logship", "run", "-c", str(config)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
+    values: list[bytes] = []
     try:
-        deadline = started + 1800
-        while True:
-            done = counter()
-            if done >= lines:
-                break
-            if agent.poll() is not None:
-                raise RuntimeError(
-                    f"{name}: the agent exited ({agent.returncode}) after {done} records; "
-                    f"see {run_dir / 'agent.stderr.log'}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: only {done} of {lines} records after 30 minutes")
-            time.sleep(0.05)
-        seconds = time.monotonic() - started
-        cpu = cpu_seconds(agent.pid)
-        rdk = librdkafka_cpu_seconds(agent.pid)
-        rss = peak_rss(agent.pid)
-        broker_cpu = cpu_seconds(broker_pid) - broker_cpu_before if broker_pid else None
+        for partition in range(PARTITIONS):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            start = max(low, high - per_partition)
+            if start >= high:
+                continue
+            consumer.assign([TopicPartition(topic, partition, start)])
+            deadline = time.monotonic() + 30
+            got = 0
+            while got < high - start and time.monotonic() < deadline:
+                message = consumer.poll(1.0)
+                if message is None or message.error():
+                    continue
+                values.append(message.value())
+                got += 1
     finally:
-        agent.send_signal(signal.SIGTERM)
+        consumer.close()
+    return values
+
+
+def check_topic(name: str, counter: TopicCounter, bootstrap_servers: str, lines: int) -> str:
+    """Count and sample check of a topic: every line once (by count), fields right on a sample."""
+    import orjson
+
+    from benchmarks.peers.verify import field_problems
+
+    count = counter()
+    rx = re.compile(str(NGINX_RULE["regex"]))
+    sample = sample_topic(bootstrap_servers, counter.topic)
+    problems = [p for value in sample for p in field_problems(orjson.loads(value), rx)]
+    if count != lines:
+        problems.insert(0, f"{count:,} messages for {lines:,} lines")
+    if problems:
+        return f"{name}: OUTPUT WRONG: " + "; ".join(problems[:5])
+    return (
+        f"{name}: {count:,} messages for {lines:,} lines; fields right on the last {len(sample):,}"
+    )
+
+
+def run(lines: int, keep: bool = False, peers: bool = True) -> Report:
+    """Scenario `kafka` of the suite: file -> nginx rule -> Kafka (mock broker in its own
+    process); then rsyslog's omkafka on the same log to the same broker, for the ratio."""
+    from benchmarks.agent_run import measure_process
+    from benchmarks.peers import install, rsyslog
+
+    log = ensure_input(lines)
+    work = OUT / "kafka"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    report = Report(
+        "kafka", f"file -> nginx rule -> Kafka (librdkafka mock broker), {lines:,} lines"
+    )
+    with MockKafka() as kafka:
+        kafka.create_topic("logs", partitions=PARTITIONS)
+        counter = TopicCounter(kafka.bootstrap_servers, "logs")
         try:
-            agent.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        stderr.close()
-    return Figures(name, lines, seconds, cpu, rss, log.stat().st_size, broker_cpu, rdk)
+            sink = {"type": "kafka", "bootstrap_servers": kafka.bootstrap_servers, "topic": "logs"}
+            measured = measure(work, "agent file -> kafka", log, lines, sink, counter, kafka.pid)
+            broker = cpu_seconds(kafka.pid) - measured.broker_cpu_before
+            report.notes.append(check_topic("logship", counter, kafka.bootstrap_servers, lines))
+        finally:
+            counter.close()
+        m = measured.measurement
+        rdk = sum(cpu for thread, cpu in m.threads.items() if thread.startswith("rdk:"))
+        report.measurements.append(m)
+        report.notes.append(
+            f"of the agent's {m.cpu_s:.2f} CPU s, librdkafka's threads: {rdk:.2f} s; "
+            f"the mock broker process (not counted): {broker:.2f} CPU s"
+        )
+        peer = install.rsyslog_kafka() if peers else None
+        if peer is not None:
+            kafka.create_topic("rsyslog", partitions=PARTITIONS)
+            state = work / "rsyslog"
+            conf = rsyslog.prepare_kafka(log, kafka.bootstrap_servers, "rsyslog", state)
+            counter = TopicCounter(kafka.bootstrap_servers, "rsyslog")
+            try:
+                theirs = measure_process(
+                    f"rsyslog {peer.version} omkafka",
+                    rsyslog.command(peer, conf, state),
+                    lines,
+                    log.stat().st_size,
+                    counter,
+                    log_path=state / "rsyslog.log",
+                )
+                report.notes.append(check_topic("rsyslog", counter, kafka.bootstrap_servers, lines))
+            finally:
+                counter.close()
+            report.measurements.append(theirs)
+            report.notes.append(
+                f"logship / rsyslog omkafka: {m.lines_per_s / theirs.lines_per_s:.2f}x lines/s, "
+                f"{m.lines_per_cpu_s / theirs.lines_per_cpu_s:.2f}x lines per CPU-second"
+            )
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
@@ -354,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                     log,
                     args.lines,
                     {"type": "file", "path": str(out)},
-                    LineCounter(out),
+                    LineCounter(out).poll,
                 )
                 print(figures.row(), flush=True)
                 results.append(figures)

@@ -1,6 +1,9 @@
 """Generates nginx `combined` access-log lines: deterministic, realistic enough to exercise the rules.
 
 python benchmarks/nginx_log.py 1000000 > access.log
+
+Also the agent's rule for them (`NGINX_RULE`), which the peer shippers' configs mirror, and the
+cached benchmark input (`ensure_input`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,22 @@ import random
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+"""Generated inputs and work folders of the benchmarks (git-ignored)."""
+
+NGINX_RULE = {
+    "name": "nginx_combined",
+    "regex": (
+        r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) '
+        r'(?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) '
+        r'"(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"'
+    ),
+    "types": {"status": "int", "bytes": "int"},
+    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
+}
+"""The agent's parser rule for these lines: ten fields, status and bytes as numbers."""
 
 METHODS = ["GET"] * 8 + ["POST", "PUT", "DELETE", "HEAD"]
 PATHS = [
@@ -56,6 +75,17 @@ def write(path: str, count: int, seed: int = 42) -> int:
         for line in lines(count, seed):
             out.write(line)
         return out.tell()
+
+
+def ensure_input(count: int) -> Path:
+    """The generated log of `count` lines in benchmarks/out (made once, reused across runs)."""
+    path = OUT / f"nginx-{count}.log"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write(str(tmp), count)
+        tmp.rename(path)
+    return path
 
 
 if __name__ == "__main__":

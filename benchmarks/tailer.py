@@ -19,25 +19,33 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
-from agent_run import HEADER, REPO, LineCounter, proc_stats, run_agent, write_config
-from throughput import NGINX_RULE, ensure_input
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.agent_run import (
+    REPO,
+    LineCounter,
+    proc_stats,
+    run_agent,
+    write_config,
+)
+from benchmarks.agent_run import agent_doc as base_doc
+from benchmarks.nginx_log import ensure_input
+from benchmarks.report import Report
 
 OUT = Path(__file__).resolve().parent / "out" / "tailer"
 
 
-def agent_doc(work: Path, paths: list[str], **agent: object) -> dict[str, object]:
-    return {
-        "agent": {"data_dir": str(work / "data"), "log_level": "warning", **agent},
-        "inputs": [{"name": "nginx", "paths": paths, "parsers": ["nginx_combined"]}],
-        "parsers": [NGINX_RULE],
-        "sinks": [{"name": "file", "type": "file", "path": str(work / "out.ndjson")}],
-    }
+def agent_doc(work: Path, paths: list[str], **agent: object) -> dict[str, Any]:
+    """The nginx rule to a file sink at work/out.ndjson."""
+    return base_doc(work, paths, {"type": "file", "path": str(work / "out.ndjson")}, **agent)
 
 
-def many(lines: int, files: int) -> None:
-    """One file against `files` files holding the same lines."""
+def many(lines: int, files: int, keep: bool = True) -> Report:
+    """One file against `files` files holding the same lines (scenario `files` of the suite)."""
     source = ensure_input(lines)
     per_file = lines // files
     work = OUT / "many"
@@ -50,9 +58,10 @@ def many(lines: int, files: int) -> None:
                 b"".join(f.readline() for _ in range(per_file))
             )
     total = per_file * files
-    print(f"{total:,} lines: one file, then {files:,} files of {per_file:,} lines")
-    print(HEADER)
-    results = []
+    report = Report(
+        "files", f"{total:,} nginx lines: one file, then {files:,} files of {per_file:,} lines"
+    )
+    results = report.measurements
     for name, paths in (("one file", [str(source)]), (f"{files} files", [str(spread / "*.log")])):
         run = work / name.replace(" ", "-")
         run.mkdir()
@@ -64,12 +73,14 @@ def many(lines: int, files: int) -> None:
             source.stat().st_size,
             LineCounter(run / "out.ndjson").poll,
         )
-        print(measured.row(), flush=True)
         results.append(measured)
-    print(
-        f"\n{files} files / one file: {results[1].lines_per_s / results[0].lines_per_s:.0%} of the lines/s, "
+    report.notes.append(
+        f"{files} files / one file: {results[1].lines_per_s / results[0].lines_per_s:.0%} of the lines/s, "
         f"{results[1].lines_per_cpu_s / results[0].lines_per_cpu_s:.0%} of the lines per CPU-second"
     )
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def idle(files: int, seconds: float = 30.0) -> None:
@@ -177,7 +188,7 @@ def main() -> int:
     parser.add_argument("--churn-files", type=int, default=100_000)
     args = parser.parse_args()
     if args.scenario in ("many", "all"):
-        many(args.lines, args.files)
+        print(many(args.lines, args.files).text(), flush=True)
     if args.scenario in ("idle", "all"):
         idle(args.files)
     if args.scenario in ("churn", "all"):

@@ -1,16 +1,21 @@
-"""Throughput: 1,000,000 nginx lines through the agent (file -> nginx rule -> file sink).
+"""Throughput: 1,000,000 nginx lines through the agent, to the null sink and to the file sink.
 
-    python benchmarks/throughput.py [--lines N] [--keep]
+    python benchmarks/throughput.py [null|file|all] [--lines N] [--keep]
 
-In the same run, for comparison: a bare single-threaded loop doing the same work (1 MiB chunks,
-`re` match, dict, orjson, append to a file) in its own process. Prints lines/s, MiB/s, CPU
-seconds, lines per CPU-second, peak RSS and minor page faults for each. The machine is shared
-and noisy: compare the ratios within one run.
+null: file -> nginx rule -> null sink (discards and acknowledges): the agent without an output;
+      done when the checkpoints cover the whole file.
+file: file -> nginx rule -> file sink (fsync per batch), and in the same run a bare
+      single-threaded loop doing the same work (1 MiB chunks, `re` match, dict, orjson, append
+      to a file) in its own process: the yardstick the agent is held to.
+
+Prints lines/s, MiB/s, CPU seconds, lines per CPU-second, peak RSS and minor page faults for
+each. The machine is shared and noisy: compare the ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -18,21 +23,20 @@ import textwrap
 import time
 from pathlib import Path
 
-from agent_run import HEADER, LineCounter, Measurement, proc_stats, run_agent, write_config
-from nginx_log import write as write_nginx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-OUT = Path(__file__).resolve().parent / "out"
+from benchmarks.agent_run import (
+    LineCounter,
+    Measurement,
+    RegistryProgress,
+    agent_doc,
+    run_agent,
+    write_config,
+)
+from benchmarks.nginx_log import NGINX_RULE, OUT, ensure_input
+from benchmarks.report import Report
 
-NGINX_RULE = {
-    "name": "nginx_combined",
-    "regex": (
-        r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) '
-        r'(?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+) '
-        r'"(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"'
-    ),
-    "types": {"status": "int", "bytes": "int"},
-    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
-}
+__all__ = ["NGINX_RULE", "bare_loop", "ensure_input", "run_file", "run_null"]
 
 BARE_LOOP = textwrap.dedent(
     """
@@ -74,94 +78,117 @@ BARE_LOOP = textwrap.dedent(
 )
 
 
-def ensure_input(lines: int) -> Path:
-    """The generated nginx log with `lines` lines (reused across runs)."""
-    path = OUT / f"nginx-{lines}.log"
-    if not path.exists():
-        OUT.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        write_nginx(str(tmp), lines)
-        tmp.rename(path)
-    return path
-
-
 def bare_loop(log: Path, lines: int, work: Path) -> Measurement:
-    """The lean single-threaded loop in its own process, measured the same way."""
+    """The lean single-threaded loop in its own process; CPU, faults and peak RSS from wait4."""
     out = work / "bare.ndjson"
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-c", BARE_LOOP, str(log), str(out), NGINX_RULE["regex"]]
+        [sys.executable, "-c", BARE_LOOP, str(log), str(out), str(NGINX_RULE["regex"])]
     )
-    # Sample /proc until it exits: CPU and RSS are read from the last sample.
-    user = system = rss = 0.0
-    minflt = 0
-    while proc.poll() is None:
-        try:
-            user, system, minflt, rss = proc_stats(proc.pid)
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.02)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"bare loop failed with {proc.returncode}")
     return Measurement(
-        "bare python loop", lines, log.stat().st_size, wall, user, system, rss, minflt
+        "bare python loop",
+        lines,
+        log.stat().st_size,
+        wall,
+        usage.ru_utime,
+        usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        usage.ru_minflt,
     )
+
+
+def workdir(name: str) -> Path:
+    """An empty work folder benchmarks/out/<name>."""
+    work = OUT / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
 
 
 def agent_file_to_file(
-    log: Path, lines: int, work: Path, rule: str = "nginx_access", name: str = "agent file -> file"
+    log: Path, lines: int, work: Path, name: str = "agent file -> file"
 ) -> Measurement:
-    """The agent: tail the log, nginx rule, file sink; until every line is in the output.
-
-    `rule`: `nginx_access`, the built-in rule with ECS field names (nested records), or
-    `nginx_combined`, a flat-named user rule (NGINX_RULE) doing the same matching.
-    """
-    out = work / f"{rule}.ndjson"
+    """The agent: tail the log, nginx rule, file sink; until every line is in the output."""
+    out = work / "agent.ndjson"
     config = write_config(
-        work / f"{rule}.yaml",
-        {
-            "agent": {
-                "data_dir": str(work / f"data-{rule}"),
-                "log_level": "warning",
-                "http": {"address": None},
-            },
-            "inputs": [{"name": "nginx", "paths": [str(log)], "parsers": [rule]}],
-            "parsers": [NGINX_RULE],
-            "sinks": [{"name": "file", "type": "file", "path": str(out)}],
-        },
+        work / "agent.yaml", agent_doc(work, [str(log)], {"type": "file", "path": str(out)})
     )
-    counter = LineCounter(out)
-    return run_agent(name, config, lines, log.stat().st_size, counter.poll)
+    return run_agent(name, config, lines, log.stat().st_size, LineCounter(out).poll)
+
+
+def agent_builtin_rule_to_file(log: Path, lines: int, work: Path) -> Measurement:
+    """The same run with the built-in `nginx_access` rule: ECS field names, nested records."""
+    out = work / "builtin.ndjson"
+    doc = agent_doc(work, [str(log)], {"type": "file", "path": str(out)})
+    doc["parsers"] = []
+    doc["inputs"][0]["parsers"] = ["nginx_access"]
+    doc["agent"]["data_dir"] = str(work / "data-builtin")
+    config = write_config(work / "builtin.yaml", doc)
+    return run_agent(
+        "agent, built-in ECS rule", config, lines, log.stat().st_size, LineCounter(out).poll
+    )
+
+
+def agent_file_to_null(log: Path, lines: int, work: Path) -> Measurement:
+    """The agent to the null sink; done when the checkpoint reaches the end of the file."""
+    size = log.stat().st_size
+    doc = agent_doc(work, [str(log)], {"type": "null"}, checkpoint_interval="100ms")
+    config = write_config(work / "agent.yaml", doc)
+    progress = RegistryProgress(work / "data")
+    return run_agent("agent file -> null", config, lines, size, progress.poll, target=size)
+
+
+def run_null(lines: int, keep: bool = False) -> Report:
+    """Scenario `null`."""
+    log = ensure_input(lines)
+    work = workdir("null")
+    report = Report("null", f"file -> nginx rule -> null sink, {lines:,} lines")
+    report.measurements.append(agent_file_to_null(log, lines, work))
+    report.notes.append("done = checkpoints cover the whole file (checkpoint_interval 100ms)")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def run_file(lines: int, keep: bool = False) -> Report:
+    """Scenario `file`: the agent next to the bare loop."""
+    log = ensure_input(lines)
+    work = workdir("file")
+    report = Report(
+        "file", f"file -> nginx rule -> file sink, {lines:,} lines, next to a bare loop"
+    )
+    bare = bare_loop(log, lines, work)
+    agent = agent_file_to_file(log, lines, work)
+    builtin = agent_builtin_rule_to_file(log, lines, work)
+    report.measurements += [bare, agent, builtin]
+    report.notes.append(
+        f"agent / bare loop: {agent.lines_per_cpu_s / bare.lines_per_cpu_s:.0%} of the lines "
+        f"per CPU-second, {agent.lines_per_s / bare.lines_per_s:.0%} of the wall-clock rate"
+    )
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("scenario", nargs="?", default="all", choices=["null", "file", "all"])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument(
-        "--keep", action="store_true", help="keep the outputs in benchmarks/out/run"
+        "--keep", action="store_true", help="keep the work folders in benchmarks/out"
     )
     args = parser.parse_args()
-    log = ensure_input(args.lines)
-    work = OUT / "run"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    print(f"input: {log} ({log.stat().st_size / 2**20:.1f} MiB, {args.lines:,} lines)")
-    print(HEADER)
-    bare = bare_loop(log, args.lines, work)
-    print(bare.row(), flush=True)
-    agent = agent_file_to_file(log, args.lines, work, "nginx_access", "agent, built-in ECS rule")
-    print(agent.row(), flush=True)
-    flat = agent_file_to_file(log, args.lines, work, "nginx_combined", "agent, flat user rule")
-    print(flat.row(), flush=True)
-    print(
-        f"\nagent / bare loop: {agent.lines_per_cpu_s / bare.lines_per_cpu_s:.0%} of the lines per CPU-second, "
-        f"{agent.lines_per_s / bare.lines_per_s:.0%} of the wall-clock rate"
-    )
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    if args.scenario in ("null", "all"):
+        print(run_null(args.lines, args.keep).text(), flush=True)
+    if args.scenario in ("file", "all"):
+        print(run_file(args.lines, args.keep).text(), flush=True)
     return 0
 
 

@@ -16,10 +16,15 @@ from sinks.elasticsearch.sink import ElasticsearchSink
 from sinks.file import FileSink, FileSinkSettings
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
+from sinks.null import NullSink, NullSinkSettings
 from sinks.stdout import StdoutSink, StdoutSinkSettings
 
 SinkSettingsUnion = Annotated[
-    FileSinkSettings | StdoutSinkSettings | KafkaSinkSettings | ElasticsearchSinkSettings,
+    FileSinkSettings
+    | StdoutSinkSettings
+    | KafkaSinkSettings
+    | ElasticsearchSinkSettings
+    | NullSinkSettings,
     Field(discriminator="type"),
 ]
 """What one entry of `sinks:` may be, told apart by its `type`."""
@@ -29,6 +34,7 @@ SINK_CLASSES: dict[type[Any], type[Any]] = {
     StdoutSinkSettings: StdoutSink,
     KafkaSinkSettings: KafkaSink,
     ElasticsearchSinkSettings: ElasticsearchSink,
+    NullSinkSettings: NullSink,
 }
 
 

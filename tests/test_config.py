@@ -200,3 +200,8 @@ def test_the_demo_config_is_valid() -> None:
 
     config = load_config(REPO / "config" / "demo.yaml")
     assert [i.name for i in config.inputs] == ["web", "shop"]
+
+
+def test_a_bare_null_sink_type_gets_a_quoting_hint() -> None:
+    (message,) = problems(VALID.replace("type: file", "type: null"))
+    assert 'write type: "null" in quotes' in message

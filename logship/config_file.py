@@ -190,8 +190,12 @@ def _describe(err: Any, doc: Any) -> str:
     if kind == "missing":
         return f"{where}: required key is missing" + (f"; expected {expected}" if expected else "")
     if kind == "union_tag_invalid":
+        hint = ""
+        if ctx.get("tag") == "None":
+            hint = ' (YAML reads a bare null as "no value": write type: "null" in quotes)'
         return (
-            f"{where}: unknown type {ctx.get('tag')!r}; expected one of: {ctx.get('expected_tags')}"
+            f"{where}: unknown type {ctx.get('tag')!r}; "
+            f"expected one of: {ctx.get('expected_tags')}{hint}"
         )
     if kind == "union_tag_not_found":
         return f"{where}: `type` is missing; expected one of the sink types"

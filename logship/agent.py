@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from logship import __version__
@@ -28,18 +29,31 @@ class Agent:
     """Runs one Pipeline until asked to stop."""
 
     def __init__(
-        self, config: Config, pipeline: Pipeline | None = None, shard: Shard = SINGLE
+        self,
+        config: Config,
+        pipeline: Pipeline | None = None,
+        shard: Shard = SINGLE,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self.pipeline = pipeline or Pipeline(config, shard=shard)
         self._stop = threading.Event()
         self._hurry = threading.Event()
+        self._wake = threading.Event()
+        self._reload = threading.Event()
 
     def request_stop(self) -> None:
         """Asks for a graceful shutdown (a second call skips draining)."""
         if self._stop.is_set():
             self._hurry.set()
         self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Asks for the config file to be read again (SIGHUP)."""
+        self._reload.set()
+        self._wake.set()
 
     def run(self) -> int:
         """Opens and starts the pipeline, runs until stopped; the process exit code."""
@@ -60,7 +74,14 @@ class Agent:
         )
         code = 0
         try:
-            while not self._stop.wait(self.config.agent.checkpoint_interval):
+            while not self._stop.is_set():
+                self._wake.wait(self.config.agent.checkpoint_interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._apply_reload()
                 p.checkpoint()
                 p.health.beat()
                 if not p.tailer.is_alive() or not all(w.is_alive() for w in p.workers):
@@ -120,6 +141,32 @@ class Agent:
         log.info("Agent stopped.", extra={"drained": drained})
         return drained
 
+    def _apply_reload(self) -> None:
+        """Reads the config file again; an invalid one is reported and the running one kept."""
+        if self.config_path is None:
+            log.warning("Reload asked for, but the agent was not started from a config file.")
+            return
+        from logship.config_file import ConfigError, load_config
+
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error(
+                "Reload failed; the running config is kept.",
+                extra={"config": str(self.config_path), "problems": exc.problems},
+            )
+            return
+        restart_needed = self.pipeline.reload(config)
+        log.info(
+            "Config reloaded: inputs and parser rules applied.",
+            extra={"config": str(self.config_path), "needs_restart": restart_needed},
+        )
+        if restart_needed:
+            log.warning(
+                "Some changed settings only take effect after a restart.",
+                extra={"sections": restart_needed},
+            )
+
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
@@ -128,5 +175,10 @@ class Agent:
             log.info("Signal received.", extra={"signal": signal.Signals(signum).name})
             self.request_stop()
 
+        def on_hangup(signum: int, frame: FrameType | None) -> None:
+            log.info("Signal received.", extra={"signal": "SIGHUP"})
+            self.request_reload()
+
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGHUP, on_hangup)

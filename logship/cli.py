@@ -122,11 +122,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             shard = Shard.parse(worker)
             configure_logging(config.agent.log_level, secrets, {"worker": shard.index})
             die_with_parent()
-            return Agent(config, shard=shard).run()
+            return Agent(config, shard=shard, config_path=Path(args.config)).run()
         configure_logging(config.agent.log_level, secrets)
         count = resolve_workers(config)
         if count == 1:
-            return Agent(config).run()
+            return Agent(config, config_path=Path(args.config)).run()
         return Supervisor(config, Path(args.config).resolve(), count).run()
     except StartupError as exc:
         log.error("Cannot start.", extra={"error": str(exc)})

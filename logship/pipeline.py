@@ -66,24 +66,7 @@ class Pipeline:
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
 
-        chains = build_chains(config)
-        own_files = frozenset(
-            os.path.abspath(str(path))
-            for s in config.sinks
-            if (path := getattr(s, "path", None)) is not None
-        )
-        own_dir = os.path.abspath(self.data_dir) + os.sep
-        self.inputs = [
-            InputRuntime(
-                settings=inp,
-                chain=chains[inp.name],
-                queues=self.queues,
-                own_files=own_files,
-                own_dirs=(own_dir,),
-                encode=all(getattr(sink, "takes_ndjson", False) for sink in self.sinks),
-            )
-            for inp in config.inputs
-        ]
+        self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
         self.tailer = Tailer(
             self.inputs,
@@ -96,6 +79,53 @@ class Pipeline:
             shard=shard,
         )
         self._wire_operations()
+
+    def _build_inputs(self, config: Config) -> list[InputRuntime]:
+        """The inputs as the tailer runs them, feeding this pipeline's sink queues."""
+        chains = build_chains(config)
+        own_files = frozenset(
+            os.path.abspath(str(path))
+            for s in config.sinks
+            if (path := getattr(s, "path", None)) is not None
+        )
+        own_dir = os.path.abspath(self.data_dir) + os.sep
+        return [
+            InputRuntime(
+                settings=inp,
+                chain=chains[inp.name],
+                queues=self.queues,
+                own_files=own_files,
+                own_dirs=(own_dir,),
+                encode=all(getattr(sink, "takes_ndjson", False) for sink in self.sinks),
+            )
+            for inp in config.inputs
+        ]
+
+    def reload(self, config: Config) -> list[str]:
+        """Applies a new config's inputs and parser rules to the running pipeline.
+
+        Checkpoints, queues and sinks stay as they are. Returns the parts of the new config
+        that differ but need a restart to take effect (sinks, agent settings, metrics).
+        """
+        restart_needed = [
+            section
+            for section, old, new in (
+                ("sinks", self.config.sinks, config.sinks),
+                ("agent", self.config.agent, config.agent),
+                ("metrics", self.config.metrics, config.metrics),
+            )
+            if old != new
+        ]
+        self.inputs = self._build_inputs(config)
+        self.tailer.reload(self.inputs)
+        self.config = config.model_copy(
+            update={
+                "sinks": self.config.sinks,
+                "agent": self.config.agent,
+                "metrics": self.config.metrics,
+            }
+        )
+        return restart_needed
 
     def _wire_operations(self) -> None:
         """Health, scrape-time metrics, log-derived metrics and the HTTP endpoint (not yet bound)."""

@@ -9,7 +9,8 @@ Python runs one core per process; a node with several busy files has more. The s
    port; a worker whose supervisor dies gets SIGTERM (Linux parent-death signal);
 3. restarts a worker that exits unexpectedly, with backoff (1 s doubling to 30 s);
 4. serves the configured HTTP address for all of them (`logship.federation`);
-5. on SIGTERM/SIGINT forwards the signal and waits for the workers' graceful drain (a second
+5. forwards SIGHUP (each worker reloads its inputs and rules);
+6. on SIGTERM/SIGINT forwards the signal and waits for the workers' graceful drain (a second
    signal is forwarded too: it skips their drain); stragglers are killed after
    `shutdown_timeout` + 10 s.
 """
@@ -195,5 +196,9 @@ class Supervisor:
             self._signals.append(signum)
             self._stop.set()
 
+        def on_hangup(signum: int, frame: FrameType | None) -> None:
+            self._signals.append(signum)  # forwarded: each worker reloads its own pipeline
+
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGHUP, on_hangup)

@@ -204,17 +204,19 @@ class Tailer(threading.Thread):
         self._last_scan = -_MIN_RESCAN_GAP
         self.scans = 0
         """How many discovery scans have completed (the first one applies `start_at: end`)."""
-        self._m = {
-            inp.name: (
-                metrics.lines_read.labels(inp.name),
-                metrics.bytes_read.labels(inp.name),
-                metrics.lines_truncated.labels(inp.name),
-                metrics.records_unmatched.labels(inp.name),
-                metrics.partial_lines_flushed.labels(inp.name),
-            )
-            for inp in self.inputs
-        }
+        self._m = {inp.name: self._input_metrics(inp.name) for inp in self.inputs}
+        self._pending_inputs: list[InputRuntime] | None = None
         self.error: BaseException | None = None
+
+    def _input_metrics(self, name: str) -> tuple[Any, Any, Any, Any, Any]:
+        m = self.metrics
+        return (
+            m.lines_read.labels(name),
+            m.bytes_read.labels(name),
+            m.lines_truncated.labels(name),
+            m.records_unmatched.labels(name),
+            m.partial_lines_flushed.labels(name),
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -227,6 +229,51 @@ class Tailer(threading.Thread):
         """
         self._finishing.set()
         self._wake.set()
+
+    def reload(self, inputs: Sequence[InputRuntime]) -> None:
+        """Swaps in new inputs (rules, globs, settings) between two rounds; see `_apply_inputs`."""
+        self._pending_inputs = list(inputs)
+        self._wake.set()
+
+    def _apply_inputs(self) -> None:
+        """Rebinds open files to the new inputs of the same name, without losing a byte.
+
+        A file whose input is gone is closed (where it stopped is kept, as for inactivity).
+        A file whose framing, container or multiline settings changed restarts its stages at
+        the end of its last emitted event: what the old stages held is read again, not lost.
+        """
+        new = self._pending_inputs
+        self._pending_inputs = None
+        if new is None:
+            return
+        by_name = {inp.name: inp for inp in new}
+        for tf in list(self._files.values()):
+            inp = by_name.get(tf.input.name)
+            if inp is None:
+                self._close(tf, reason="its input was removed by a reload")
+                continue
+            old = tf.input.settings
+            tf.input = inp
+            if (old.max_line_bytes, old.container, old.multiline) != (
+                inp.settings.max_line_bytes,
+                inp.settings.container,
+                inp.settings.multiline,
+            ):
+                tf.reader.offset = tf.stages.emitted_end
+                tf.stages = LineStages(tf.reader.offset, inp.settings)
+                tf.registered_end = tf.reader.offset
+                tf.file_fields = kubernetes_fields(tf.path) if inp.settings.container else None
+        self._waiting = deque((by_name[i.name], p) for i, p in self._waiting if i.name in by_name)
+        self._waiting_paths = {p for _, p in self._waiting}
+        for name in by_name:
+            if name not in self._m:
+                self._m[name] = self._input_metrics(name)
+        self.inputs = list(new)
+        self._warned_empty &= set(by_name)
+        self._next_scan = 0.0  # new globs are scanned at once
+        log.info(
+            "Inputs reloaded.", extra={"inputs": sorted(by_name), "open_files": len(self._files)}
+        )
 
     def stop(self) -> None:
         """Stops reading: a blocked queue put is abandoned (those lines are not acked, so re-read)."""
@@ -243,6 +290,8 @@ class Tailer(threading.Thread):
                 if self._finishing.is_set():
                     self.read_deleted_to_end()
                     return
+                if self._pending_inputs is not None:
+                    self._apply_inputs()
                 busy, due = self.run_round(time.monotonic())
                 if busy:
                     continue

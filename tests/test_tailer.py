@@ -423,3 +423,19 @@ def test_multiline_events_are_flushed_after_their_timeout_and_flagged(tmp_path: 
     key = FileIdentity.of((rig.logs / "a.log").stat()).key
     assert rig.acks.watermark(key) == (rig.logs / "a.log").stat().st_size
     rig.tailer.close_all()
+
+
+def test_a_reload_that_changes_multiline_reads_the_held_event_again(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, multiline={"preset": "indented_continuation", "flush_timeout": "1h"})
+    log = rig.logs / "a.log"
+    log.write_text("first\n  cont\nsecond\n  held\n")
+    step_until(rig, lambda: len(rig.records) == 1)
+    assert rig.records[0]["message"] == "first\n  cont"
+    new_settings = rig.settings.model_copy(update={"multiline": None})
+    rig.tailer.reload([InputRuntime(new_settings, ParserChain([], "test-host"), [rig.queue])])
+    rig.tailer._apply_inputs()
+    step_until(rig, lambda: len(rig.records) == 3)
+    assert [r["message"] for r in rig.records] == ["first\n  cont", "second", "  held"]
+    key = FileIdentity.of(log.stat()).key
+    assert rig.acks.watermark(key) == log.stat().st_size
+    rig.tailer.close_all()

@@ -85,30 +85,63 @@ HEADER = (
 )
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + sys) per thread name of a live process; same-named threads are summed."""
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (an agent with `workers: N` is a supervisor plus N workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += parents.get(current, [])
+    return tree
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + sys) per thread name over the process tree; same names are summed."""
+    out: dict[str, float] = {}
+    for member in process_tree(pid):
+        try:
+            tasks = list(Path(f"/proc/{member}/task").iterdir())
         except OSError:
             continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        for task in tasks:
+            try:
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
     return out
 
 
 def proc_stats(pid: int) -> tuple[float, float, int, float]:
-    """(user s, sys s, minor faults, peak RSS MiB) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    minflt = int(fields[7])
-    user = int(fields[11]) / CLK_TCK
-    system = int(fields[12]) / CLK_TCK
-    hwm_kib = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            hwm_kib = int(line.split()[1])
-    return user, system, minflt, hwm_kib / 1024
+    """(user s, sys s, minor faults, peak RSS MiB) of a live process and its descendants.
+
+    The peak RSS is the sum of each process's own peak: an upper bound of the tree's peak.
+    """
+    user = system = rss = 0.0
+    minflt = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        minflt += int(fields[7])
+        user += int(fields[11]) / CLK_TCK
+        system += int(fields[12]) / CLK_TCK
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                rss += int(line.split()[1]) / 1024
+    return user, system, minflt, rss
 
 
 class LineCounter:

@@ -29,6 +29,7 @@ from benchmarks.agent_run import (
     REPO,
     LineCounter,
     proc_stats,
+    process_tree,
     run_agent,
     write_config,
 )
@@ -112,7 +113,7 @@ def idle(files: int, seconds: float = 30.0) -> None:
         user0, sys0, _, rss = proc_stats(proc.pid)
         time.sleep(seconds)
         user1, sys1, _, rss = proc_stats(proc.pid)
-        fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
+        fds = sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in process_tree(proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

@@ -4,8 +4,9 @@ One thread serves every input and file, in rounds (`run_round`). Per round it:
 
 1. rescans the globs when `scan_interval` has passed or a folder event (inotify) asked for it;
 2. reads one chunk from every open file that is due: a file that returned data is due again at
-   once, a file at its end after `poll_interval`, doubling while it stays quiet (up to 8x), so
-   an idle agent does not spin and one busy file cannot starve the others;
+   once; a file at its end 25 ms later, then at doubling intervals while it stays quiet, up to
+   8 x `poll_interval`, so a busy file is followed closely (low latency), an idle agent does not
+   spin, and one busy file cannot starve the others;
 3. at a file's end: flushes partial lines and multiline events whose wait is over, notices
    truncation (copytruncate), deletion and inactivity, and when files are waiting for one of
    the `max_open_files` slots, closes the file to give its slot to the next (fair sharing);
@@ -48,7 +49,8 @@ from parsers.chain import ParserChain
 
 log = logging.getLogger(__name__)
 
-_MAX_IDLE_BACKOFF = 8  # a quiet file is polled at most every 8 x poll_interval
+_MAX_IDLE_BACKOFF = 8  # a quiet file is polled every 8 x poll_interval at most
+_FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon, then doubling
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -577,8 +579,9 @@ class Tailer(threading.Thread):
         settings = tf.input.settings
         tf.idle_polls += 1
         tf.eof_polls += 1
-        tf.next_poll = now + settings.poll_interval * min(
-            2 ** (tf.idle_polls - 1), _MAX_IDLE_BACKOFF
+        tf.next_poll = now + min(
+            _FIRST_RECHECK * 2 ** min(tf.idle_polls - 1, 30),
+            settings.poll_interval * _MAX_IDLE_BACKOFF,
         )
         idle = now - tf.last_data
         if tf.stages.holding:

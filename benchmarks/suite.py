@@ -42,6 +42,7 @@ from benchmarks import (
     multiline_throughput,
     tailer,
     throughput,
+    workers,
 )
 from benchmarks.nginx_log import OUT
 from benchmarks.peers import compare
@@ -56,6 +57,7 @@ SCENARIOS: dict[str, Runner] = {
     "elasticsearch": elasticsearch_throughput.run,
     "files": lambda lines, keep: tailer.many(lines, 1000, keep),
     "multiline": multiline_throughput.run,
+    "workers": workers.run,
     "json": json_lines.run,
     "latency": lambda lines, keep: latency.run(10_000, 30.0 if lines >= 1_000_000 else 10.0, keep),
     # Three rounds with the contenders taking turns: the peer ratios are the headline figures.

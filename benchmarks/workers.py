@@ -1,0 +1,92 @@
+"""Multi-core: two busy files through one worker process, then through two (`workers: N`).
+
+    python benchmarks/workers.py [--lines N]
+
+The same 1,000,000 nginx lines are split over two files; the agent ships them to a file sink
+with `workers: 1` and then `workers: 2`, in the same run. Each worker owns one file (files are
+assigned by a hash of their identity; the two files are checked to land on different workers).
+Reported: lines/s of each, and the ratio (target: at least 1.7x on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.agent_run import LineCounter, agent_doc, run_agent, write_config
+from benchmarks.nginx_log import ensure_input
+from benchmarks.report import Report
+from benchmarks.throughput import workdir
+from logship.identity import FileIdentity
+from logship.shard import Shard
+
+
+def split_input(lines: int, work: Path) -> list[Path]:
+    """Two files with half the lines each, placed on different workers of two."""
+    source = ensure_input(lines)
+    half = lines // 2
+    files: list[Path] = []
+    attempt = 0
+    with source.open("rb") as f:
+        data = f.readlines()
+    while len(files) < 2:
+        path = work / "logs" / f"part-{attempt}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        chunk = data[:half] if not files else data[half : 2 * half]
+        path.write_bytes(b"".join(chunk))
+        key = FileIdentity.of(path.stat()).key
+        if files and Shard(0, 2).owns(key) == Shard(0, 2).owns(
+            FileIdentity.of(files[0].stat()).key
+        ):
+            path.unlink()  # same worker as the first file: try another inode
+        else:
+            files.append(path)
+        attempt += 1
+    return files
+
+
+def run(lines: int, keep: bool = False) -> Report:
+    """Scenario `workers`: one worker against two, two busy files."""
+    work = workdir("workers")
+    files = split_input(lines, work)
+    total = sum(1 for p in files for _ in p.open("rb"))
+    size = sum(p.stat().st_size for p in files)
+    report = Report("workers", f"two files of {total // 2:,} lines: workers 1 then 2 (file sink)")
+    for count in (1, 2):
+        run_dir = work / f"w{count}"
+        run_dir.mkdir()
+        out = run_dir / "out.ndjson"
+        doc = agent_doc(
+            run_dir, [str(p) for p in files], {"type": "file", "path": str(out)}, workers=count
+        )
+        config = write_config(run_dir / "agent.yaml", doc)
+        report.measurements.append(
+            run_agent(f"{count} worker(s)", config, total, size, LineCounter(out).poll)
+        )
+    one, two = report.measurements
+    report.notes.append(
+        f"two workers / one: {two.lines_per_s / one.lines_per_s:.2f}x the lines/s "
+        f"({two.lines_per_cpu_s / one.lines_per_cpu_s:.0%} of the lines per CPU-second)"
+    )
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    print(run(args.lines, args.keep).text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import orjson
 
+from logship.durable import write_all
+
 VERSION = 1
 FILE_NAME = "registry.json"
 BACKUP_SUFFIX = ".bak"
@@ -149,10 +151,7 @@ class CheckpointStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                write_all(fd, data)
             finally:
                 os.close(fd)
             self._keep_last_good()

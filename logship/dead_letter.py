@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from logship.durable import write_all
 from logship.record import LogEntry, format_epoch
 
 
@@ -46,9 +47,6 @@ class DeadLetterFile:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                write_all(fd, data)
             finally:
                 os.close(fd)

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from logship import strict_yaml
 from logship.schema import StrictModel
 from parsers.config import RuleSettings
 from parsers.grok import PATTERN_NAME
@@ -64,25 +65,10 @@ class LoadedPack:
     pack: RulePack
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a rule written twice is a mistake, not an override)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def parse_pack(text: str, origin: str) -> RulePack:
     """Validates the text of a pack; PackError lists every problem with `origin`."""
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = strict_yaml.load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

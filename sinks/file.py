@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator
 
 from logship.batch import Batch
+from logship.durable import write_all
 from logship.schema import ConfigPath
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
 
@@ -131,11 +132,7 @@ class FileSink:
         with _locked(fd):
             size_before = os.fstat(fd).st_size
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self.settings.fsync:
-                    os.fsync(fd)
+                write_all(fd, data, fsync=self.settings.fsync)
             except OSError as exc:
                 self._roll_back(fd, size_before)
                 if exc.errno == errno.ENOSPC:

@@ -57,7 +57,8 @@ class FileSink:
     """Appends each batch as NDJSON; a batch is delivered once written, flushed and fsynced.
 
     Writes, roll-backs and the torn-tail repair hold an exclusive `flock` on the file, so the
-    worker processes of `workers: N` can append to the same file safely.
+    worker processes of `workers: N` can append to the same file safely; the fsync happens
+    after the lock is released.
 
     A failed write (disk full) is rolled back by truncating to the size before the batch, so a
     retried batch is never appended twice or torn. A write torn by a crash (`kill -9`, power
@@ -132,12 +133,20 @@ class FileSink:
         with _locked(fd):
             size_before = os.fstat(fd).st_size
             try:
-                write_all(fd, data, fsync=self.settings.fsync)
+                write_all(fd, data, fsync=False)
             except OSError as exc:
                 self._roll_back(fd, size_before)
                 if exc.errno == errno.ENOSPC:
                     return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
                 return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
+        if self.settings.fsync:
+            # Outside the lock: other workers' appends need not wait for our disk flush (which
+            # flushes theirs too). A failed fsync cannot be rolled back safely once others may
+            # have appended: the batch is sent again (a possible duplicate, never a loss).
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                return SendResult(Outcome.RETRY, reason=f"cannot fsync {self.path}: {exc.strerror}")
         return DELIVERED
 
     def _roll_back(self, fd: int, size: int) -> None:

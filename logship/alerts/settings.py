@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from logship.schema import StrictModel
-from logship.sink import QueueSettings
+from logship.sink import BatchSettings, QueueSettings
 from logship.units import Duration, parse_duration
 from parsers.condition import ConditionSettings
 from sinks.http.config import HttpSinkSettings
@@ -159,6 +159,9 @@ class AlertDestinationSettings(HttpSinkSettings):
     type: Literal["http"] = "http"
     preset: Preset = "webhook"
     queue: QueueSettings = QueueSettings(max_events=1000, max_bytes=4 * 1024 * 1024)
+    batch: BatchSettings = BatchSettings(max_events=10, linger_ms=100)
+    """Notifications per send (Alertmanager: one request; the others one request each); the
+    batch being sent is held beside the queue, so it counts toward what a dead webhook holds."""
 
     @model_validator(mode="before")
     @classmethod

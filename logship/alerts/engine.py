@@ -237,6 +237,13 @@ class AlertEngine:
 
     # --- time passing -------------------------------------------------------------------------
 
+    def advance(self, stamp: object) -> None:
+        """event_clock: the clock moves to a record's `@timestamp` (any record, matching or not)."""
+        t = self._times.of(stamp)
+        if t is not None:
+            with self._lock:
+                self.watermark = max(self.watermark, t)
+
     def tick(self, now: float | None = None) -> None:
         """Resolves firing groups that have been quiet long enough; forgets idle groups."""
         out: list[Notification] = []

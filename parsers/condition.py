@@ -191,8 +191,16 @@ class ConditionCode:
             )
         if name == "matches":
             assert settings.matches is not None
-            s = self.const(compile_pattern(settings.matches).search)
-            return f"(({s}({v}) is not None) if {v}.__class__ is str else matches({s}, {v}))"
+            search = compile_pattern(settings.matches).search
+            s = self.const(search)
+            memo: dict[str, bool] = {}
+            m = self.const(memo)
+            learn = self.const(_learner(search, memo))
+            # Values repeat (user agents, paths, levels): a search per distinct short string.
+            return (
+                f"((_r if (_r := {m}.get({v})) is not None else {learn}({v})) "
+                f"if {v}.__class__ is str else matches({s}, {v}))"
+            )
         bound = float(getattr(settings, name))
         b = self.const(bound)
         op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[name]
@@ -209,6 +217,24 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "lt": float.__lt__,
     "lte": float.__le__,
 }
+
+
+_MEMO_ENTRIES = 4096
+_MEMO_MAX_CHARS = 256
+
+
+def _learner(search: Callable[[str], Any], memo: dict[str, bool]) -> Callable[[str], bool]:
+    """Searches a string and remembers the answer (short strings; the memo is bounded)."""
+
+    def learn(value: str) -> bool:
+        found = search(value) is not None
+        if len(value) <= _MEMO_MAX_CHARS:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[value] = found
+        return found
+
+    return learn
 
 
 def compile_condition(settings: ConditionSettings) -> Predicate:

@@ -135,10 +135,17 @@ class AlertEngine:
         out: list[Notification] = []
         with self._lock:
             now = self.clock()
+            times = self._times.of
+            last_stamp: object = None
+            last_t: float | None = None
             for index, record in hits:
                 rule = rules[index]
                 rule.matches += 1
-                t = self._times.of(record.get("@timestamp"))
+                stamp = record.get("@timestamp")
+                if stamp != last_stamp:  # records of a chunk mostly share their second
+                    last_stamp = stamp
+                    last_t = times(stamp)
+                t = last_t
                 if self.event_clock:
                     if t is None:
                         t = self.watermark
@@ -155,7 +162,7 @@ class AlertEngine:
         if t <= now - rule.width - LATENESS:
             rule.late += 1
             return
-        group = rule.table.get(rule.key(record))
+        group = rule.table.get(rule.key(record) if rule.group_by else ())
         if group.firing and now >= group.resolve_check:
             self._check_resolved(rule, group, now, out)
         window = group.window

@@ -1,4 +1,4 @@
-"""The `logship` command: run, check, parse, setup, status, version."""
+"""The `logship` command: run, check, parse, alerts, setup, status, version."""
 
 from __future__ import annotations
 
@@ -90,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
         "--summary-only", action="store_true", help="print only the summary, not the records"
     )
     parse.set_defaults(handler=_cmd_parse)
+
+    alerts = sub.add_parser(
+        "alerts",
+        help="show which alert rules would fire on a log file, and when",
+        description="Runs LOGFILE (or stdin) through an input's parser rules and the alert rules "
+        "that apply to it, with the records' own @timestamp as the clock, and prints every "
+        "notification that would be sent (time, status, rule, severity, group, message), then a "
+        "summary per rule on stderr. Sends nothing and touches no agent state.",
+    )
+    alerts.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
+    alerts.add_argument("--input", required=True, metavar="NAME", help="the input the log is for")
+    alerts.add_argument("logfile", nargs="?", default="-", help="log file to read ('-': stdin)")
+    alerts.add_argument(
+        "--json", action="store_true", help="notifications as JSON lines (the webhook body)"
+    )
+    alerts.set_defaults(handler=_cmd_alerts)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: _cmd_version())
@@ -325,6 +341,59 @@ def _print_parse_summary(
         for number, text in examples:
             shown = text if len(text) <= 200 else text[:197] + "..."
             print(f"#   line {number}: {shown}", file=err)
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    """`logship alerts`: replay a log through the alert rules (logship.alerts.preview)."""
+    import orjson
+
+    from logship.alerts.presets import webhook
+    from logship.alerts.preview import render_line, run_preview
+    from parsers.chain import build_chains
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    inputs = {inp.name: inp for inp in config.inputs}
+    inp = inputs.get(args.input)
+    if inp is None:
+        print(
+            f"logship: no input named {args.input!r} in {args.config} "
+            f"(inputs: {', '.join(inputs)})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    rules = [r for r in config.alerts.rules if not r.inputs or inp.name in r.inputs]
+    if not rules:
+        print(f"logship: no alert rule applies to input {inp.name!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        stream = sys.stdin.buffer if args.logfile == "-" else open(args.logfile, "rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"logship: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
+    path = "-" if args.logfile == "-" else os.path.abspath(args.logfile)
+    with stream:
+        result = run_preview(
+            rules, inp, build_chains(config)[inp.name], stream, path, config.agent.host_name
+        )
+    for notification in result.notifications:
+        if args.json:
+            doc = {**webhook(notification), "after_end": result.after_end(notification)}
+            print(orjson.dumps(doc).decode())
+        else:
+            print(render_line(notification, result.after_end(notification)))
+    err = sys.stderr
+    source = "stdin" if args.logfile == "-" else args.logfile
+    print(f"# {result.lines} line(s) from {source}, input {inp.name!r}", file=err)
+    print(f"#   {'rule':24} {'matched':>8} {'late':>6} {'firing':>7} {'resolved':>8}", file=err)
+    for row in result.counters:
+        print(
+            f"#   {row['rule']:24} {row['matches']:>8} {row['late']:>6} {row['firing']:>7} "
+            f"{row['resolved']:>8}",
+            file=err,
+        )
+    return EXIT_OK
 
 
 def _cmd_version() -> int:

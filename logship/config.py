@@ -1,4 +1,5 @@
-"""The agent's config: typed settings for the `agent`, `inputs`, `parsers` and `sinks` sections.
+"""The agent's config: typed settings for the `agent`, `inputs`, `parsers`, `sinks`, `metrics`
+and `alerts` sections.
 
 Loading (YAML, `${VAR}` interpolation, error messages) lives in `logship.config_file`.
 """
@@ -18,6 +19,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.alerts.checks import alert_problems
+from logship.alerts.settings import AlertsSettings
 from logship.container import ContainerFormat
 from logship.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.multiline import MultilineSettings
@@ -139,6 +142,10 @@ class Config(StrictModel):
     metrics: list[DerivedMetricSettings] = Field(
         default=[], json_schema_extra={"expected": "a list of log-derived metrics"}
     )
+    alerts: AlertsSettings = Field(
+        default_factory=AlertsSettings,
+        json_schema_extra={"expected": "a mapping with rules and destinations"},
+    )
 
     @field_validator("parsers", mode="wrap")
     @classmethod
@@ -193,6 +200,7 @@ class Config(StrictModel):
                         f"metrics[{i}].inputs[{j}]: unknown input {name!r} "
                         f"(defined: {', '.join(sorted(inputs))})"
                     )
+        problems += alert_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from logship.ack import AckTracker
+from logship.alerts.runtime import AlertRuntime
 from logship.checkpoint import CheckpointError, CheckpointStore
 from logship.config import Config
 from logship.data_dir import StartupError, claim
@@ -26,13 +27,16 @@ from logship.shard import SINGLE, Shard, consolidate, worker_port_file
 from logship.sink import Sink, SinkError
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
-from logship.tailer import InputRuntime, Tailer
+from logship.tailer import InputRuntime, RecordObserver, Tailer
 from parsers.chain import build_chains
 from sinks.catalog import build_sink
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Pipeline", "StartupError"]
+
+ALERT_DRAIN_TIMEOUT = 2.0
+"""Seconds queued alert notifications get to go out at shutdown (after the logs are drained)."""
 
 
 class Pipeline:
@@ -68,12 +72,23 @@ class Pipeline:
 
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
+        self.alerts = (
+            AlertRuntime(
+                config.alerts, config.agent.host_name, self.data_dir, self.metrics, shard.suffix
+            )
+            if config.alerts
+            else None
+        )
+        """Alert rules: an observer of the tailer, with their own delivery threads."""
+        observers: list[RecordObserver] = [self.derived] if self.derived else []
+        if self.alerts is not None:
+            observers.append(self.alerts.engine)
         self.tailer = Tailer(
             self.inputs,
             self.acks,
             self.registry,
             self.metrics,
-            observers=[self.derived] if self.derived else [],
+            observers=observers,
             max_open_files=config.agent.max_open_files,
             clean_removed_after=config.agent.clean_removed_after,
             shard=shard,
@@ -153,6 +168,8 @@ class Pipeline:
         self.metrics.registry.register(self.live_metrics)
         if self.derived:
             self.metrics.registry.register(self.derived)
+        if self.alerts is not None:
+            self.metrics.registry.register(self.alerts.collector)
         address = config.agent.http.host_port
         if address is not None and self.shard.count > 1:
             # A worker serves on a loopback port of its own; the supervisor, on the configured
@@ -185,6 +202,8 @@ class Pipeline:
         """Starts the sink workers, then the tailer, then the HTTP endpoint."""
         for worker in self.workers:
             worker.start()
+        if self.alerts is not None:
+            self.alerts.start()
         self.tailer.start()
         self.health.start()
         if self.http is not None:
@@ -207,7 +226,9 @@ class Pipeline:
         return True
 
     def release(self) -> None:
-        """Stops the HTTP endpoint and releases the data folder lock."""
+        """Stops alert delivery and the HTTP endpoint; releases the data folder lock."""
+        if self.alerts is not None:
+            self.alerts.close(ALERT_DRAIN_TIMEOUT)
         if self.http is not None:
             self.http.stop()
         if self._lock_fd is not None:

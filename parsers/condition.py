@@ -1,4 +1,4 @@
-"""Conditions over records: `drop_if` in parser rules (and, later, alert rules).
+"""Conditions over records: `drop_if` in parser rules and `when` in alert rules.
 
 A condition is written in YAML as one of:
 
@@ -103,76 +103,149 @@ class ConditionSettings(StrictModel):
         ]
 
 
-def compile_condition(settings: ConditionSettings) -> Predicate:
-    """The condition as a function of a record (compiled once; no parsing per call)."""
-    if settings.all is not None:
-        parts = tuple(compile_condition(c) for c in settings.all)
-        return lambda entry: all(p(entry) for p in parts)
-    if settings.any is not None:
-        parts = tuple(compile_condition(c) for c in settings.any)
-        return lambda entry: any(p(entry) for p in parts)
-    if settings.not_ is not None:
-        inner = compile_condition(settings.not_)
-        return lambda entry: not inner(entry)
-    assert settings.field is not None
-    lookup = field_getter(settings.field)
-    checks = tuple(_operator(settings, name) for name in settings.operators())
-    if len(checks) == 1:
-        check = checks[0]
-        return lambda entry: check(lookup(entry))
-    return lambda entry: _all_hold(checks, lookup(entry))
+class ConditionCode:
+    """Conditions as Python source sharing one loop body: field reads once, tests inlined.
 
+    The one implementation of the condition language's semantics. `compile_condition` turns a
+    single condition into a function; alert rules (`logship.alerts`) put the tests of several
+    conditions into one generated loop over a chunk of records, where each field that several
+    conditions read is looked up once per record. Per record, the common cases (a str or int
+    compared with constants) run as inline expressions; the rest goes through the helper
+    functions below, which also define what the inline forms must agree with.
 
-def _all_hold(checks: tuple[Callable[[Any], bool], ...], value: Any) -> bool:
-    return all(check(value) for check in checks)
-
-
-def field_getter(dotted: str) -> Callable[[LogEntry], Any]:
-    """A function returning the value at `dotted` in a record, or a sentinel when absent.
-
-    The path is split once here; a literal dotted key (`{"a.b": 1}`) is found too.
+    Usage: `expression(settings)` returns the source of a boolean expression over locals that
+    `reads()` assigns from a record named `entry`; `env` holds the constants both refer to.
     """
-    parts = tuple(dotted.split("."))
 
-    def get(entry: LogEntry) -> Any:
-        node: Any = entry
-        for part in parts:
-            if not isinstance(node, dict):
-                break
-            node = node.get(part, _MISSING)
-            if node is _MISSING:
-                break
-        else:
-            return node
-        return entry.get(dotted, _MISSING) if len(parts) > 1 else _MISSING
+    def __init__(self, entry: str = "entry") -> None:
+        self.entry = entry
+        self.env: dict[str, Any] = {
+            "MISSING": _MISSING,
+            "is_one_of": _is_one_of,
+            "matches": _matches,
+            "compare": _compare,
+        }
+        self._fields: dict[str, str] = {}
+        self._consts = 0
 
-    return get
+    def field(self, dotted: str) -> str:
+        """The local holding the value at `dotted` (MISSING when absent), read once per record."""
+        var = self._fields.get(dotted)
+        if var is None:
+            var = self._fields[dotted] = f"f{len(self._fields)}"
+        return var
+
+    def const(self, value: Any) -> str:
+        """A name for a constant in `env`."""
+        name = f"c{self._consts}"
+        self._consts += 1
+        self.env[name] = value
+        return name
+
+    def reads(self, indent: str) -> list[str]:
+        """Statements assigning every field local (`field` semantics of `get_field`, nested first,
+        then a literal dotted key)."""
+        lines = []
+        entry = self.entry
+        for dotted, var in self._fields.items():
+            parts = dotted.split(".")
+            lines.append(f"{indent}{var} = {entry}.get({parts[0]!r}, MISSING)")
+            for part in parts[1:]:
+                lines.append(
+                    f"{indent}{var} = {var}.get({part!r}, MISSING) "
+                    f"if {var}.__class__ is dict else MISSING"
+                )
+            if len(parts) > 1:
+                lines.append(f"{indent}if {var} is MISSING:")
+                lines.append(f"{indent}    {var} = {entry}.get({dotted!r}, MISSING)")
+        return lines
+
+    def expression(self, settings: ConditionSettings) -> str:
+        """The condition as a boolean expression over the field locals."""
+        if settings.all is not None:
+            return "(" + " and ".join(self.expression(c) for c in settings.all) + ")"
+        if settings.any is not None:
+            return "(" + " or ".join(self.expression(c) for c in settings.any) + ")"
+        if settings.not_ is not None:
+            return f"(not {self.expression(settings.not_)})"
+        assert settings.field is not None
+        var = self.field(settings.field)
+        tests = [self._operator(settings, name, var) for name in settings.operators()]
+        return tests[0] if len(tests) == 1 else "(" + " and ".join(tests) + ")"
+
+    def _operator(self, settings: ConditionSettings, name: str, v: str) -> str:
+        if name == "exists":
+            return f"({v} is not MISSING)" if settings.exists else f"({v} is MISSING)"
+        if name in ("equals", "in_"):
+            if name == "equals":
+                assert settings.equals is not None
+                accepted = _forms(settings.equals)
+            else:
+                assert settings.in_ is not None
+                accepted = frozenset().union(*(_forms(x) for x in settings.in_))
+            a = self.const(accepted)
+            # str and int (not bool: its class is bool) hash like the accepted forms.
+            return (
+                f"(({v} in {a}) if ({v}.__class__ is str or {v}.__class__ is int) "
+                f"else is_one_of({v}, {a}))"
+            )
+        if name == "matches":
+            assert settings.matches is not None
+            search = compile_pattern(settings.matches).search
+            s = self.const(search)
+            memo: dict[str, bool] = {}
+            m = self.const(memo)
+            learn = self.const(_learner(search, memo))
+            # Values repeat (user agents, paths, levels): a search per distinct short string.
+            return (
+                f"((_r if (_r := {m}.get({v})) is not None else {learn}({v})) "
+                f"if {v}.__class__ is str else matches({s}, {v}))"
+            )
+        bound = float(getattr(settings, name))
+        b = self.const(bound)
+        op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[name]
+        fn = self.const(_COMPARE[name])
+        return (
+            f"(({v} {op} {b}) if ({v}.__class__ is int or {v}.__class__ is float) "
+            f"else compare({fn}, {v}, {b}))"
+        )
 
 
-def _operator(settings: ConditionSettings, name: str) -> Callable[[Any], bool]:
-    if name == "exists":
-        wanted = bool(settings.exists)
-        return lambda value: (value is not _MISSING) is wanted
-    if name == "equals":
-        assert settings.equals is not None
-        accepted = _forms(settings.equals)
-        return lambda value: _is_one_of(value, accepted)
-    if name == "in_":
-        assert settings.in_ is not None
-        accepted = frozenset().union(*(_forms(v) for v in settings.in_))
-        return lambda value: _is_one_of(value, accepted)
-    if name == "matches":
-        assert settings.matches is not None
-        search = compile_pattern(settings.matches).search
-        return lambda value: _matches(search, value)
-    bound = getattr(settings, name)
-    compare: Callable[[float, float], bool] = {
-        "gt": float.__gt__,
-        "gte": float.__ge__,
-        "lt": float.__lt__,
-        "lte": float.__le__,
-    }[name]
-    return lambda value: _compare(compare, value, bound)
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "gt": float.__gt__,
+    "gte": float.__ge__,
+    "lt": float.__lt__,
+    "lte": float.__le__,
+}
+
+
+_MEMO_ENTRIES = 4096
+_MEMO_MAX_CHARS = 256
+
+
+def _learner(search: Callable[[str], Any], memo: dict[str, bool]) -> Callable[[str], bool]:
+    """Searches a string and remembers the answer (short strings; the memo is bounded)."""
+
+    def learn(value: str) -> bool:
+        found = search(value) is not None
+        if len(value) <= _MEMO_MAX_CHARS:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[value] = found
+        return found
+
+    return learn
+
+
+def compile_condition(settings: ConditionSettings) -> Predicate:
+    """The condition as a function of a record (generated once; no parsing per call)."""
+    code = ConditionCode()
+    test = code.expression(settings)
+    source = "\n".join(["def holds(entry):", *code.reads("    "), f"    return {test}"])
+    env = dict(code.env)
+    exec(compile(source, "<condition>", "exec"), env)  # noqa: S102 - our own generated code
+    predicate: Predicate = env["holds"]
+    return predicate
 
 
 def _forms(value: Scalar) -> frozenset[Any]:

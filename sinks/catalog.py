@@ -14,6 +14,8 @@ from logship.sink import Sink
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.sink import ElasticsearchSink
 from sinks.file import FileSink, FileSinkSettings
+from sinks.http.config import HttpSinkSettings
+from sinks.http.sink import HttpSink
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
 from sinks.null import NullSink, NullSinkSettings
@@ -24,7 +26,8 @@ SinkSettingsUnion = Annotated[
     | StdoutSinkSettings
     | KafkaSinkSettings
     | ElasticsearchSinkSettings
-    | NullSinkSettings,
+    | NullSinkSettings
+    | HttpSinkSettings,
     Field(discriminator="type"),
 ]
 """What one entry of `sinks:` may be, told apart by its `type`."""
@@ -35,6 +38,7 @@ SINK_CLASSES: dict[type[Any], type[Any]] = {
     KafkaSinkSettings: KafkaSink,
     ElasticsearchSinkSettings: ElasticsearchSink,
     NullSinkSettings: NullSink,
+    HttpSinkSettings: HttpSink,
 }
 
 

@@ -1,0 +1,63 @@
+"""HttpSink: a batch becomes one request (or one per record with `encoding: json`)."""
+
+from __future__ import annotations
+
+from logship.batch import Batch
+from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from sinks.http.classify import classify
+from sinks.http.client import HttpClient, Unreachable
+from sinks.http.config import HttpSinkSettings
+from sinks.http.encoder import CONTENT_TYPES, bodies, compress
+
+
+class HttpSink:
+    """POSTs records as JSON; the answer's status decides deliver / retry / reject (`classify`)."""
+
+    takes_ndjson = True
+    """Only the records' JSON text is sent: the tailer may hand over encoded batches."""
+
+    def __init__(self, settings: HttpSinkSettings) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.client = HttpClient(settings)
+        self.headers = {"Content-Type": CONTENT_TYPES[settings.encoding]}
+        if settings.compression == "gzip":
+            self.headers["Content-Encoding"] = "gzip"
+
+    def healthcheck(self) -> None:
+        """Nothing is sent at start (a webhook has no harmless request); the URL was checked
+        when the config loaded. An unreachable endpoint is retried by `send`."""
+        if not self.client.url:
+            raise SinkError("url is empty; set it to the endpoint's URL")
+
+    def send(self, batch: Batch) -> SendResult:
+        """Sends the batch; with `encoding: json` one request per record, a failure retrying
+        only the records not yet accepted."""
+        parts = bodies(batch.lines(), self.settings.encoding)
+        rejected: list[tuple[int, str]] = []
+        for index, body in enumerate(parts):
+            try:
+                answer = self.client.post(compress(body, self.settings.compression), self.headers)
+            except Unreachable as exc:
+                result = SendResult(Outcome.RETRY, reason=f"{self.client.endpoint}: {exc}")
+            else:
+                result = classify(answer, self.client.endpoint)
+            if result.outcome is Outcome.DELIVERED:
+                continue
+            if len(parts) == 1:
+                return result
+            if result.outcome is Outcome.REJECTED:
+                rejected.append((index, result.reason))
+                continue
+            return SendResult(
+                Outcome.RETRY,
+                reason=result.reason,
+                retry_only=list(range(index, len(parts))),
+                rejected=rejected,
+                retry_after=result.retry_after,
+            )
+        return SendResult(Outcome.DELIVERED, rejected=rejected) if rejected else DELIVERED
+
+    def close(self, timeout: float) -> None:
+        """Closes the connections."""
+        self.client.close()

@@ -132,6 +132,7 @@ class Pipeline:
             if old != new
         ]
         self.inputs = self._build_inputs(config)
+        self._reload_alerts(config)
         self.tailer.reload(self.inputs)
         self.config = config.model_copy(
             update={
@@ -141,6 +142,36 @@ class Pipeline:
             }
         )
         return restart_needed
+
+    def _reload_alerts(self, config: Config) -> None:
+        """New alert rules take over the old ones' windows, silences, firing groups and queued
+        notifications (by rule and destination name), so a reload neither re-pages nor forgets."""
+        old = self.alerts
+        new = (
+            AlertRuntime(
+                config.alerts,
+                config.agent.host_name,
+                self.data_dir,
+                self.metrics,
+                self.shard.suffix,
+            )
+            if config.alerts
+            else None
+        )
+        if new is not None and old is not None:
+            new.adopt(old)
+        if old is not None:
+            self.metrics.registry.unregister(old.collector)
+        if new is not None:
+            self.metrics.registry.register(new.collector)
+            new.start()
+        observers = [o for o in self.tailer.observers if old is None or o is not old.engine]
+        if new is not None:
+            observers.append(new.engine)
+        self.tailer.observers = observers  # one assignment: the tailer sees the old or new list
+        self.alerts = new
+        if old is not None:
+            old.close(1.0)  # its queued notifications moved to `new`
 
     def _wire_operations(self) -> None:
         """Health, scrape-time metrics, log-derived metrics and the HTTP endpoint (not yet bound)."""

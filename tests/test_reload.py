@@ -131,3 +131,49 @@ def test_a_new_input_is_picked_up_and_sink_changes_wait_for_a_restart(
     wait_until(lambda: count_lines(out) == 2, message="the new input's file")
     assert agent.stop() == 0
     assert sorted(r["message"] for r in read_ndjson(out)) == ["app line", "audit line"]
+
+
+def test_alert_windows_and_silences_survive_a_reload(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    from tests.test_alerts_end_to_end import config as alert_config
+    from tests.test_alerts_end_to_end import lines as alert_lines
+    from tests.webhook_server import WebhookServer
+
+    with WebhookServer() as hook:
+        alerts = {
+            "destinations": [{"name": "oncall", "url": hook.url}],
+            "rules": [
+                {
+                    "name": "errors",
+                    "when": {"field": "log.level", "equals": "error"},
+                    "threshold": "count >= 20 within 1h",
+                    "silence": "1h",
+                    "message": "{count} errors",
+                }
+            ],
+        }
+        cfg = alert_config(tmp_path, alerts)
+        log = tmp_path / "logs" / "app.log"
+        log.touch()
+        agent = AgentProcess(cfg).start()
+        agents.append(agent)
+        agent.wait_for_log("File opened.")
+        with log.open("a") as f:
+            f.write(alert_lines([("ERROR", "shop")] * 15))
+        out = tmp_path / "out" / "logs.ndjson"
+        wait_until(lambda: count_lines(out) == 15, message="15 errors counted")
+        text = cfg.read_text().replace("poll_interval: 50ms", "poll_interval: 60ms")
+        cfg.write_text(text)  # an unrelated change: the alert rules are rebuilt all the same
+        agent.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+        agent.wait_for_log("Config reloaded: inputs and parser rules applied.")
+        with log.open("a") as f:
+            f.write(alert_lines([("ERROR", "shop")] * 10, start=15))
+        wait_until(
+            lambda: len(hook.delivered()) == 1, timeout=30, message="the alert after the reload"
+        )
+        wait_until(lambda: count_lines(out) == 25, message="every line shipped")
+        assert agent.stop() == 0
+        (body,) = hook.bodies()
+        assert body["status"] == "firing"
+        assert body["message"] == "20 errors", "the 15 counted before the reload still count"

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
+
+from logship.checkpoint import CheckpointError
+from logship.shard import read_all
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -202,15 +204,14 @@ class RegistryProgress:
     output to count, like `null`). Use a short `checkpoint_interval` with it."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "registry.json"
+        self.data_dir = data_dir
 
     def poll(self) -> int:
-        """The sum of the checkpointed offsets of every file."""
+        """The sum of the checkpointed offsets of every file (any registry layout: workers too)."""
         try:
-            files = orjson.loads(self.path.read_bytes())["files"]
-        except (FileNotFoundError, orjson.JSONDecodeError):
+            return sum(cp.offset for cp in read_all(self.data_dir).values())
+        except CheckpointError:
             return 0
-        return sum(int(entry["offset"]) for entry in files.values())
 
 
 def measure_process(

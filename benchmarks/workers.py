@@ -17,7 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.agent_run import LineCounter, agent_doc, run_agent, write_config
+from benchmarks.agent_run import (
+    LineCounter,
+    RegistryProgress,
+    agent_doc,
+    run_agent,
+    write_config,
+)
 from benchmarks.nginx_log import ensure_input
 from benchmarks.report import Report
 from benchmarks.throughput import workdir
@@ -49,24 +55,37 @@ def split_input(lines: int, work: Path) -> list[Path]:
     return files
 
 
-def run(lines: int, keep: bool = False) -> Report:
-    """Scenario `workers`: one worker against two, two busy files."""
+def run(lines: int, keep: bool = False, sink: str = "file") -> Report:
+    """Scenario `workers`: one worker against two, two busy files.
+
+    `sink`: `file` (both workers append to one NDJSON file), or `null` (records are encoded,
+    then discarded: CPU scaling without the disk; done when the checkpoints cover both files).
+    """
     work = workdir("workers")
     files = split_input(lines, work)
     total = sum(1 for p in files for _ in p.open("rb"))
     size = sum(p.stat().st_size for p in files)
-    report = Report("workers", f"two files of {total // 2:,} lines: workers 1 then 2 (file sink)")
+    report = Report("workers", f"two files of {total // 2:,} lines: workers 1 then 2 ({sink} sink)")
     for count in (1, 2):
         run_dir = work / f"w{count}"
         run_dir.mkdir()
         out = run_dir / "out.ndjson"
+        target: dict[str, object] = (
+            {"type": "file", "path": str(out)}
+            if sink == "file"
+            else {"type": "null", "encode": True}
+        )
         doc = agent_doc(
-            run_dir, [str(p) for p in files], {"type": "file", "path": str(out)}, workers=count
+            run_dir, [str(p) for p in files], target, workers=count, checkpoint_interval="100ms"
         )
         config = write_config(run_dir / "agent.yaml", doc)
-        report.measurements.append(
-            run_agent(f"{count} worker(s)", config, total, size, LineCounter(out).poll)
-        )
+        name = f"{count} worker(s)"
+        if sink == "file":
+            measured = run_agent(name, config, total, size, LineCounter(out).poll)
+        else:
+            progress = RegistryProgress(run_dir / "data")
+            measured = run_agent(name, config, total, size, progress.poll, target=size)
+        report.measurements.append(measured)
     one, two = report.measurements
     report.notes.append(
         f"two workers / one: {two.lines_per_s / one.lines_per_s:.2f}x the lines/s "
@@ -83,8 +102,9 @@ def main() -> int:
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--sink", choices=["file", "null"], default="file")
     args = parser.parse_args()
-    print(run(args.lines, args.keep).text())
+    print(run(args.lines, args.keep, args.sink).text())
     return 0
 
 

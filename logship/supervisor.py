@@ -100,8 +100,8 @@ class Supervisor:
             consolidate(self.data_dir, self.count)
         except CheckpointError as exc:
             raise StartupError(str(exc)) from None
-        for i in range(MAX_AUTO_WORKERS * 4):
-            worker_port_file(self.data_dir, i).unlink(missing_ok=True)
+        for stale in self.data_dir.glob(worker_port_file(self.data_dir, 0).name.replace("0", "*")):
+            stale.unlink(missing_ok=True)  # ports of an earlier run's workers
         self._start_http()
         log.info(
             "Supervisor started.", extra={"workers": self.count, "data_dir": str(self.data_dir)}

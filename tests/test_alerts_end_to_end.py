@@ -168,13 +168,17 @@ def test_a_dead_webhook_slows_no_log_line_and_only_overflows_the_alert_queue(
 
     def overflowed() -> Any:
         samples = scrape(base)
-        return value(samples, "logship_alert_queue_dropped_total", destination="oncall") and samples
+        firing = value(samples, "logship_alert_notifications_total", rule="errors", status="firing")
+        queued = value(samples, "logship_alert_queue_notifications", destination="oncall")
+        # 200 services, errors only from every 10th (svc0, svc10, ...): 20 groups fire.
+        return firing == 20 and queued == 5 and samples
 
-    samples = wait_until(overflowed, timeout=30, message="dropped notifications counted")
+    samples = wait_until(overflowed, timeout=30, message="alert queue full")
     firing = value(samples, "logship_alert_notifications_total", rule="errors", status="firing")
     dropped = value(samples, "logship_alert_queue_dropped_total", destination="oncall")
-    assert firing == 20  # 200 services, errors only from every 10th: svc0, svc10, ...
-    assert dropped == firing - 5 - 1  # five queued, one in flight
+    # Every notification is queued, dropped (counted) or the one the sender holds in its retry
+    # loop; whether the sender took one before the queue overflowed depends on thread timing.
+    assert dropped in (firing - 5, firing - 5 - 1)
     assert value(samples, "logship_sink_batches_total", sink="oncall", outcome="retry") > 0
     assert value(samples, "logship_sink_records_total", sink="out", outcome="delivered") == total
     assert agent.stop() == 0

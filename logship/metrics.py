@@ -80,6 +80,13 @@ class Metrics:
             ["input"],
             registry=r,
         )
+        self.symlinks_skipped = Counter(
+            "logship_file_symlinks_skipped",
+            "Symlinks not followed because they lead out of the input's folders "
+            "(see follow_symlinks); each counted once while it stays.",
+            ["input"],
+            registry=r,
+        )
         self.rotations = Counter(
             "logship_file_rotations",
             "Files seen under a new name (rotated by rename); read on under their new name.",
@@ -144,7 +151,12 @@ class Metrics:
     def declare_inputs(self, names: list[str]) -> None:
         """Creates the per-input series of rare events at 0, so that `increase()` sees the first one."""
         for name in names:
-            for metric in (self.truncations, self.rotations, self.file_errors):
+            for metric in (
+                self.truncations,
+                self.rotations,
+                self.file_errors,
+                self.symlinks_skipped,
+            ):
                 metric.labels(name)
 
 

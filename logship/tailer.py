@@ -90,7 +90,9 @@ class InputRuntime:
     finder: FileFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.finder = FileFinder(self.settings.paths, self.settings.exclude)
+        self.finder = FileFinder(
+            self.settings.paths, self.settings.exclude, self.settings.follow_symlinks
+        )
 
     @property
     def name(self) -> str:
@@ -200,6 +202,7 @@ class Tailer(threading.Thread):
         self._waiting_paths: set[str] = set()
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
         self._warned_empty: set[str] = set()
+        self._warned_links: dict[str, set[str]] = {}  # input -> links skipped by its last scan
         self._next_scan = 0.0
         self._last_scan = -_MIN_RESCAN_GAP
         self.scans = 0
@@ -348,6 +351,7 @@ class Tailer(threading.Thread):
         wall = time.time()
         for inp in self.inputs:
             paths = [p for p in inp.finder.scan() if inp.wants(p)]
+            self._skipped_links(inp)
             if inp.settings.watch == "inotify":
                 self._watcher.ensure(inp.finder.watch_roots())
             if not paths and inp.name not in self._warned_empty:
@@ -367,6 +371,23 @@ class Tailer(threading.Thread):
             self._closed.pop(key, None)
         self.scans += 1
         self.metrics.files_open.set(len(self._files))
+
+    def _skipped_links(self, inp: InputRuntime) -> None:
+        """Warns once about each link the scan did not follow (again if it goes and comes back)."""
+        outside = inp.finder.outside_links
+        warned = self._warned_links.get(inp.name, set())
+        for path, target in outside.items():
+            if path not in warned:
+                self._refuse_link(inp, path, target)
+        self._warned_links[inp.name] = set(outside)
+
+    def _refuse_link(self, inp: InputRuntime, path: str, target: str) -> None:
+        self.metrics.symlinks_skipped.labels(inp.name).inc()
+        log.warning(
+            "Not following a symlink out of the input's folders; list the target's folder in "
+            "follow_symlinks to read it.",
+            extra={"input": inp.name, "path": path, "target": target},
+        )
 
     def _consider(self, inp: InputRuntime, path: str, now: float, wall: float) -> str | None:
         """Opens a matched file if it is new or grew since it was closed; returns its key."""
@@ -420,6 +441,10 @@ class Tailer(threading.Thread):
             return
         if reader.identity.key != key:  # replaced between stat and open: next scan
             reader.close()
+            return
+        if not inp.finder.opened_inside(reader.fd, path):  # a link swapped since the scan
+            reader.close()
+            self._refuse_link(inp, path, os.path.realpath(path))
             return
         self._failed_paths.pop(path, None)
         reader.offset = self._start_offset(inp, reader, size, self._closed.pop(key, None))

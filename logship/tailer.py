@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.config import InputSettings
@@ -638,10 +640,14 @@ class Tailer(threading.Thread):
         if not entries:
             return
         nbytes = max(lines.end - lines.starts[0], 1)
+        batch = Batch(entries, [ticket], nbytes)
         if inp.encode:
-            batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
-        else:
-            batch = Batch(entries, [ticket], nbytes)
+            try:
+                batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
+            except orjson.JSONEncodeError:
+                # A record JSON cannot hold (an integer beyond 64 bits): the dicts go on, and
+                # the sink worker dead-letters exactly the records that cannot be encoded.
+                pass
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart

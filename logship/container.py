@@ -98,7 +98,7 @@ class ContainerDecoder:
 
     def feed(self, lines: Lines) -> Lines:
         """The unwrapped lines; partial lines are held until their final part arrives."""
-        out = Lines(times=[], streams=[])
+        out = Lines(times=[], streams=[], truncated_bytes=lines.truncated_bytes)
         ends = [*lines.starts[1:], lines.end]
         truncated = set(lines.truncated)
         fmt = self.format
@@ -164,8 +164,10 @@ class ContainerDecoder:
         if not self._parts:
             return
         text = self._parts[0] if len(self._parts) == 1 else "".join(self._parts)
-        if self._truncated:
-            text = text[: self.max_line_bytes]
+        if self._truncated and len(text) > self.max_line_bytes:
+            cut = text[: self.max_line_bytes]
+            out.truncated_bytes += len(text.encode()) - len(cut.encode())
+            text = cut
         self._add(out, text, self._start, self._time, self._stream, self._truncated)
         self._parts = []
         self._size = 0

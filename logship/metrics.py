@@ -43,6 +43,13 @@ class Metrics:
             ["input"],
             registry=r,
         )
+        self.bytes_truncated = Counter(
+            "logship_input_bytes_truncated",
+            "Bytes cut off lines longer than max_line_bytes (and joined container lines longer "
+            "than it): read but not shipped.",
+            ["input"],
+            registry=r,
+        )
         self.partial_lines_flushed = Counter(
             "logship_input_partial_lines_flushed",
             "Last lines without a newline shipped after partial_line_timeout.",

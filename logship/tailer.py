@@ -216,6 +216,7 @@ class Tailer(threading.Thread):
                 metrics.lines_truncated.labels(inp.name),
                 metrics.records_unmatched.labels(inp.name),
                 metrics.partial_lines_flushed.labels(inp.name),
+                metrics.bytes_truncated.labels(inp.name),
             )
             for inp in self.inputs
         }
@@ -613,10 +614,12 @@ class Tailer(threading.Thread):
 
     def _ship(self, tf: _TailedFile, lines: Lines, flushed: bool = False) -> None:
         """Parses events and queues the records with one ack ticket (per chunk, not per line)."""
+        inp = tf.input
+        m_lines, _, m_truncated, m_unmatched, m_flushed, m_cut = self._m[inp.name]
+        if lines.truncated_bytes:
+            m_cut.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        inp = tf.input
-        m_lines, _, m_truncated, m_unmatched, m_flushed = self._m[inp.name]
         entries, stats = inp.chain.parse(
             lines, tf.file_info, format_epoch(time.time()), tf.file_fields
         )

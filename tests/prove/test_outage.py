@@ -31,7 +31,7 @@ from tests.prove.ledger import Ledger
 from tests.prove.outage import MIB, OutageReport, run_outage
 from tests.prove.targets import ElasticsearchTarget, FileTarget, Target, make_target
 
-RSS_BOUND = 160 * MIB
+RSS_BOUND = 128 * MIB  # the DaemonSet's memory request
 RSS_GROWTH = 24 * MIB
 KAFKA_RESEND_BOUND = 10_000
 

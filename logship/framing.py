@@ -68,8 +68,11 @@ class LineFramer:
     counted as cut off (docs/proof.md), however the stream is split into reads.
     """
 
-    def __init__(self, offset: int, max_line_bytes: int) -> None:
+    def __init__(self, offset: int, max_line_bytes: int, errors: str = "replace") -> None:
         self.max_line_bytes = max_line_bytes
+        self.errors = errors
+        """How invalid UTF-8 is decoded: `replace` (U+FFFD), or `surrogateescape` for a stage
+        that joins lines as bytes before the final decoding (container partial lines)."""
         self._offset = offset  # file offset just after the last byte fed
         self._buf = b""  # the partial line (at most max_line_bytes)
         self._buf_start = offset  # file offset where the partial line starts
@@ -172,7 +175,8 @@ class LineFramer:
         else:
             raw = data.split(b"\n")
             raw.pop()
-            texts = [b.decode("utf-8", "replace") for b in raw]
+            errors = self.errors
+            texts = [b.decode("utf-8", errors) for b in raw]
             sizes = [len(b) + 1 for b in raw]
         base = len(out.texts)
         out.starts.extend(accumulate(sizes[:-1], initial=start))
@@ -203,5 +207,5 @@ class LineFramer:
     def _emit(self, out: Lines, raw: bytes, start: int, *, truncated: bool) -> None:
         if truncated:
             out.truncated.append(len(out.texts))
-        out.texts.append(raw.decode("utf-8", "replace"))
+        out.texts.append(raw.decode("utf-8", self.errors))
         out.starts.append(start)

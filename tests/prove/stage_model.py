@@ -95,3 +95,73 @@ def check_framing(data: bytes, cuts: list[int], limit: int) -> None:
     assert got.truncated_bytes == sum(m.cut for m in expected)
     # The identity: every byte read is shipped, cut off and counted, or a terminator.
     assert len(data) == sum(m.kept + m.cut + m.terminator for m in expected)
+
+
+# --- container logs ---------------------------------------------------------------------
+
+CRI_TIME = "2026-11-24T10:00:00.123456789Z"
+DOCKER_TIME = "2026-11-24T10:00:00.123456789Z"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEntry:
+    """One line a container wrote, as its runtime stored it: in parts (CRI P/F, docker
+    json-file without and with the trailing newline), or a line in no container format."""
+
+    kind: str
+    """cri, docker or raw."""
+    parts: tuple[bytes, ...]
+    stream: str = "stdout"
+
+    def encode(self) -> bytes:
+        """The file bytes of this entry."""
+        if self.kind == "raw":
+            return b"raw " + self.parts[0] + b"\n"
+        out = []
+        for i, part in enumerate(self.parts):
+            last = i == len(self.parts) - 1
+            if self.kind == "cri":
+                tag = b"F" if last else b"P"
+                out.append(f"{CRI_TIME} {self.stream} ".encode() + tag + b" " + part + b"\n")
+            else:
+                text = part.decode("utf-8", "replace") + ("\n" if last else "")
+                doc = {"log": text, "stream": self.stream, "time": DOCKER_TIME}
+                import orjson
+
+                out.append(orjson.dumps(doc) + b"\n")
+        return b"".join(out)
+
+    def message(self, limit: int) -> tuple[str, bool]:
+        """The event this entry must become: its text and whether it is flagged truncated."""
+        if self.kind == "raw":
+            line = b"raw " + self.parts[0]
+            return line[:limit].decode("utf-8", "replace"), len(line) > limit
+        if self.kind == "cri":
+            # Each part is a line of the file: cut at max_line_bytes with its prefix. The runtime
+            # split the line at byte boundaries, maybe inside a character: the parts are joined
+            # as bytes, then decoded.
+            prefix = len(f"{CRI_TIME} {self.stream} F ")
+            kept = [(b"x" * prefix + part)[:limit][prefix:] for part in self.parts]
+            cut = any(len(part) + prefix > limit for part in self.parts)
+            text = b"".join(kept).decode("utf-8", "replace")
+            return text[:limit], cut or len(text) > limit
+        else:
+            text = "".join(p.decode("utf-8", "replace") for p in self.parts)
+        return text[:limit], len(text) > limit
+
+
+def check_container(entries: list[ContainerEntry], fmt: str, cuts: list[int], limit: int) -> None:
+    """Container decoding of `entries` fed in pieces: one event per entry, in order, intact."""
+    data = b"".join(e.encode() for e in entries)
+    stages = LineStages(0, settings(limit, container=fmt))
+    got = run_stages(stages, pieces(data, cuts))
+    expected = [e.message(limit) for e in entries]
+    assert got.texts == [text for text, _ in expected]
+    assert got.truncated == [i for i, (_, cut) in enumerate(expected) if cut]
+    assert got.end == len(data)
+    starts, pos = [], 0
+    for entry in entries:
+        starts.append(pos)
+        pos += len(entry.encode())
+    assert got.starts == starts
+    assert (got.streams or []) == [("" if e.kind == "raw" else e.stream) for e in entries]

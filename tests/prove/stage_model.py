@@ -134,20 +134,28 @@ class ContainerEntry:
     def message(self, limit: int) -> tuple[str, bool]:
         """The event this entry must become: its text and whether it is flagged truncated."""
         if self.kind == "raw":
-            line = b"raw " + self.parts[0]
+            line = _framed(b"raw " + self.parts[0])
             return line[:limit].decode("utf-8", "replace"), len(line) > limit
         if self.kind == "cri":
-            # Each part is a line of the file: cut at max_line_bytes with its prefix. The runtime
-            # split the line at byte boundaries, maybe inside a character: the parts are joined
-            # as bytes, then decoded.
+            # Each part is a line of the file, framed as such (a \r before its \n goes, it is
+            # cut at max_line_bytes with its prefix). The runtime split the line at byte
+            # boundaries, maybe inside a character: the parts are joined as bytes, then decoded.
             prefix = len(f"{CRI_TIME} {self.stream} F ")
-            kept = [(b"x" * prefix + part)[:limit][prefix:] for part in self.parts]
-            cut = any(len(part) + prefix > limit for part in self.parts)
+            lines = [_framed(b"x" * prefix + part) for part in self.parts]
+            kept = [line[:limit][prefix:] for line in lines]
+            cut = any(len(line) > limit for line in lines)
             text = b"".join(kept).decode("utf-8", "replace")
             return text[:limit], cut or len(text) > limit
         else:
             text = "".join(p.decode("utf-8", "replace") for p in self.parts)
+            if text.endswith("\r"):  # the line ended with \r\n: a line break
+                text = text[:-1]
         return text[:limit], len(text) > limit
+
+
+def _framed(line: bytes) -> bytes:
+    """A line's content as the framer sees it: a \r right before the \n is the line break's."""
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def check_container(entries: list[ContainerEntry], fmt: str, cuts: list[int], limit: int) -> None:

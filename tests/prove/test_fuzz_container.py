@@ -14,7 +14,19 @@ from hypothesis import strategies as st
 
 from tests.prove.stage_model import ContainerEntry, check_container
 
-TEXT_ATOMS = [b"a", b"hello", b" ", b"\x00", b"\t", b"\xc3\xa9", b"\xe2\x82\xac", b"{", b'"', b"\\"]
+TEXT_ATOMS = [
+    b"a",
+    b"hello",
+    b" ",
+    b"\r",
+    b"\x00",
+    b"\t",
+    b"\xc3\xa9",
+    b"\xe2\x82\xac",
+    b"{",
+    b'"',
+    b"\\",
+]
 text = st.lists(st.sampled_from(TEXT_ATOMS), min_size=1, max_size=50).map(b"".join)
 
 

@@ -7,10 +7,10 @@ ballast; `read_only()` / `read_write()` remount it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ class SmallDisk:
         self.path = path
         self.size = size
         self.ballast = path / ".ballast"
+        self._bound = False
 
     def mount(self) -> SmallDisk:
         """Mounts it, or skips the test when this machine does not allow it."""
@@ -39,19 +40,32 @@ class SmallDisk:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
         return self
 
-    def _remount(self, mode: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True)
-
     def read_only(self) -> None:
-        """Remounts it read-only: every write fails with EROFS."""
-        self._remount("ro")
+        """Makes it read-only: every write through its path fails with EROFS.
+
+        A remount cannot turn a file system read-only while a process holds a file open for
+        writing (the agent's lock file), so the folder is bind-mounted onto itself and the
+        bind mount made read-only: what was open stays open, everything opened anew is
+        read-only, as after an I/O error remounted the disk read-only.
+        """
+        if not self._bound:
+            subprocess.run(["mount", "--bind", str(self.path), str(self.path)], check=True)
+            self._bound = True
+        for _ in range(50):  # EBUSY while a write happens to be open through the bind mount
+            done = subprocess.run(
+                ["mount", "-o", "remount,bind,ro", str(self.path)], capture_output=True, check=False
+            )
+            if done.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"cannot make {self.path} read-only: {done.stderr.decode()}")
 
     def read_write(self) -> None:
-        """Remounts it writable again."""
-        self._remount("rw")
+        """Makes it writable again."""
+        subprocess.run(["mount", "-o", "remount,bind,rw", str(self.path)], check=True)
 
-    def fill(self) -> None:
-        """Writes a ballast file until the file system has not one byte left."""
+    def fill(self, leave: int = 0) -> None:
+        """Writes a ballast file until the file system is full, then frees about `leave` bytes."""
         fd = os.open(self.ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             for size in (1 << 20, 4096, 1):
@@ -62,6 +76,8 @@ class SmallDisk:
                 except OSError as exc:
                     if exc.errno != errno.ENOSPC:
                         raise
+            if leave:
+                os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
         finally:
             os.close(fd)
 
@@ -71,6 +87,6 @@ class SmallDisk:
 
     def unmount(self) -> None:
         """Unmounts (lazily, should a process still hold a file open)."""
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.read_write()
+        if self._bound:
+            subprocess.run(["umount", "-l", str(self.path)], check=False)
         subprocess.run(["umount", "-l", str(self.path)], check=False)

@@ -108,3 +108,53 @@ def test_crash_loop_500000_lines_12_kills_loses_nothing(
         tmp_path, target, ledger, agents, seed, total=500_000, kills=12, rate=40_000
     )
     check(report, target, ledger, tmp_path)
+
+
+@pytest.mark.parametrize("sink", ["file"])
+def test_crash_loop_with_two_workers_killed_together_loses_nothing(
+    sink: str,
+    tmp_path: Path,
+    agents: list[AgentProcess],
+    target: Target,
+    ledger: Ledger,
+    seed: int,
+) -> None:
+    # `workers: 2`: every kill takes the supervisor and both workers at once (a node crash).
+    report = run_crash_loop(
+        tmp_path,
+        target,
+        ledger,
+        agents,
+        seed,
+        total=50_000,
+        kills=3,
+        rate=25_000,
+        workers=2,
+        files=2,
+    )
+    check(report, target, ledger, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sink", ["file"])
+def test_crash_loop_500000_lines_12_kills_with_two_workers_loses_nothing(
+    sink: str,
+    tmp_path: Path,
+    agents: list[AgentProcess],
+    target: Target,
+    ledger: Ledger,
+    seed: int,
+) -> None:
+    report = run_crash_loop(
+        tmp_path,
+        target,
+        ledger,
+        agents,
+        seed,
+        total=500_000,
+        kills=12,
+        rate=40_000,
+        workers=2,
+        files=2,
+    )
+    check(report, target, ledger, tmp_path)

@@ -32,7 +32,7 @@ from tests.prove.outage import MIB, OutageReport, run_outage
 from tests.prove.targets import ElasticsearchTarget, FileTarget, Target, make_target
 
 RSS_BOUND = 128 * MIB  # the DaemonSet's memory request
-RSS_GROWTH = 24 * MIB
+RSS_GROWTH = 8 * MIB
 KAFKA_RESEND_BOUND = 10_000
 
 

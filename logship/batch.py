@@ -109,9 +109,13 @@ class Batch:
             for p in parts:
                 entries.extend(p.entries)
             return Batch(entries, tickets, nbytes)
-        return Batch.encoded(
-            b"".join(p.payload() for p in parts), sum(len(p) for p in parts), tickets, nbytes
-        )
+        try:
+            payload = b"".join(p.payload() for p in parts)
+        except orjson.JSONEncodeError:
+            # A dict part holds a record JSON cannot express: keep dicts, so that the sink
+            # worker can dead-letter exactly that record and send the others.
+            return Batch([r for p in parts for r in p.records()], tickets, nbytes)
+        return Batch.encoded(payload, sum(len(p) for p in parts), tickets, nbytes)
 
 
 def _after_line(data: bytes, k: int) -> int:

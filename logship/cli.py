@@ -161,12 +161,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(yaml.safe_dump(resolved, sort_keys=False, default_flow_style=False).rstrip())
     print("\n# Files each input matches now:")
     for inp in config.inputs:
-        files = FileFinder(inp.paths, inp.exclude).scan()
+        finder = FileFinder(inp.paths, inp.exclude, inp.follow_symlinks)
+        files = finder.scan()
         print(f"{inp.name}: {len(files)} file(s)")
         for path in files:
             print(f"  {path}")
         if not files:
             print("  (none yet: the agent will pick them up when they appear)")
+        for path, target in sorted(finder.outside_links.items()):
+            print(
+                f"  not followed (leads out of the input's folders, see follow_symlinks): {path} -> {target}"
+            )
     return EXIT_OK
 
 

@@ -110,9 +110,22 @@ class InputSettings(StrictModel):
     close_inactive: Duration = Field(300.0, gt=0)
     ignore_older: Duration | None = Field(None, gt=0)
     include_compressed: bool = False
+    follow_symlinks: bool | list[ConfigPath] = Field(
+        False,
+        json_schema_extra={"expected": "true, false, or a list of folders links may lead into"},
+    )
+    """Symlinks are read only when the file they lead to lies inside the folders the globs
+    cover (false), also inside these folders (a list), or anywhere (true)."""
     watch: Literal["inotify", "poll"] = "inotify"
     container: ContainerFormat | None = None
     multiline: MultilineSettings | None = None
+
+    @field_validator("follow_symlinks", mode="before")
+    @classmethod
+    def _folders_not_a_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError('expected true, false, or a list of folders, like ["/var/log/pods"]')
+        return value
 
     @field_validator("paths", "exclude", mode="before")
     @classmethod

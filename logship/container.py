@@ -77,6 +77,15 @@ def kubernetes_fields(path: str) -> dict[str, Any] | None:
     return None
 
 
+def _decoded(text: str) -> str:
+    """Text framed with surrogateescape (invalid bytes kept as surrogates) decoded for good:
+    the bytes of parts joined here decode as the line the container wrote; what stays invalid
+    becomes U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 class ContainerDecoder:
     """Unwraps one file's container log lines; joins partial lines. One decoder per open file."""
 
@@ -98,7 +107,7 @@ class ContainerDecoder:
 
     def feed(self, lines: Lines) -> Lines:
         """The unwrapped lines; partial lines are held until their final part arrives."""
-        out = Lines(times=[], streams=[])
+        out = Lines(times=[], streams=[], truncated_bytes=lines.truncated_bytes)
         ends = [*lines.starts[1:], lines.end]
         truncated = set(lines.truncated)
         fmt = self.format
@@ -110,7 +119,7 @@ class ContainerDecoder:
                 parsed = self._docker(raw)
             if parsed is None:  # not in a container format: pass it through as it is
                 self._emit_pending(out)
-                self._add(out, raw, lines.starts[i], "", "", i in truncated)
+                self._add(out, _decoded(raw), lines.starts[i], "", "", i in truncated)
                 continue
             message, stream, time, partial = parsed
             if not self._parts:
@@ -163,9 +172,11 @@ class ContainerDecoder:
     def _emit_pending(self, out: Lines) -> None:
         if not self._parts:
             return
-        text = self._parts[0] if len(self._parts) == 1 else "".join(self._parts)
-        if self._truncated:
-            text = text[: self.max_line_bytes]
+        text = _decoded(self._parts[0] if len(self._parts) == 1 else "".join(self._parts))
+        if self._truncated and len(text) > self.max_line_bytes:
+            cut = text[: self.max_line_bytes]
+            out.truncated_bytes += len(text.encode()) - len(cut.encode())
+            text = cut
         self._add(out, text, self._start, self._time, self._stream, self._truncated)
         self._parts = []
         self._size = 0

@@ -19,7 +19,9 @@ def claim(folder: Path, lock_name: str = ".lock") -> int:
     process dies).
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # Private whatever the umask: checkpoints name the files read, dead letters hold records,
+        # and a folder others may write to lets them plant links where the agent writes.
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(folder / lock_name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StartupError(

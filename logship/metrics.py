@@ -43,6 +43,13 @@ class Metrics:
             ["input"],
             registry=r,
         )
+        self.bytes_truncated = Counter(
+            "logship_input_bytes_truncated",
+            "Bytes cut off lines longer than max_line_bytes (and joined container lines longer "
+            "than it): read but not shipped.",
+            ["input"],
+            registry=r,
+        )
         self.partial_lines_flushed = Counter(
             "logship_input_partial_lines_flushed",
             "Last lines without a newline shipped after partial_line_timeout.",
@@ -77,6 +84,13 @@ class Metrics:
         self.truncations = Counter(
             "logship_file_truncations",
             "Files that shrank below the read offset (copytruncate); read again from 0.",
+            ["input"],
+            registry=r,
+        )
+        self.symlinks_skipped = Counter(
+            "logship_file_symlinks_skipped",
+            "Symlinks not followed because they lead out of the input's folders "
+            "(see follow_symlinks); each counted once while it stays.",
             ["input"],
             registry=r,
         )
@@ -144,7 +158,12 @@ class Metrics:
     def declare_inputs(self, names: list[str]) -> None:
         """Creates the per-input series of rare events at 0, so that `increase()` sees the first one."""
         for name in names:
-            for metric in (self.truncations, self.rotations, self.file_errors):
+            for metric in (
+                self.truncations,
+                self.rotations,
+                self.file_errors,
+                self.symlinks_skipped,
+            ):
                 metric.labels(name)
 
 

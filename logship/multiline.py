@@ -164,7 +164,9 @@ class MultilineAssembler:
 
     def feed(self, lines: Lines) -> Lines:
         """Events completed by these lines; `end` stops at the start of a still-pending event."""
-        out = Lines(end=self._start if self._parts else lines.end)
+        out = Lines(
+            end=self._start if self._parts else lines.end, truncated_bytes=lines.truncated_bytes
+        )
         truncated = set(lines.truncated)
         times, streams = lines.times, lines.streams
         if times is not None:

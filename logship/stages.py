@@ -15,7 +15,11 @@ class LineStages:
 
     def __init__(self, offset: int, settings: InputSettings) -> None:
         self.settings = settings
-        self.framer = LineFramer(offset, settings.max_line_bytes)
+        # Container runtimes split long lines at a byte count, maybe inside a character: keep
+        # invalid bytes as surrogates until the decoder has joined the parts.
+        self.framer = LineFramer(
+            offset, settings.max_line_bytes, "surrogateescape" if settings.container else "replace"
+        )
         self.decoder = (
             ContainerDecoder(settings.container, settings.max_line_bytes)
             if settings.container

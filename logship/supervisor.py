@@ -56,7 +56,9 @@ def resolve_workers(config: Config) -> int:
     cores = len(os.sched_getaffinity(0))
     if cores < 2:
         return 1
-    files = sum(len(FileFinder(i.paths, i.exclude).scan()) for i in config.inputs)
+    files = sum(
+        len(FileFinder(i.paths, i.exclude, i.follow_symlinks).scan()) for i in config.inputs
+    )
     return max(1, min(cores, files, MAX_AUTO_WORKERS))
 
 

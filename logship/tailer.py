@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.config import InputSettings
@@ -92,7 +94,9 @@ class InputRuntime:
     finder: FileFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.finder = FileFinder(self.settings.paths, self.settings.exclude)
+        self.finder = FileFinder(
+            self.settings.paths, self.settings.exclude, self.settings.follow_symlinks
+        )
 
     @property
     def name(self) -> str:
@@ -202,6 +206,7 @@ class Tailer(threading.Thread):
         self._waiting_paths: set[str] = set()
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
         self._warned_empty: set[str] = set()
+        self._warned_links: dict[str, set[str]] = {}  # input -> links skipped by its last scan
         self._next_scan = 0.0
         self._last_scan = -_MIN_RESCAN_GAP
         self.scans = 0
@@ -210,7 +215,7 @@ class Tailer(threading.Thread):
         self._pending_inputs: list[InputRuntime] | None = None
         self.error: BaseException | None = None
 
-    def _input_metrics(self, name: str) -> tuple[Any, Any, Any, Any, Any]:
+    def _input_metrics(self, name: str) -> tuple[Any, Any, Any, Any, Any, Any]:
         m = self.metrics
         return (
             m.lines_read.labels(name),
@@ -218,6 +223,7 @@ class Tailer(threading.Thread):
             m.lines_truncated.labels(name),
             m.records_unmatched.labels(name),
             m.partial_lines_flushed.labels(name),
+            m.bytes_truncated.labels(name),
         )
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -399,6 +405,7 @@ class Tailer(threading.Thread):
         wall = time.time()
         for inp in self.inputs:
             paths = [p for p in inp.finder.scan() if inp.wants(p)]
+            self._skipped_links(inp)
             if inp.settings.watch == "inotify":
                 self._watcher.ensure(inp.finder.watch_roots())
             if not paths and inp.name not in self._warned_empty:
@@ -418,6 +425,23 @@ class Tailer(threading.Thread):
             self._closed.pop(key, None)
         self.scans += 1
         self.metrics.files_open.set(len(self._files))
+
+    def _skipped_links(self, inp: InputRuntime) -> None:
+        """Warns once about each link the scan did not follow (again if it goes and comes back)."""
+        outside = inp.finder.outside_links
+        warned = self._warned_links.get(inp.name, set())
+        for path, target in outside.items():
+            if path not in warned:
+                self._refuse_link(inp, path, target)
+        self._warned_links[inp.name] = set(outside)
+
+    def _refuse_link(self, inp: InputRuntime, path: str, target: str) -> None:
+        self.metrics.symlinks_skipped.labels(inp.name).inc()
+        log.warning(
+            "Not following a symlink out of the input's folders; list the target's folder in "
+            "follow_symlinks to read it.",
+            extra={"input": inp.name, "path": path, "target": target},
+        )
 
     def _consider(self, inp: InputRuntime, path: str, now: float, wall: float) -> str | None:
         """Opens a matched file if it is new or grew since it was closed; returns its key."""
@@ -471,6 +495,10 @@ class Tailer(threading.Thread):
             return
         if reader.identity.key != key:  # replaced between stat and open: next scan
             reader.close()
+            return
+        if not inp.finder.opened_inside(reader.fd, path):  # a link swapped since the scan
+            reader.close()
+            self._refuse_link(inp, path, os.path.realpath(path))
             return
         self._failed_paths.pop(path, None)
         reader.offset = self._start_offset(inp, reader, size, self._closed.pop(key, None))
@@ -638,10 +666,12 @@ class Tailer(threading.Thread):
 
     def _ship(self, tf: _TailedFile, lines: Lines, flushed: bool = False) -> None:
         """Parses events and queues the records with one ack ticket (per chunk, not per line)."""
+        inp = tf.input
+        m_lines, _, m_truncated, m_unmatched, m_flushed, m_cut = self._m[inp.name]
+        if lines.truncated_bytes:
+            m_cut.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        inp = tf.input
-        m_lines, _, m_truncated, m_unmatched, m_flushed = self._m[inp.name]
         entries, stats = inp.chain.parse(
             lines, tf.file_info, format_epoch(time.time()), tf.file_fields
         )
@@ -665,10 +695,14 @@ class Tailer(threading.Thread):
         if not entries:
             return
         nbytes = max(lines.end - lines.starts[0], 1)
+        batch = Batch(entries, [ticket], nbytes)
         if inp.encode:
-            batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
-        else:
-            batch = Batch(entries, [ticket], nbytes)
+            try:
+                batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
+            except orjson.JSONEncodeError:
+                # A record JSON cannot hold (an integer beyond 64 bits): the dicts go on, and
+                # the sink worker dead-letters exactly the records that cannot be encoded.
+                pass
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart

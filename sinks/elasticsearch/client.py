@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -172,8 +173,10 @@ class Client:
                 method, target, body=body, headers=request_headers
             )
         except TransportError as exc:
+            _clear_frames(exc)
             raise Unreachable(_describe_transport_error(exc)) from None
         except Exception as exc:  # a body that is not what its content type says, ...
+            _clear_frames(exc)
             raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         meta = response.meta
         body = response.body
@@ -189,6 +192,28 @@ class Client:
     def close(self) -> None:
         """Closes the connections."""
         self.transport.close()
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Clears the locals of the finished frames an error's tracebacks hold (and its causes').
+
+    elastic-transport keeps the error it raises in a local of the frame raising it: a reference
+    cycle through the traceback that keeps that frame, the request body and the frames of
+    every caller (the batch being sent) alive until the cyclic garbage collector runs, which
+    the agent makes rare (logship.process.tune_gc). While a cluster is down every failed
+    attempt would hold on to another batch.
+    """
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if error.__traceback__ is not None:
+            traceback.clear_frames(error.__traceback__)  # skips frames still running
+        pending += [e for e in (error.__cause__, error.__context__) if e is not None]
+        pending += [e for e in getattr(error, "errors", ()) if isinstance(e, BaseException)]
 
 
 def _decode(data: bytes) -> Any:

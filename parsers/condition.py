@@ -144,21 +144,29 @@ class ConditionCode:
 
     def reads(self, indent: str) -> list[str]:
         """Statements assigning every field local (`field` semantics of `get_field`, nested first,
-        then a literal dotted key)."""
-        lines = []
+        then a literal dotted key).
+
+        Records usually hold every field read: subscripts first (cheaper than `.get` calls),
+        and only when one is missing (or a path crosses a non-object) the careful reads."""
+        if not self._fields:
+            return []
         entry = self.entry
+        fast = []
+        slow = []
+        inner = indent + "    "
         for dotted, var in self._fields.items():
             parts = dotted.split(".")
-            lines.append(f"{indent}{var} = {entry}.get({parts[0]!r}, MISSING)")
+            fast.append(f"{inner}{var} = {entry}" + "".join(f"[{p!r}]" for p in parts))
+            slow.append(f"{inner}{var} = {entry}.get({parts[0]!r}, MISSING)")
             for part in parts[1:]:
-                lines.append(
-                    f"{indent}{var} = {var}.get({part!r}, MISSING) "
+                slow.append(
+                    f"{inner}{var} = {var}.get({part!r}, MISSING) "
                     f"if {var}.__class__ is dict else MISSING"
                 )
             if len(parts) > 1:
-                lines.append(f"{indent}if {var} is MISSING:")
-                lines.append(f"{indent}    {var} = {entry}.get({dotted!r}, MISSING)")
-        return lines
+                slow.append(f"{inner}if {var} is MISSING:")
+                slow.append(f"{inner}    {var} = {entry}.get({dotted!r}, MISSING)")
+        return [f"{indent}try:", *fast, f"{indent}except (KeyError, TypeError):", *slow]
 
     def expression(self, settings: ConditionSettings) -> str:
         """The condition as a boolean expression over the field locals."""

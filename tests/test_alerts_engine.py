@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logship.alerts.engine import LATENESS, AlertEngine
 from logship.alerts.notification import Notification
@@ -292,3 +294,53 @@ def test_a_missing_template_field_renders_as_a_dash() -> None:
     h = Harness(rule(message="{service.name} on {kubernetes.pod.name}: {count}"))
     [fired] = h.feed(T0)
     assert fired.message == "payment on -: 1"
+
+
+def _signature(n: Notification) -> tuple[Any, ...]:
+    return (n.rule, n.status, n.group, n.message, n.count, n.at, n.starts_at, n.ends_at)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 3), st.booleans()),
+        max_size=120,
+    ),
+    st.sampled_from([0.0, 30.0]),
+)
+def test_a_chunk_decides_exactly_as_its_records_one_by_one(
+    events: list[tuple[str, int, bool]], silence: float
+) -> None:
+    """Records of a chunk are counted in runs (per group, per timestamp); the notifications,
+    their counts and the record their message shows are those of one record at a time."""
+    rules = [
+        rule(
+            threshold="count >= 5 within 2s",
+            group_by=["service.name"],
+            silence=f"{silence}s",
+            message="{service.name} {count} {message}",
+        ),
+        rule(name="all", threshold="count >= 7 within 3s", silence=f"{silence}s"),
+    ]
+    records = [
+        record(T0 + dt, service, "error" if error else "info", n)
+        for n, (service, dt, error) in enumerate(events)
+    ]
+    now = T0 + 3
+    one_by_one = Harness(*rules)
+    one_by_one.clock.now = now
+    for r in records:
+        one_by_one.engine.observe("app", [r])
+    chunked = Harness(*rules)
+    chunked.clock.now = now
+    chunked.engine.observe("app", records)
+    expected = sorted(map(_signature, one_by_one.sent))
+    assert sorted(map(_signature, chunked.sent)) == expected
+    assert chunked.engine.counters() == one_by_one.engine.counters()
+
+
+def test_a_run_of_one_timestamp_fires_at_the_record_that_crosses_the_threshold() -> None:
+    h = Harness(rule(threshold="count >= 20 within 60s", silence="0s", message="{count} {message}"))
+    h.clock.now = T0
+    h.engine.observe("app", [record(T0, n=n) for n in range(25)])
+    # Without silence every record from the 20th on fires again, each with its own count.
+    assert [n.message for n in h.sent] == [f"{c} boom {c - 1}" for c in range(20, 26)]

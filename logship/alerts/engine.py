@@ -75,6 +75,8 @@ class RuleState:
 
     def key(self, record: LogEntry) -> GroupKey:
         """The group of a record: its `group_by` values as text ('' when missing)."""
+        if len(self.group_by) == 1:
+            return (_text(get_field(record, self.group_by[0])),)
         return tuple(_text(get_field(record, f)) for f in self.group_by)
 
 
@@ -134,46 +136,122 @@ class AlertEngine:
             return
         out: list[Notification] = []
         with self._lock:
-            now = self.clock()
-            times = self._times.of
-            last_stamp: object = None
-            last_t: float | None = None
-            for index, record in hits:
-                rule = rules[index]
-                rule.matches += 1
-                stamp = record.get("@timestamp")
-                if stamp != last_stamp:  # records of a chunk mostly share their second
-                    last_stamp = stamp
-                    last_t = times(stamp)
-                t = last_t
-                if self.event_clock:
-                    if t is None:
-                        t = self.watermark
-                    self.watermark = max(self.watermark, t)
-                    now = self.watermark
-                elif t is None or t > now:
-                    t = now
-                self._matched(rule, record, t, now, out)
+            if self.event_clock:
+                self._observe_in_order(entries, rules, hits, out)
+            else:
+                now = self.clock()
+                for rule, records in zip(rules, hits, strict=True):
+                    if records:
+                        self._observe_rule(rule, records, now, out)
         self._send(out)
 
-    def _matched(
-        self, rule: RuleState, record: LogEntry, t: float, now: float, out: list[Notification]
+    def _observe_rule(
+        self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]
     ) -> None:
-        if t <= now - rule.width - LATENESS:
-            rule.late += 1
+        """One rule's matching records of a chunk, group by group (wall clock).
+
+        Rules and groups are independent, so each group's records are taken together, in their
+        order, in runs that share a `@timestamp` (a busy log writes many per second): a run
+        costs one window update, not one per record, and decides exactly as record by record
+        would. Only the least-recently-matched order of groups (which one `max_groups` evicts)
+        follows the groups' first records in the chunk rather than their last.
+        """
+        rule.matches += len(records)
+        if not rule.group_by:
+            self._runs(rule, (), records, now, out)
             return
-        group = rule.table.get(rule.key(record) if rule.group_by else ())
+        key_of = rule.key
+        groups: dict[GroupKey, list[LogEntry]] = {}
+        for record in records:
+            key = key_of(record)
+            same = groups.get(key)
+            if same is None:
+                groups[key] = [record]
+            else:
+                same.append(record)
+        for key, same in groups.items():
+            self._runs(rule, key, same, now, out)
+
+    def _runs(
+        self,
+        rule: RuleState,
+        key: GroupKey,
+        records: list[LogEntry],
+        now: float,
+        out: list[Notification],
+    ) -> None:
+        times = self._times.of
+        end = len(records)
+        start = 0
+        while start < end:
+            stamp = records[start].get("@timestamp")
+            stop = start + 1
+            while stop < end and records[stop].get("@timestamp") == stamp:
+                stop += 1
+            t = times(stamp)
+            if t is None or t > now:
+                t = now
+            self._matched(rule, key, records, start, stop, t, now, out)
+            start = stop
+
+    def _observe_in_order(
+        self,
+        entries: list[LogEntry],
+        rules: list[RuleState],
+        hits: list[list[LogEntry]],
+        out: list[Notification],
+    ) -> None:
+        """event_clock: record by record in the log's order, the clock following event time."""
+        position = {id(entry): i for i, entry in enumerate(entries)}
+        ordered = sorted(
+            (position[id(record)], index, record)
+            for index, records in enumerate(hits)
+            for record in records
+        )
+        times = self._times.of
+        for _, index, record in ordered:
+            rule = rules[index]
+            rule.matches += 1
+            t = times(record.get("@timestamp"))
+            if t is None:
+                t = self.watermark
+            self.watermark = max(self.watermark, t)
+            key = rule.key(record) if rule.group_by else ()
+            self._matched(rule, key, [record], 0, 1, t, self.watermark, out)
+
+    def _matched(
+        self,
+        rule: RuleState,
+        key: GroupKey,
+        records: list[LogEntry],
+        start: int,
+        stop: int,
+        t: float,
+        now: float,
+        out: list[Notification],
+    ) -> None:
+        """Counts `records[start:stop]`, of one group and all at event time `t`."""
+        if t <= now - rule.width - LATENESS:
+            rule.late += stop - start
+            return
+        group = rule.table.get(key)
         if group.firing and now >= group.resolve_check:
             self._check_resolved(rule, group, now, out)
         window = group.window
         if window.too_old(t):
-            rule.late += 1
+            rule.late += stop - start
             return
-        window.add(t)
-        group.last_record = record
-        group.last_update = now
-        if window.total >= rule.need and now >= group.silenced_until:
-            self._fire(rule, group, t, now, out)
+        need = rule.need
+        while start < stop:
+            n = stop - start
+            if now >= group.silenced_until:
+                n = min(n, max(1, need - window.total))  # up to the record that fires
+            window.add(t, n)
+            start += n
+            group.last_record = records[start - 1]
+            group.last_update = now
+            if window.total >= need and now >= group.silenced_until:
+                self._fire(rule, group, t, now, out)
 
     def _fire(
         self, rule: RuleState, group: Group, t: float, now: float, out: list[Notification]

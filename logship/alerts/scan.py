@@ -3,7 +3,7 @@
 Generated once per input from the rules that apply to it (like the derived metrics' loops):
 the fields the conditions read are looked up once per record into locals, each condition is
 one inline expression over them (`parsers.condition.ConditionCode`, the same code `drop_if`
-runs), and a record that matches appends `(rule index, record)` to a list.
+runs), and a record that matches is appended to its rule's list.
 
 Rules that read a single field and share it with other rules, or search it with a regex, are
 answered per distinct value instead: a bounded memo maps the field's value (text, integer, or
@@ -20,7 +20,8 @@ from typing import Any
 from logship.record import LogEntry
 from parsers.condition import ConditionCode, ConditionSettings
 
-Hits = list[tuple[int, LogEntry]]
+Hits = list[list[LogEntry]]
+"""Per condition (by index), the records of the chunk it holds for, in order."""
 Scan = Callable[[list[LogEntry]], Hits | None]
 
 MEMO_ENTRIES = 4096
@@ -59,7 +60,7 @@ def _memo(evaluate: Callable[[Any], tuple[int, ...]], memo: dict[Any, tuple[int,
 
 
 def generate_scan(conditions: Sequence[ConditionSettings], label: str = "alerts") -> Scan:
-    """A function returning the (condition index, record) pairs that hold, or None if none."""
+    """A function returning, per condition, the records it holds for; None if it holds for none."""
     code = ConditionCode()
     fields = [condition_fields(c) for c in conditions]
     by_field: dict[str, list[int]] = {}
@@ -90,30 +91,27 @@ def generate_scan(conditions: Sequence[ConditionSettings], label: str = "alerts"
     for n, (_, memo, learn) in enumerate(lookups):
         env[memo] = {}
         env[learn] = _memo(env[f"_eval{n}"], env[memo])
-    body = ["def scan(entries):", "    hits = None", "    for entry in entries:"]
+    count = len(conditions)
+    body = ["def scan(entries):", f"    hits = [{', '.join(['[]'] * count)}]"]
+    # Appends bound once per chunk: a matching record costs one call.
+    body += [f"    add{i} = hits[{i}].append" for i in range(count)]
+    body.append("    for entry in entries:")
     body += code.reads("        ")
-    for var, memo, learn in lookups:
+    for n, (var, memo, learn) in enumerate(lookups):
         body += [
-            f"        if {var}.__class__ is str or {var}.__class__ is int or {var} is MISSING:",
+            f"        if (c := {var}.__class__) is str or c is int or {var} is MISSING:",
             f"            r = {memo}.get({var})",
             "            if r is None:",
             f"                r = {learn}({var})",
             "        else:",
-            f"            r = _eval{lookups.index((var, memo, learn))}({var})",
+            f"            r = _eval{n}({var})",
             "        if r:",
-            "            if hits is None:",
-            "                hits = []",
             "            for i in r:",
-            "                hits.append((i, entry))",
+            "                hits[i].append(entry)",
         ]
     for index in inline:
-        body += [
-            f"        if {tests[index]}:",
-            "            if hits is None:",
-            "                hits = []",
-            f"            hits.append(({index}, entry))",
-        ]
-    body.append("    return hits")
+        body += [f"        if {tests[index]}:", f"            add{index}(entry)"]
+    body.append("    return hits if any(hits) else None")
     exec(compile("\n".join(body), f"<{label} scan>", "exec"), env)  # noqa: S102 - our own generated code
     scan: Scan = env["scan"]
     return scan

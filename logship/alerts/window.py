@@ -41,36 +41,36 @@ class SlidingWindow:
         """True when a record at `t` would already be outside the window of the newest one."""
         return bool(self.entries) and t <= self.entries[-1][0] - self.width
 
-    def add(self, t: float) -> None:
-        """Slides the window to `t` if it is the newest, then counts the record (callers skip
-        `too_old` ones)."""
+    def add(self, t: float, n: int = 1) -> None:
+        """Slides the window to `t` if it is the newest, then counts `n` records at `t` (callers
+        skip `too_old` ones). The same as `n` calls with one record each."""
         entries = self.entries
         if entries and t > entries[-1][0]:
             self.trim(t)  # first: the count falls below `need` before this record arrives
         if not entries or t > entries[-1][0]:
-            entries.append([t, 1])
+            entries.append([t, n])
         elif t == entries[-1][0]:
-            entries[-1][1] += 1
+            entries[-1][1] += n
         else:
-            self._insert(t)
-        self.total += 1
+            self._insert(t, n)
+        self.total += n
         if len(entries) > self.cap:
             oldest = entries.popleft()
             entries[0][0] = oldest[0]
             entries[0][1] += oldest[1]
 
-    def _insert(self, t: float) -> None:
-        """A record older than the newest (files interleave): into its place from the right."""
+    def _insert(self, t: float, n: int) -> None:
+        """Records older than the newest (files interleave): into their place from the right."""
         entries = self.entries
         index = len(entries) - 1
         while index > 0 and entries[index - 1][0] >= t:
             index -= 1
         if entries[index][0] == t:
-            entries[index][1] += 1
+            entries[index][1] += n
         elif index > 0 and entries[index - 1][0] == t:
-            entries[index - 1][1] += 1
+            entries[index - 1][1] += n
         else:
-            entries.insert(index, [t, 1])
+            entries.insert(index, [t, n])
 
     def trim(self, now: float) -> None:
         """Forgets records at or before `now - width`, noting when the count fell below `need`."""

@@ -15,7 +15,10 @@ What is asserted, and why:
   Each crash's window is also asserted <= WINDOW_BOUND: the registry is written every
   checkpoint_interval (200 ms), so the window is what the sink accepted since the last write
   plus the batch in flight: 200 ms at this machine's best rate (~100,000 lines/s) is 20,000,
-  plus a 2,000-line batch; 50,000 leaves room for a checkpoint write delayed on a busy machine;
+  plus a 2,000-line batch. A kill before the restarted agent wrote its first checkpoint adds
+  the next run's lines to the same window (measured up to ~61,000 with Kafka, whose first
+  delivery after a start waits for the broker's metadata); 100,000 leaves room for that and
+  for a checkpoint write delayed on a busy machine;
 - after the final graceful stop every file's checkpoint is its size (nothing left owed), and
   (file sink) per file the first arrival of each line is in file order.
 """

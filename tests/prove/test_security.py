@@ -30,6 +30,8 @@ import orjson
 import pytest
 
 from logship.checkpoint import CheckpointStore, FileCheckpoint
+from logship.identity import FileIdentity
+from logship.shard import Shard
 from tests.es_server import EsServer
 from tests.harness import REPO, AgentProcess, count_lines, run_cli, wait_until, write_config
 from tests.prove.certs import make_ca, make_server_cert
@@ -243,15 +245,25 @@ class UmaskAgent(AgentProcess):
         return self
 
 
+def keys(folder: Path, names: list[str]) -> list[str]:
+    """The identity keys (device:inode) of `folder/<name>.log`."""
+    return [FileIdentity.of((folder / f"{name}.log").stat()).key for name in names]
+
+
 def test_state_files_are_private_with_every_worker_even_under_umask_000(
     tmp_path: Path, agents: list[AgentProcess]
 ) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    for name in ("a", "b", "c"):
-        (logs / f"{name}.log").write_text(
+    # Files go to workers by a hash of device:inode: make files until each worker owns one.
+    names: list[str] = []
+    while len(names) < 3 or {Shard(0, 2).owns(key) for key in keys(logs, names)} != {True, False}:
+        names.append(f"app{len(names)}")
+        (logs / f"{names[-1]}.log").write_text(
             "".join(f"line {i} {'bad' if i % 10 == 0 else 'ok'}\n" for i in range(100))
         )
+        assert len(names) < 64, "the shard hash put every file in one worker"
+    files = len(names)
     with EsServer() as server:
         # Every tenth record is refused for good: dead letters in every worker.
         server.state.item_fault = lambda index, doc_id, doc: (
@@ -280,14 +292,20 @@ def test_state_files_are_private_with_every_worker_even_under_umask_000(
         agent = UmaskAgent(config).start()
         agents.append(agent)
         data = tmp_path / "data"
-        wait_until(lambda: server.state.count() >= 270, timeout=60, message="the good records")
+        wait_until(
+            lambda: server.state.count() >= 90 * files, timeout=60, message="the good records"
+        )
         registries = list(data.glob("registry.worker-*.json"))
-        for name in ("a", "b", "c"):  # a second round: each registry is replaced, and copied
+        for name in names:  # a second round: each registry is replaced, and copied
             with (logs / f"{name}.log").open("a") as f:
                 f.write("".join(f"line {i} ok\n" for i in range(100, 200)))
-        wait_until(lambda: server.state.count() >= 570, timeout=60, message="the second round")
         wait_until(
-            lambda: sum(count_lines(p) for p in (data / "dead-letter").glob("*.jsonl")) >= 30,
+            lambda: server.state.count() >= 190 * files, timeout=60, message="the second round"
+        )
+        wait_until(
+            lambda: (
+                sum(count_lines(p) for p in (data / "dead-letter").glob("*.jsonl")) >= 10 * files
+            ),
             timeout=60,
             message="the dead letters",
         )

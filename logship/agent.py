@@ -182,3 +182,6 @@ class Agent:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGHUP, on_hangup)
+        # A worker process starts with SIGHUP blocked (logship.supervisor): one that arrived
+        # meanwhile is delivered now, to the handler.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})

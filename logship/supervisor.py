@@ -133,9 +133,15 @@ class Supervisor:
 
     def _spawn(self, worker: WorkerProcess, now: float) -> None:
         env = {**os.environ, WORKER_ENV: f"{worker.index}/{self.count}"}
-        worker.proc = subprocess.Popen(
-            [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)], env=env
-        )
+        # The worker starts with SIGHUP blocked and unblocks it once its handler is in place: a
+        # reload asked for while it starts waits for it (SIGHUP's default action would kill it).
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            worker.proc = subprocess.Popen(
+                [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)], env=env
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         worker.started = now
         log.info("Worker started.", extra={"worker": worker.index, "pid": worker.proc.pid})
 

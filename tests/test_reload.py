@@ -177,3 +177,31 @@ def test_alert_windows_and_silences_survive_a_reload(
         (body,) = hook.bodies()
         assert body["status"] == "firing"
         assert body["message"] == "20 errors", "the 15 counted before the reload still count"
+
+
+def test_a_reload_asked_for_while_the_workers_start_reaches_them_once_they_can_reload(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    """SIGHUP right after the supervisor started its workers, before they installed their
+    handler (SIGHUP's default action would kill them): held until they can take it."""
+    config = write_config(tmp_path / "agent.yaml", doc(tmp_path, RULE_A, workers=2))
+    append(tmp_path / "logs" / "a.log", ["one 1"])
+    agent = AgentProcess(config).start()
+    agents.append(agent)
+    wait_until(
+        lambda: sum(1 for e in agent.logs() if e.get("message") == "Worker started.") == 2,
+        interval=0.005,
+        message="both workers spawned",
+    )
+    write_config(config, doc(tmp_path, RULE_B, workers=2))
+    agent.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    wait_until(
+        lambda: reload_logs(agent, "Config reloaded: inputs and parser rules applied.") == 2,
+        message="both workers reloaded",
+    )
+    out = tmp_path / "out" / "logs.ndjson"
+    wait_until(lambda: count_lines(out) == 1, message="the line")
+    assert agent.stop() == 0
+    assert not [
+        e for e in agent.logs() if e.get("message") == "Worker exited unexpectedly; restarting it."
+    ]

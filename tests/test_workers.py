@@ -16,6 +16,7 @@ from logship.federation import merge_metrics
 from logship.identity import FileIdentity
 from logship.shard import Shard, consolidate, read_all, registry_files
 from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
+from tests.prove.process_tree import children
 
 
 def make_config(tmp_path: Path, workers: int | str, **agent: Any) -> Path:
@@ -86,19 +87,6 @@ def shipped(tmp_path: Path) -> list[str]:
 
 def expected(files: int, total: int) -> list[str]:
     return [f"f{f} {i}" for f in range(files) for i in range(total)]
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path("/proc").iterdir():
-        if task.name.isdigit():
-            try:
-                stat = (task / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(task.name))
-    return found
 
 
 def test_shards_split_files_stably_and_completely() -> None:

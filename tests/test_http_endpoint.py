@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import logging
 import socket
@@ -436,7 +437,15 @@ def test_idle_connections_beyond_the_cap_are_dropped_and_the_endpoint_recovers(
         for sock in idle:
             sock.close()
         idle.clear()
-        wait_until(lambda: get(f"http://{host}:{port}/healthz")[0] == 200, message="recovered")
+
+        def healthy() -> bool:
+            try:
+                return get(f"http://{host}:{port}/healthz")[0] == 200
+            except (ConnectionError, http.client.HTTPException):
+                # The handlers have not yet seen their clients go: still beyond the cap.
+                return False
+
+        wait_until(healthy, message="recovered")
     finally:
         for sock in idle:
             sock.close()

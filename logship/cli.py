@@ -128,7 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # imported late: `check` and `version` stay light
     from logship.agent import Agent
     from logship.shard import Shard
-    from logship.supervisor import WORKER_ENV, Supervisor, resolve_workers
+    from logship.supervisor import SUPERVISOR_ENV, WORKER_ENV, Supervisor, resolve_workers
 
     try:
         worker = os.environ.get(WORKER_ENV)
@@ -137,7 +137,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             shard = Shard.parse(worker)
             configure_logging(config.agent.log_level, secrets, {"worker": shard.index})
-            die_with_parent()
+            if not die_with_parent(int(os.environ.get(SUPERVISOR_ENV, os.getppid()))):
+                log.error("The supervisor is gone; this worker does not start on its own.")
+                return EXIT_FAILURE
             return Agent(config, shard=shard, config_path=Path(args.config)).run()
         configure_logging(config.agent.log_level, secrets)
         count = resolve_workers(config)

@@ -73,10 +73,16 @@ def name_native_thread(name: str) -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(signum: int = signal.SIGTERM) -> None:
-    """Asks the kernel to send `signum` to this process when its parent dies (Linux)."""
+def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> bool:
+    """Asks the kernel to send `signum` to this process when its parent dies (Linux).
+
+    False if `parent` is already gone (this process was re-parented): the kernel only signals
+    deaths that come after the request, and a supervisor killed while its worker was still
+    starting would otherwise leave that worker running on its own for good.
+    """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    return os.getppid() == parent

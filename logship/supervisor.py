@@ -38,6 +38,7 @@ from logship.shard import consolidate, worker_port_file
 log = logging.getLogger(__name__)
 
 WORKER_ENV = "LOGSHIP_WORKER"
+SUPERVISOR_ENV = "LOGSHIP_SUPERVISOR_PID"
 """Set to `INDEX/COUNT` in a worker's environment."""
 MAX_AUTO_WORKERS = 8
 _RESTART_MAX_BACKOFF = 30.0
@@ -132,7 +133,11 @@ class Supervisor:
             self.http.start()
 
     def _spawn(self, worker: WorkerProcess, now: float) -> None:
-        env = {**os.environ, WORKER_ENV: f"{worker.index}/{self.count}"}
+        env = {
+            **os.environ,
+            WORKER_ENV: f"{worker.index}/{self.count}",
+            SUPERVISOR_ENV: str(os.getpid()),
+        }
         # The worker starts with SIGHUP blocked and unblocks it once its handler is in place: a
         # reload asked for while it starts waits for it (SIGHUP's default action would kill it).
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from logship.checkpoint import CheckpointStore, FileCheckpoint
 from logship.federation import merge_metrics
 from logship.identity import FileIdentity
 from logship.shard import Shard, consolidate, read_all, registry_files
-from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
+from tests.harness import REPO, AgentProcess, count_lines, read_ndjson, wait_until, write_config
 from tests.prove.process_tree import children
 
 
@@ -282,3 +284,26 @@ def test_the_supervisor_answers_for_all_workers_on_the_configured_address(
     status = orjson.loads(get("/status")[1])
     assert [w["worker"] for w in status["workers"]] == [0, 1]
     assert agent.stop() == 0
+
+
+def test_a_worker_whose_supervisor_died_before_it_started_does_not_run_on_its_own(
+    tmp_path: Path,
+) -> None:
+    """The kernel's parent-death signal only covers deaths after the worker asked for it: a
+    supervisor killed while its worker was still importing would leave an orphan shipping
+    alone for good (seen after a crash-loop kill during start-up)."""
+    write_files(tmp_path, 1, 0, 10)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    env = {**os.environ, "LOGSHIP_WORKER": "0/2", "LOGSHIP_SUPERVISOR_PID": str(gone.pid)}
+    worker = subprocess.run(
+        [sys.executable, "-m", "logship", "run", "-c", str(make_config(tmp_path, 2))],
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert worker.returncode == 1
+    assert b"The supervisor is gone; this worker does not start on its own." in worker.stderr
+    assert not (tmp_path / "out" / "logs.ndjson").exists(), "nothing shipped"

@@ -6,10 +6,13 @@ Python runs one core per process; a node with several busy files has more. The s
    changing N between runs neither loses nor repeats a line;
 2. starts N workers (`logship run` with `LOGSHIP_WORKER=i/N`): each a whole agent for the files
    whose identity hashes to it, with its own registry file, dead letters and loopback HTTP
-   port; a worker whose supervisor dies gets SIGTERM (Linux parent-death signal);
+   port; a worker whose supervisor dies gets SIGTERM (Linux parent-death signal), and one
+   whose supervisor died before it could ask for that signal exits at start
+   (`LOGSHIP_SUPERVISOR_PID`);
 3. restarts a worker that exits unexpectedly, with backoff (1 s doubling to 30 s);
 4. serves the configured HTTP address for all of them (`logship.federation`);
-5. forwards SIGHUP (each worker reloads its inputs and rules);
+5. forwards SIGHUP (each worker reloads its inputs and rules; a worker starts with SIGHUP
+   blocked, so one sent while it starts waits for its handler instead of killing it);
 6. on SIGTERM/SIGINT forwards the signal and waits for the workers' graceful drain (a second
    signal is forwarded too: it skips their drain); stragglers are killed after
    `shutdown_timeout` + 10 s.

@@ -41,8 +41,9 @@ from logship.shard import consolidate, worker_port_file
 log = logging.getLogger(__name__)
 
 WORKER_ENV = "LOGSHIP_WORKER"
-SUPERVISOR_ENV = "LOGSHIP_SUPERVISOR_PID"
 """Set to `INDEX/COUNT` in a worker's environment."""
+SUPERVISOR_ENV = "LOGSHIP_SUPERVISOR_PID"
+"""Set to the supervisor's pid in a worker's environment (its parent, checked at start)."""
 MAX_AUTO_WORKERS = 8
 _RESTART_MAX_BACKOFF = 30.0
 _HEALTHY_RUN = 60.0  # a worker that ran this long has its restart backoff reset

@@ -210,6 +210,12 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_bounded(
     try:
         wait_until(lambda: reader.count() >= 30_000, timeout=120, message="lines before the crash")
         agent.kill()
+        # The in-flight window: what the broker holds at or past the checkpoint the dead agent
+        # left (acknowledged or not: a produce whose answer never came is kept too).
+        appended = reader.appended()
+        with log.open("rb") as f:
+            checkpointed = f.read(registry_offsets(tmp_path).get(str(log), 0)).count(b"\n")
+        window = appended - checkpointed
         agent.start()
         wait_until(
             lambda: len(set(numbers(reader))) >= total, timeout=180, message="every line after"
@@ -221,9 +227,9 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_bounded(
     assert set(got) == set(range(total)), "a line was lost"
     duplicates = len(got) - total
     print(f"{duplicates} duplicates after kill -9")
-    # What was shipped but not yet checkpointed: the queue (20,000), one batch (5,000) and what
-    # shipped during one checkpoint interval.
-    assert duplicates <= 20_000 + 5_000 + 50_000
+    # Only that window is sent again; how wide it is depends on the machine (checkpoint writes
+    # wait for fsync), so it is measured, not fixed.
+    assert duplicates <= window, f"{duplicates} duplicates, {window} lines in flight at the kill"
     assert max(Counter(got).values()) <= 2
     first_seen = list(dict.fromkeys(got))
     assert first_seen == list(range(total)), "the first arrival of each line is in file order"

@@ -215,6 +215,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_bounded(
         appended = reader.appended()
         with log.open("rb") as f:
             checkpointed = f.read(registry_offsets(tmp_path).get(str(log), 0)).count(b"\n")
+        assert checkpointed <= appended, "the checkpoint passed a line Kafka did not hold"
         window = appended - checkpointed
         agent.start()
         wait_until(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from logship import __version__
-from logship.config import Config
+from logship.config import Config, InputSettings
 from logship.config_file import ConfigError, load_config
 from logship.pipeline import StartupError
 from logship.secrets import mask_secrets, secret_values
@@ -118,6 +118,22 @@ def _load(path: str) -> Config | None:
     except ConfigError as exc:
         print(f"logship: {exc}", file=sys.stderr)
         return None
+
+
+def _load_input(path: str, name: str) -> tuple[Config, InputSettings] | None:
+    """The config and its input `name`; None (the problem printed) when either is missing."""
+    config = _load(path)
+    if config is None:
+        return None
+    inputs = {inp.name: inp for inp in config.inputs}
+    inp = inputs.get(name)
+    if inp is None:
+        print(
+            f"logship: no input named {name!r} in {path} (inputs: {', '.join(inputs)})",
+            file=sys.stderr,
+        )
+        return None
+    return config, inp
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -254,18 +270,10 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     from logship.record import format_iso
     from parsers.chain import NO_RULE, ChainStats, build_chains
 
-    config = _load(args.config)
-    if config is None:
+    loaded = _load_input(args.config, args.input)
+    if loaded is None:
         return EXIT_CONFIG
-    inputs = {inp.name: inp for inp in config.inputs}
-    inp = inputs.get(args.input)
-    if inp is None:
-        print(
-            f"logship: no input named {args.input!r} in {args.config} "
-            f"(inputs: {', '.join(inputs)})",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
+    config, inp = loaded
     chain = build_chains(config)[inp.name]
     try:
         stream = sys.stdin.buffer if args.logfile == "-" else open(args.logfile, "rb")  # noqa: SIM115
@@ -358,18 +366,10 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
     from logship.alerts.preview import render_line, run_preview
     from parsers.chain import build_chains
 
-    config = _load(args.config)
-    if config is None:
+    loaded = _load_input(args.config, args.input)
+    if loaded is None:
         return EXIT_CONFIG
-    inputs = {inp.name: inp for inp in config.inputs}
-    inp = inputs.get(args.input)
-    if inp is None:
-        print(
-            f"logship: no input named {args.input!r} in {args.config} "
-            f"(inputs: {', '.join(inputs)})",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
+    config, inp = loaded
     rules = [r for r in config.alerts.rules if not r.inputs or inp.name in r.inputs]
     if not rules:
         print(f"logship: no alert rule applies to input {inp.name!r}", file=sys.stderr)

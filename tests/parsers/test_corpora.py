@@ -289,6 +289,7 @@ FIELDS: list[tuple[str, list[str], dict[str, tuple[str, Any]]]] = [
             "Label": ("bgl.alert", _no_label),
             "Timestamp": ("@timestamp", _epoch_time),
             "Node": ("host.hostname", None),
+            "Time": ("bgl.time", None),
             "Type": ("bgl.type", None),
             "Component": ("log.logger", None),
             "Level": ("log.level", _bgl_level),

@@ -71,6 +71,17 @@ RULE_SAMPLES: dict[str, list[str]] = {
     "sshd": ["loghub/OpenSSH/OpenSSH_2k.log"],
     "sudo": ["filebeat/auth-test.log"],
     "java_log4j": ["loghub/Hadoop/Hadoop_2k.log", "loghub/Zookeeper/Zookeeper_2k.log"],
+    "kafka": ["elastic-examples/kafka_controller.log", "elastic-examples/kafka_server.log"],
+    "hdfs": ["loghub/HDFS/HDFS_2k.log"],
+    "openstack": ["loghub/OpenStack/OpenStack_2k.log"],
+    "android_logcat": ["loghub/Android/Android_2k.log"],
+    "healthapp": ["loghub/HealthApp/HealthApp_2k.log"],
+    "windows_cbs": ["loghub/Windows/Windows_2k.log"],
+    "proxifier": ["loghub/Proxifier/Proxifier_2k.log"],
+    "bgl": ["loghub/BGL/BGL_2k.log"],
+    "thunderbird": ["loghub/Thunderbird/Thunderbird_2k.log"],
+    "hpc": ["loghub/HPC/HPC_2k.log"],
+    "generic_timestamp_level": ["loghub/Hadoop/Hadoop_2k.log", "loghub/Zookeeper/Zookeeper_2k.log"],
 }
 
 

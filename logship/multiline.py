@@ -8,7 +8,9 @@ Filebeat's model: `pattern` (a regex searched in each line), `negate` and `match
 
 Presets cover the common cases: `java_stacktrace` (exception headers, `at ...`, `... N more`,
 `Caused by:` join the line before), `python_traceback` (a traceback and its exception line join
-the logging line before), `indented_continuation` (indented lines join the line before).
+the logging line before), `indented_continuation` (indented lines join the line before),
+`java_bracket` (an event starts with `[` and a digit, like Kafka's `[2016-12-19 16:31:47,999] ...`;
+every other line, whatever its shape, joins the event before).
 
 Offsets stay exact: an event starts where its first line starts; while an event may still grow
 the ack end stops at its start, so a restart re-reads it whole. An event cut by `max_lines` or
@@ -27,7 +29,7 @@ from logship.framing import Lines
 from logship.schema import StrictModel
 from logship.units import ByteSize, Duration
 
-Preset = Literal["java_stacktrace", "python_traceback", "indented_continuation"]
+Preset = Literal["java_stacktrace", "python_traceback", "indented_continuation", "java_bracket"]
 
 
 class MultilineSettings(StrictModel):
@@ -57,7 +59,8 @@ class MultilineSettings(StrictModel):
     def _one_way(self) -> MultilineSettings:
         if (self.preset is None) == (self.pattern is None):
             raise ValueError(
-                "give either preset (java_stacktrace, python_traceback, indented_continuation) "
+                "give either preset (java_stacktrace, python_traceback, indented_continuation, "
+                "java_bracket) "
                 "or pattern (with negate and match)"
             )
         return self
@@ -90,6 +93,10 @@ JAVA_CONTINUATION = (
     r"|^([a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(Exception|Error|Throwable)\b"  # java.io.IOException: ...
 )
 INDENTED = r"^\s+\S"
+# log4j layouts that open with the time in brackets (Kafka's `[%d] %p %m (%c)%n`): a start
+# pattern rather than a list of continuation shapes, so multi-line messages that are not stack
+# frames (Kafka's `KafkaConfig values:` dump, SQL, JSON) stay in their event too.
+BRACKETED_START = r"^\[\d"
 
 
 class _PythonTraceback:
@@ -139,6 +146,8 @@ def build_rule(settings: MultilineSettings) -> tuple[_Rule, Literal["after", "be
         return _PythonTraceback(), "after"
     if settings.preset == "indented_continuation":
         return _PatternRule(INDENTED, negate=False), "after"
+    if settings.preset == "java_bracket":
+        return _PatternRule(BRACKETED_START, negate=True), "after"
     assert settings.pattern is not None
     return _PatternRule(settings.pattern, settings.negate), settings.match
 

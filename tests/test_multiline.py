@@ -105,7 +105,8 @@ def test_python_traceback_from_logging_exception_is_one_event(tmp_path: Path) ->
         logger.warning("before")
         try:
             try:
-                {}["missing"]
+                empty: dict[str, int] = {}
+                empty["missing"]
             except KeyError as exc:
                 raise ValueError("wrapped") from exc
         except ValueError:
@@ -150,3 +151,42 @@ def test_darwin_syslog_continuations_join(corpora: Path) -> None:
     data = (corpora / "filebeat" / "syslog-darwin-multiline.log").read_bytes()
     out, asm = assemble({"preset": "indented_continuation"}, data)
     assert len(out.texts + asm.flush().texts) == 3
+
+
+def test_java_bracket_preset_gives_one_event_per_bracketed_line_of_the_kafka_corpus(
+    corpora: Path,
+) -> None:
+    for name, events in (("kafka_controller.log", 803), ("kafka_server.log", 426)):
+        data = (corpora / "elastic-examples" / name).read_bytes()
+        out, asm = assemble({"preset": "java_bracket"}, data, pieces=13)
+        texts = out.texts + asm.flush().texts
+        assert len(texts) == events, name
+        assert all(t.startswith("[2016-12-19 ") for t in texts), name
+        assert "\n".join(texts) == data.decode().rstrip("\n"), "no text lost or reordered"
+        traces = [t for t in texts if "\n" in t]
+        assert traces, name
+        assert all(t.split("\n")[1].startswith("java.io.IOException") for t in traces), name
+
+
+KAFKA_CONFIG_DUMP = (
+    b"[2016-12-19 20:51:18,512] INFO KafkaConfig values: \n"
+    b"\tadvertised.host.name = null\n"
+    b"\tbroker.id = 0\n"
+    b"\n"
+    b" (kafka.server.KafkaConfig)\n"
+    b"[2016-12-19 20:51:18,600] INFO starting (kafka.server.KafkaServer)\n"
+)
+
+
+def test_java_bracket_preset_keeps_a_multi_line_message_that_is_no_stack_trace_together() -> None:
+    out, asm = assemble({"preset": "java_bracket"}, KAFKA_CONFIG_DUMP)
+    assert out.texts == [
+        "[2016-12-19 20:51:18,512] INFO KafkaConfig values: \n\tadvertised.host.name = null\n"
+        "\tbroker.id = 0\n\n (kafka.server.KafkaConfig)"
+    ]
+    assert out.multiline == [0]
+    assert asm.flush().texts == [
+        "[2016-12-19 20:51:18,600] INFO starting (kafka.server.KafkaServer)"
+    ]
+    split, asm = assemble({"preset": "java_stacktrace"}, KAFKA_CONFIG_DUMP)
+    assert len(split.texts + asm.flush().texts) > 2, "the stack-trace preset splits this event"

@@ -7,6 +7,7 @@ tests are skipped. `pytest tests/parsers/test_corpora.py -s` prints every rate.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,38 @@ RATES: list[tuple[str, list[str], float, str]] = [
     ("loghub/Hadoop/Hadoop_2k.log", ["java_log4j"], 0.99, "log4j %d{ISO8601} %p [%t] %c: %m"),
     ("loghub/Zookeeper/Zookeeper_2k.log", ["java_log4j"], 0.99, "log4j with ' - ' separators"),
     ("loghub/Spark/Spark_2k.log", ["java_log4j"], 0.99, "log4j %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m"),
+    ("loghub/HDFS/HDFS_2k.log", ["hdfs"], 0.99, "HDFS yyMMdd HHmmss pid level logger: msg"),
+    ("loghub/OpenStack/OpenStack_2k.log", ["openstack"], 0.99, "oslo.log with request ids"),
+    ("loghub/Android/Android_2k.log", ["android_logcat"], 0.99, "logcat -v threadtime"),
+    ("loghub/Windows/Windows_2k.log", ["windows_cbs"], 0.99, "Windows CBS.log"),
+    ("loghub/Thunderbird/Thunderbird_2k.log", ["thunderbird"], 0.99, "Thunderbird syslog"),
+    ("loghub/BGL/BGL_2k.log", ["bgl"], 0.99, "BlueGene/L RAS"),
+    ("loghub/HPC/HPC_2k.log", ["hpc"], 0.99, "LANL HPC events"),
+    ("loghub/HealthApp/HealthApp_2k.log", ["healthapp"], 0.99, "time|component|pid|msg"),
+    ("loghub/Proxifier/Proxifier_2k.log", ["proxifier"], 0.99, "[MM.dd HH:mm:ss] program - msg"),
+    # The generic fallback on the layouts it is meant to catch.
+    (
+        "loghub/Hadoop/Hadoop_2k.log",
+        ["generic_timestamp_level"],
+        0.99,
+        "ISO time, level, message",
+    ),
+    (
+        "loghub/Zookeeper/Zookeeper_2k.log",
+        ["generic_timestamp_level"],
+        0.99,
+        "ISO time - level",
+    ),
     # Multiline events (continuation lines are separate lines until the tailer joins them):
     # the rate of events is what counts here; the minimum is the share of event lines.
     ("filebeat/nginx-error.log", ["nginx_error"], 4 / 6, "4 events, 2 continuation lines"),
+    (
+        "elastic-examples/kafka_controller.log",
+        ["kafka"],
+        803 / 1032,
+        "803 events, stack traces",
+    ),
+    ("elastic-examples/kafka_server.log", ["kafka"], 426 / 456, "426 events, stack traces"),
     (
         "filebeat/syslog-darwin-multiline.log",
         ["syslog_rfc3164"],
@@ -102,6 +132,48 @@ def test_sshd_rule_picks_out_the_authentication_events(corpora: Path) -> None:
     assert all(
         get_field(e, "source.ip") for e in entries if "parse_failure" not in e.get("tags", ())
     )
+
+
+def test_kafka_rule_reads_the_first_line_of_every_event(corpora: Path) -> None:
+    """Every event of the Kafka broker logs starts with a line the rule reads whole; the logger is
+    the text in the last parentheses and the message what lies between the level and it."""
+    for name in ("kafka_controller.log", "kafka_server.log"):
+        path = corpora / "elastic-examples" / name
+        entries, _ = parse_corpus(path, ["kafka"])
+        texts = path.read_text(encoding="utf-8").splitlines()
+        firsts = [(e, t) for e, t in zip(entries, texts, strict=True) if t.startswith("[")]
+        assert len(firsts) == {"kafka_controller.log": 803, "kafka_server.log": 426}[name]
+        for entry, text in firsts:
+            assert "parse_failure" not in entry.get("tags", ()), text
+            logger = text[text.rindex("(") + 1 : -1]
+            assert get_field(entry, "log.logger") == logger, text
+            level = text.split("] ", 1)[1].split(" ", 1)[0]
+            assert get_field(entry, "log.level") == normalize_level(level), text
+            assert text.endswith(f"{entry['message']} ({logger})"), text
+            assert entry["@timestamp"][:19] == text[1:20].replace(" ", "T"), text
+
+
+def _no_label(label: str) -> str:
+    """BGL and Thunderbird mark lines without an alert category with `-` (no field then)."""
+    return "" if label == "-" else label
+
+
+def _epoch_time(seconds: str) -> str:
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _android_level(level: str) -> str:
+    return normalize_level(level, {"a": "fatal", "s": "trace"})
+
+
+def _bgl_level(level: str) -> str:
+    return normalize_level(level, {"failure": "fatal"})
+
+
+def _request_id(context: str) -> str:
+    """oslo.log's context `req-... user project - - -` (or `-`): its request id."""
+    first = context.split(" ", 1)[0]
+    return first if first.startswith("req-") else ""
 
 
 # loghub column -> (record field, how the expected value is normalised)
@@ -154,6 +226,102 @@ FIELDS: list[tuple[str, list[str], dict[str, tuple[str, Any]]]] = [
             "Component": ("log.logger", None),
             "Content": ("message", None),
         },
+    ),
+    (
+        "HDFS",
+        ["hdfs"],
+        {
+            "Pid": ("process.pid", None),
+            "Level": ("log.level", normalize_level),
+            "Component": ("log.logger", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "OpenStack",
+        ["openstack"],
+        {
+            "Logrecord": ("openstack.log_file", None),
+            "Pid": ("process.pid", None),
+            "Level": ("log.level", normalize_level),
+            "Component": ("log.logger", None),
+            "ADDR": ("openstack.request_id", _request_id),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "Android",
+        ["android_logcat"],
+        {
+            "Pid": ("process.pid", None),
+            "Tid": ("process.thread.id", None),
+            "Level": ("log.level", _android_level),
+            "Component": ("log.logger", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "Windows",
+        ["windows_cbs"],
+        {
+            "Level": ("log.level", normalize_level),
+            "Component": ("log.logger", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "Thunderbird",
+        ["thunderbird"],
+        {
+            "Label": ("thunderbird.alert", _no_label),
+            "Timestamp": ("@timestamp", _epoch_time),
+            "User": ("host.hostname", None),
+            "Location": ("log.syslog.hostname", None),
+            "Component": ("process.name", None),
+            "PID": ("process.pid", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "BGL",
+        ["bgl"],
+        {
+            "Label": ("bgl.alert", _no_label),
+            "Timestamp": ("@timestamp", _epoch_time),
+            "Node": ("host.hostname", None),
+            "Time": ("bgl.time", None),
+            "Type": ("bgl.type", None),
+            "Component": ("log.logger", None),
+            "Level": ("log.level", _bgl_level),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "HPC",
+        ["hpc"],
+        {
+            "LogId": ("event.sequence", None),
+            "Node": ("host.hostname", None),
+            "Component": ("log.logger", None),
+            "State": ("event.action", None),
+            "Time": ("@timestamp", _epoch_time),
+            "Flag": ("hpc.flag", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "HealthApp",
+        ["healthapp"],
+        {
+            "Component": ("log.logger", None),
+            "Pid": ("process.pid", None),
+            "Content": ("message", None),
+        },
+    ),
+    (
+        "Proxifier",
+        ["proxifier"],
+        {"Program": ("process.name", None), "Content": ("message", None)},
     ),
 ]
 

@@ -62,7 +62,9 @@ def container(data: bytes) -> None:
 def multiline(data: bytes) -> None:
     """Events are the lines joined in order, whatever the reads; none exceeds max_lines."""
     fdp = atheris.FuzzedDataProvider(data)
-    preset = fdp.PickValueInList(["java_stacktrace", "python_traceback", "indented_continuation"])
+    preset = fdp.PickValueInList(
+        ["java_stacktrace", "python_traceback", "indented_continuation", "java_bracket"]
+    )
     max_lines = fdp.ConsumeIntInRange(2, 6)
     cuts = [fdp.ConsumeIntInRange(0, 4096) for _ in range(fdp.ConsumeIntInRange(0, 4))]
     raw = fdp.ConsumeBytes(fdp.remaining_bytes())

@@ -24,6 +24,7 @@ from tests.prove.stage_model import settings as input_settings
 
 LINES = [
     b"2026-11-24 10:00:00 ERROR something failed",
+    b"[2016-12-19 16:31:47,999] WARN broker down (kafka.server.KafkaServer)",
     b"java.lang.IllegalStateException: boom",
     b"\tat com.example.App.run(App.java:42)",
     b"    at com.example.Main.main(Main.java:7)",
@@ -40,10 +41,12 @@ LINES = [
     b"x" * 150,
 ]
 
-multiline = st.one_of(
+multiline: st.SearchStrategy[dict[str, Any]] = st.one_of(
     st.builds(
         dict,
-        preset=st.sampled_from(["java_stacktrace", "python_traceback", "indented_continuation"]),
+        preset=st.sampled_from(
+            ["java_stacktrace", "python_traceback", "indented_continuation", "java_bracket"]
+        ),
     ),
     st.builds(
         dict,

@@ -73,13 +73,8 @@ def parse_config(
 def _load_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         doc = strict_yaml.load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        what = exc.problem or exc.context or "syntax error"
-        raise ConfigError(source, [f"YAML syntax error at {where}: {what}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"YAML error: {exc}"]) from None
+        raise ConfigError(source, [strict_yaml.describe_error(exc)]) from None
     if doc is None:
         raise ConfigError(
             source, ["the file is empty; expected the sections agent, inputs, parsers, sinks"]

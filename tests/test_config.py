@@ -86,6 +86,16 @@ def test_yaml_syntax_errors_give_line_and_column() -> None:
     assert message.startswith("YAML syntax error at line 4, column 1")
 
 
+def test_a_double_quoted_regex_with_backslashes_gets_a_hint_to_use_single_quotes() -> None:
+    single = 'regex: \'^(?P<source_ip>\\S+) \\S+ \\S+ \\[(?P<time>[^\\]]+)\\] "[^"]*" (?P<status>\\d{3})\''
+    double = 'regex: "^(?P<source_ip>\\S+) (?P<status>\\d{3})"'
+    assert single in VALID
+    (message,) = problems(VALID.replace(single, double))
+    assert message.startswith("YAML syntax error at line 12, column 29")
+    assert "found unknown escape character 'S'" in message
+    assert "write regular expressions in single quotes" in message
+
+
 def test_duplicate_keys_are_errors_not_silently_overwritten() -> None:
     (message,) = problems(
         VALID.replace("    start_at: beginning", "    start_at: beginning\n    start_at: end")

@@ -49,6 +49,18 @@ def test_types_convert_and_a_failed_conversion_keeps_the_raw_value_and_tags() ->
     assert r.field_errors == {"type_conversion_failure": 2}  # counted per field that failed
 
 
+def test_types_accept_the_type_names_grok_accepts() -> None:
+    r = rule(
+        regex=r"(?P<n>\S+) (?P<l>\S+) (?P<d>\S+) (?P<b>\S+) (?P<k>\S+)",
+        types={"n": "integer", "l": "long", "d": "double", "b": "boolean", "k": "keyword"},
+    )
+    assert both(r, "42 7 1.5 true 9") == {"n": 42, "l": 7, "d": 1.5, "b": True, "k": "9"}
+    settings = RuleSettings.model_validate(
+        {"name": "r", "regex": "(?P<n>x)", "types": {"n": "long"}}
+    )
+    assert settings.types == {"n": "int"}
+
+
 def test_grok_types_and_rule_types_together() -> None:
     r = rule(grok="%{INT:a:int} %{WORD:b}", types={"b": "string"})
     assert both(r, "7 x") == {"a": 7, "b": "x"}

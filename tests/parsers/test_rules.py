@@ -175,6 +175,16 @@ def test_a_line_the_pattern_does_not_match_is_none() -> None:
         ({"grok": "%{NOPE:x}"}, "grok", "unknown grok pattern 'NOPE' at position 0"),
         ({"grok": "%{INT:x} (y"}, "grok", r"does not compile \(missing \)\) at position 11"),
         (
+            {"regex": "(?P<a>x) [yz(?P<b>.*)"},
+            "regex",
+            r"does not compile at position 9: unterminated character set: \(\?P<a>x\) <HERE>\[yz",
+        ),
+        (
+            {"grok": "%{INT:x} [yz%{GREEDYDATA:y}"},
+            "grok",
+            r"does not compile \(unterminated character set\) at position 9: %\{INT:x\} <HERE>\[yz",
+        ),
+        (
             {"regex": "(?P<a>x)", "types": {"b": "int"}},
             "types",
             "names field 'b', which the regex does not capture",

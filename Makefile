@@ -1,27 +1,36 @@
-# logship: every target creates and uses its own virtualenv in .venv.
+# logship: every target creates and uses one virtualenv in .venv. The demo installs only what
+# the agent needs; test, lint and bench add the dev tools (pytest, ruff, mypy, ...) to it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test test-all lint bench bench-quick bench-peers clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+# The dev install includes the runtime one: both stamps are fresh after it.
+$(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(RUNTIME) $(DEV)
 
-venv: $(STAMP) ## create .venv and install logship with its dev tools
+venv: $(DEV) ## create .venv and install logship with its dev tools
 
-demo: $(STAMP) ## run the agent on the bundled sample logs; output in demo-out/
+demo: $(RUNTIME) ## run the agent on the bundled sample logs; output in demo-out/
 	$(BIN)/logship run -c config/demo.yaml
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(DEV) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -32,18 +41,19 @@ test: lint ## lint, then the test suite without the slow and soak tests
 test-all: lint ## the whole suite, slow tests included
 	$(BIN)/python -m pytest -m 'not soak'; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: $(STAMP) ## the benchmark suite, every scenario (~10 min; installs rsyslog/syslog-ng)
+bench: $(DEV) ## every benchmark scenario (~6 min; the first run installs rsyslog, syslog-ng)
 	$(BIN)/python benchmarks/suite.py
 
-bench-quick: $(STAMP) ## the suite on 100,000 lines: a smoke test of every scenario
+bench-quick: $(DEV) ## the suite on 100,000 lines: a smoke test of every scenario
 	$(BIN)/python benchmarks/suite.py --quick
 
-bench-peers: $(STAMP) ## logship vs rsyslog vs syslog-ng on 1,000,000 nginx lines
+bench-peers: $(DEV) ## logship vs rsyslog vs syslog-ng on 1,000,000 nginx lines
 	$(BIN)/python benchmarks/suite.py peers
 
 # One scenario: make bench-null, bench-file, bench-kafka, bench-elasticsearch, bench-files,
-# bench-multiline, bench-json, bench-latency (see `python benchmarks/suite.py --help`).
-bench-%: $(STAMP)
+# bench-multiline, bench-workers, bench-json, bench-latency, bench-peers
+# (see `python benchmarks/suite.py --help`).
+bench-%: $(DEV)
 	$(BIN)/python benchmarks/suite.py $*
 
 clean: ## remove the virtualenv and generated output

@@ -10,7 +10,8 @@ Scenarios (in the order they run):
   elasticsearch  file -> nginx rule -> Elasticsearch (the local stand-in, its own process)
   files          the same lines from one file, then from 1,000 files
   multiline      log4j lines with stack traces, multiline preset java_stacktrace -> file
-  json           JSON lines -> json rule -> file (skipped until the json rule exists)
+  workers        two busy files with workers: 1, then workers: 2 (multi-core scaling)
+  json           JSON lines -> json rule -> file
   latency        a writer at 10,000 lines/s: line written -> in the output, p50/p99
   peers          logship vs rsyslog vs syslog-ng, same log, same fields, outputs verified
                  (three rounds, contenders in turn, ratios of the medians)

@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="logship",
         description="Tail log files, parse them, ship JSON records without losing a line.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"logship {__version__}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the agent")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import socket
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -79,8 +79,8 @@ class AgentSettings(StrictModel):
     shutdown_timeout: Duration = Field(20.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_open_files: int = Field(1024, ge=1)
-    workers: int | Literal["auto"] = Field(
-        "auto", json_schema_extra={"expected": "a number of worker processes >= 1, or auto"}
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", json_schema_extra={"expected": 'a positive integer or "auto"'}
     )
     clean_removed_after: Duration = Field(3600.0, gt=0)
     http: HttpSettings = Field(default_factory=HttpSettings)

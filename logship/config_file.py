@@ -14,6 +14,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def parse_config(
     try:
         return Config.model_validate(doc, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err, doc) for err in exc.errors()]) from None
+        raise ConfigError(source, _describe_all(exc.errors(), doc)) from None
 
 
 # --- YAML ---------------------------------------------------------------------------------
@@ -73,13 +74,8 @@ def parse_config(
 def _load_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         doc = strict_yaml.load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        what = exc.problem or exc.context or "syntax error"
-        raise ConfigError(source, [f"YAML syntax error at {where}: {what}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"YAML error: {exc}"]) from None
+        raise ConfigError(source, [strict_yaml.describe_error(exc)]) from None
     if doc is None:
         raise ConfigError(
             source, ["the file is empty; expected the sections agent, inputs, parsers, sinks"]
@@ -145,19 +141,77 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(err: Any, doc: Any) -> str:
-    loc: tuple[Any, ...] = tuple(err["loc"])
+def _describe_all(errors: list[Any], doc: Any) -> list[str]:
+    """One line per problem.
+
+    A value that fits no member of a union (`workers: two` against `int | "auto"`) arrives as
+    one error per member, located under pydantic's member names (`workers.int`,
+    `workers.literal['auto']`). When a member got further into the value (a list whose item is
+    wrong), only that member's errors are reported; otherwise the members' errors become one
+    line saying what the key accepts.
+    """
+    placed = [(err, _walk(tuple(err["loc"]), doc)) for err in errors]
+    went_deeper = {
+        union for _, place in placed for union in place.unions if len(place.shown) > len(union)
+    }
+    lines: list[str] = []
+    at_union: dict[tuple[Any, ...], list[tuple[Any, _Place]]] = {}
+    for err, place in placed:
+        if not place.unions or place.unions[-1] != place.shown:
+            lines.append(_describe(err, place))
+        elif place.shown not in went_deeper:
+            if place.shown not in at_union:
+                at_union[place.shown] = []
+                lines.append("")  # filled below, keeping the order of the problems
+            at_union[place.shown].append((err, place))
+    merged = iter(_describe_union(members) for members in at_union.values())
+    lines = [line or next(merged) for line in lines]
+    return list(dict.fromkeys(lines))
+
+
+def _describe_union(members: list[tuple[Any, _Place]]) -> str:
+    err, place = members[0]
+    expected = _expected_of(place)
+    if expected is None:
+        phrases = list(dict.fromkeys(_member_expects(e) for e, _ in members))
+        # ", or" before the last: a phrase may contain "or" itself ("true or false")
+        expected = (
+            phrases[0] if len(phrases) == 1 else f"{', '.join(phrases[:-1])}, or {phrases[-1]}"
+        )
+    return f"{_where(place, place.shown)}: expected {expected}{_got(err, place.shown)}"
+
+
+def _member_expects(err: Any) -> str:
+    """What one member of a union accepts, as words."""
     kind: str = err["type"]
     ctx: dict[str, Any] = err.get("ctx") or {}
-    field_info, model, shown, label = _walk(loc, doc)
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind]
+    if kind == "literal_error":
+        return str(ctx.get("expected"))
+    message = str(err["msg"]).removeprefix("Value error, ").removeprefix("expected ")
+    return message.removeprefix("Input should be ")
+
+
+def _expected_of(place: _Place) -> str | None:
+    info = place.field_info
+    expected = (info.json_schema_extra or {}).get("expected") if info is not None else None
+    return expected if isinstance(expected, str) else None
+
+
+def _where(place: _Place, shown: tuple[Any, ...]) -> str:
+    where = _render_loc(shown) or "<top>"
+    return f"{where} ({place.label})" if place.label else where
+
+
+def _describe(err: Any, place: _Place) -> str:
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    model, shown = place.owner, place.shown
     if kind == "union_tag_invalid":
         shown = (*shown, "type")
-    where = _render_loc(shown) or "<top>"
-    if label:
-        where = f"{where} ({label})"
-    expected = (field_info.json_schema_extra or {}).get("expected") if field_info else None
-    if isinstance(expected, str) and shown and isinstance(shown[-1], int):
-        expected = None  # the error is about one element, not the whole list
+    where = _where(place, shown)
+    expected = _expected_of(place)
 
     if kind == "value_error":
         message = str(err["msg"]).removeprefix("Value error, ")
@@ -233,15 +287,28 @@ def _render_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _walk(
-    loc: tuple[Any, ...], doc: Any
-) -> tuple[Any, type[BaseModel] | None, tuple[Any, ...], str]:
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an error lies, in the terms of the file."""
+
+    field_info: Any
+    """The field the error is about, when it is about the whole field (not an item of it)."""
+    owner: type[BaseModel] | None
+    """The model the last key belongs to (for the allowed keys)."""
+    shown: tuple[Any, ...]
+    """The location as written in the file: pydantic's union member names removed."""
+    label: str
+    """The `name` of the innermost list entry passed through (which rule, which input)."""
+    unions: tuple[tuple[Any, ...], ...]
+    """The shown locations at which a union member name was removed."""
+
+
+def _walk(loc: tuple[Any, ...], doc: Any) -> _Place:
     """Follows an error location through the models and the document.
 
-    Returns the field info of the last field named, the model that field belongs to (for
-    allowed keys), and the location with pydantic's union tags removed (`sinks[0].file.path`
-    becomes `sinks[0].path`), and the `name` of the innermost list entry passed through, so
-    messages can say which rule or input they are about.
+    Union member names are removed from the location: a discriminated union's tag
+    (`sinks[0].file.path` becomes `sinks[0].path`) and the member names of other unions
+    (`agent.workers.int` becomes `agent.workers`, remembered in `unions`).
     """
     model: type[BaseModel] | None = Config
     annotation: Any = None
@@ -249,10 +316,14 @@ def _walk(
     owner: type[BaseModel] | None = Config
     node: Any = doc
     shown: list[Any] = []
+    unions: list[tuple[Any, ...]] = []
     label = ""
     for part in loc:
         if isinstance(part, int):
+            if model is not None and "rules" in model.model_fields and isinstance(node, list):
+                annotation = model.model_fields["rules"].annotation  # `parsers: [...]` shorthand
             annotation = _element_type(annotation)
+            field_info = None
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("name"), str):
                 label = node["name"]
@@ -268,12 +339,51 @@ def _walk(
             shown.append(part)
             continue
         if isinstance(node, dict) and node.get("type") == part:
+            annotation = model  # the member chosen by the tag
             continue  # a discriminated-union tag, not a key in the file
-        owner = model
+        members = _union_members(annotation)
+        if members:  # pydantic names the member it tried: not a key in the file
+            unions.append(tuple(shown))
+            annotation = _member_named(members, part)
+            model = _model_in(annotation, node)
+            continue
+        element = _strip_annotated(annotation)
+        if typing.get_origin(element) is dict and len(typing.get_args(element)) == 2:
+            annotation = typing.get_args(element)[1]  # a key of a mapping: its value's type
+        else:
+            annotation = None
+            owner = model
+        field_info = None
         shown.append(part)
         node = node.get(part) if isinstance(node, dict) else None
-        model = None
-    return field_info, owner, tuple(shown), label
+        model = _model_in(annotation, node) if annotation is not None else None
+    return _Place(field_info, owner, tuple(shown), label, tuple(unions))
+
+
+def _union_members(annotation: Any) -> list[Any]:
+    """The members of a union other than None (empty when `annotation` is not such a union)."""
+    annotation = _strip_annotated(annotation)
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return []
+    members = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return members if len(members) > 1 else []
+
+
+def _member_named(members: list[Any], name: str) -> Any:
+    """The member pydantic calls `name` (`int`, `constrained-int`, `list[...]`, a model's name)."""
+    head = name.split("[", 1)[0].removeprefix("constrained-").lower()
+    for member in members:
+        bare = _strip_annotated(member)
+        origin = typing.get_origin(bare)
+        if origin is typing.Literal:
+            member_head = "literal"
+        elif origin is not None:
+            member_head = getattr(origin, "__name__", "")
+        else:
+            member_head = getattr(bare, "__name__", "")
+        if member_head.lower() == head:
+            return member
+    return None
 
 
 def _element_type(annotation: Any) -> Any:

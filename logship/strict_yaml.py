@@ -25,3 +25,19 @@ class UniqueKeyLoader(yaml.SafeLoader):
 def load(text: str) -> Any:
     """The document in `text`; raises yaml.YAMLError (with marks) on syntax errors and duplicate keys."""
     return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def describe_error(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: where, what, and a hint for the mistakes people make in rules."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f"YAML error: {exc}"
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+    what = exc.problem or exc.context or "syntax error"
+    if "unknown escape character" in what:
+        # A regex in double quotes: YAML reads `\S`, `\d`, `\.` as its own escapes.
+        what += (
+            " (inside double quotes YAML reads backslashes as escapes: write regular "
+            "expressions in single quotes, like regex: '^(?P<ip>\\S+)', or double each backslash)"
+        )
+    return f"YAML syntax error at {where}: {what}"

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from logship.schema import StrictModel
 from parsers.condition import ConditionSettings
+from parsers.grok import TYPE_ALIASES
 from parsers.redaction import BUILTIN_REDACTORS
 from parsers.timestamp import load_zone, validate_format
 
@@ -94,6 +95,8 @@ class RuleSettings(StrictModel):
         default_factory=dict,
         json_schema_extra={"expected": "a mapping of field name to int, float, bool or string"},
     )
+    """Conversions; grok's names (`integer`, `long`, `double`, `boolean`, `keyword`) are accepted
+    and stored as the four above."""
     map_values: dict[str, dict[str, Scalar]] = Field(
         default_factory=dict,
         json_schema_extra={"expected": "a mapping of field name to {value: new value}"},
@@ -123,6 +126,16 @@ class RuleSettings(StrictModel):
     )
     drop_if: ConditionSettings | None = None
     tags: list[str] = Field(default_factory=list, json_schema_extra={"expected": "a list of tags"})
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _grok_type_names(cls, value: object) -> object:
+        # The same names as `%{NAME:field:type}`, so a type can move between the two forms.
+        if isinstance(value, dict):
+            return {
+                k: TYPE_ALIASES.get(v, v) if isinstance(v, str) else v for k, v in value.items()
+            }
+        return value
 
     @field_validator("level", mode="before")
     @classmethod

@@ -69,14 +69,8 @@ def parse_pack(text: str, origin: str) -> RulePack:
     """Validates the text of a pack; PackError lists every problem with `origin`."""
     try:
         doc = strict_yaml.load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise PackError(
-            f"{origin}: YAML syntax error at {where}: {exc.problem or exc.context}"
-        ) from None
     except yaml.YAMLError as exc:
-        raise PackError(f"{origin}: YAML error: {exc}") from None
+        raise PackError(f"{origin}: {strict_yaml.describe_error(exc)}") from None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

@@ -82,10 +82,11 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
         return regex.compile(pattern, flags=flags | regex.VERSION0)
     except regex.error as exc:
         pos = getattr(exc, "pos", None)
+        msg = str(getattr(exc, "msg", exc))
+        if pos is not None:
+            pos = _unclosed_opening(pattern, msg, pos)
         where = f" at position {pos}" if pos is not None else ""
-        raise PatternError(
-            f"does not compile{where}: {getattr(exc, 'msg', exc)}", position=pos
-        ) from None
+        raise PatternError(f"does not compile{where}: {msg}", position=pos) from None
 
 
 def _compile(renamed: _Renamed, flags: int) -> tuple[Compiled, str]:
@@ -102,8 +103,31 @@ def _compile(renamed: _Renamed, flags: int) -> tuple[Compiled, str]:
             msg = msg.replace(internal, name)
         if pos is None:
             raise PatternError(f"does not compile: {msg}") from None
+        pos = _unclosed_opening(renamed.text, msg, pos)
         where = _original_position(renamed.edits, pos)
         raise PatternError(f"does not compile at position {where}: {msg}", where) from None
+
+
+def _unclosed_opening(text: str, msg: str, pos: int) -> int:
+    """The position of the `[` an "unterminated character set" error is about.
+
+    The regex module reports it at the end of the pattern, where it gave up; the user needs the
+    place the set was opened. `pos` for any other error.
+    """
+    if msg != "unterminated character set":
+        return pos
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == "[":
+            end = _class_close(text, i)
+            if end is None:
+                return i
+            i = end
+        else:
+            i += 1
+    return pos
 
 
 def _original_position(edits: tuple[tuple[int, int, int, int], ...], pos: int) -> int:
@@ -198,6 +222,12 @@ def _group_name_start(pattern: str, i: int) -> int | None:
 
 def _class_end(pattern: str, start: int) -> int:
     """Index just after the character class opening at `start` (or the end of the text)."""
+    end = _class_close(pattern, start)
+    return len(pattern) if end is None else end
+
+
+def _class_close(pattern: str, start: int) -> int | None:
+    """Index just after the character class opening at `start`; None when it is never closed."""
     j = start + 1
     n = len(pattern)
     if j < n and pattern[j] == "^":
@@ -211,7 +241,7 @@ def _class_end(pattern: str, start: int) -> int:
         if pattern[j] == "]":
             return j + 1
         j += 1
-    return n
+    return None
 
 
 def _required_groups(text: str, flags: int) -> frozenset[int]:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, PlainSerializer
 
 from logship.batch import Batch
 from logship.durable import write_all
@@ -49,7 +49,9 @@ class FileSinkSettings(SinkSettings):
     path: ConfigPath
     fsync: bool = True
     """fsync after every batch; only turn off when losing the last batches on power loss is fine."""
-    file_mode: Annotated[int, BeforeValidator(_octal)] = 0o640
+    file_mode: Annotated[
+        int, BeforeValidator(_octal), PlainSerializer(lambda mode: f"{mode:04o}", when_used="json")
+    ] = 0o640
     """Permissions of a newly created output file: an octal string like "0640" (or an integer)."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from logship.config_file import ConfigError, load_config, parse_config
 from sinks.file import FileSinkSettings
@@ -86,6 +87,16 @@ def test_yaml_syntax_errors_give_line_and_column() -> None:
     assert message.startswith("YAML syntax error at line 4, column 1")
 
 
+def test_a_double_quoted_regex_with_backslashes_gets_a_hint_to_use_single_quotes() -> None:
+    single = 'regex: \'^(?P<source_ip>\\S+) \\S+ \\S+ \\[(?P<time>[^\\]]+)\\] "[^"]*" (?P<status>\\d{3})\''
+    double = 'regex: "^(?P<source_ip>\\S+) (?P<status>\\d{3})"'
+    assert single in VALID
+    (message,) = problems(VALID.replace(single, double))
+    assert message.startswith("YAML syntax error at line 12, column 29")
+    assert "found unknown escape character 'S'" in message
+    assert "write regular expressions in single quotes" in message
+
+
 def test_duplicate_keys_are_errors_not_silently_overwritten() -> None:
     (message,) = problems(
         VALID.replace("    start_at: beginning", "    start_at: beginning\n    start_at: end")
@@ -121,6 +132,31 @@ def test_an_invalid_choice_lists_the_allowed_values() -> None:
         message
         == "inputs[0].start_at (web): expected one of: 'beginning' or 'end' (got str 'middle')"
     )
+
+
+@pytest.mark.parametrize("value", ["two", "0", "1.5"])
+def test_a_value_no_member_of_a_union_accepts_is_one_problem_saying_what_the_key_takes(
+    value: str,
+) -> None:
+    text = VALID.replace("  data_dir: ./data", f"  data_dir: ./data\n  workers: {value}")
+    assert problems(text) == [
+        f'agent.workers: expected a positive integer or "auto" (got {type(yaml.safe_load(value)).__name__} {yaml.safe_load(value)!r})'
+    ]
+
+
+def test_a_union_without_an_expected_text_lists_what_each_member_accepts() -> None:
+    text = VALID.replace("types: {status: int}", "types: {status: int}\n    add: {team: {a: 1}}")
+    assert problems(text) == [
+        "parsers[0].add.team (web_access): expected a string, an integer, a number, "
+        "true or false, or a list (got a mapping {'a': 1})"
+    ]
+
+
+def test_a_wrong_item_of_a_list_member_of_a_union_is_reported_at_the_item() -> None:
+    text = VALID.replace("    exclude:", "    follow_symlinks: [[1]]\n    exclude:")
+    assert problems(text) == [
+        "inputs[0].follow_symlinks[0] (web): expected a path (got a list [1])"
+    ]
 
 
 def test_a_regex_that_does_not_compile_names_the_rule_and_the_position() -> None:

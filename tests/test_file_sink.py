@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from logship.batch import Batch
+from logship.cli import main
 from logship.sink import Outcome
 from sinks.file import FileSink, FileSinkSettings
 
@@ -89,3 +91,22 @@ def test_file_mode_must_be_octal() -> None:
         FileSinkSettings.model_validate(
             {"name": "f", "type": "file", "path": "/x", "file_mode": "rw-r"}
         )
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"), [("0640", "0640"), ("0o600", "0600"), (0o755, "0755")]
+)
+def test_check_prints_file_mode_in_octal_as_people_write_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: object, shown: str
+) -> None:
+    config = tmp_path / "logship.yaml"
+    doc = {
+        "inputs": [{"name": "app", "paths": [str(tmp_path / "*.log")]}],
+        "sinks": [{"name": "out", "type": "file", "path": "out.ndjson", "file_mode": written}],
+    }
+    config.write_text(yaml.safe_dump(doc))
+    assert main(["check", "-c", str(config)]) == 0
+    resolved = yaml.safe_load(capsys.readouterr().out.split("\n# Files each input")[0])
+    assert resolved["sinks"][0]["file_mode"] == shown
+    again = FileSinkSettings.model_validate(resolved["sinks"][0])  # and it reads back the same
+    assert again.file_mode == FileSinkSettings.model_validate(doc["sinks"][0]).file_mode

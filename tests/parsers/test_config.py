@@ -173,6 +173,15 @@ def test_structural_errors_in_a_pack_are_listed_with_their_place(tmp_path: Path)
     assert problem.startswith(f"parsers.include[0]: {tmp_path / 'p.yaml'}: rules[0].types.a (x):")
 
 
+def test_a_double_quoted_regex_in_a_pack_gets_the_single_quotes_hint(tmp_path: Path) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text('rules:\n  - name: x\n    regex: "^(?P<a>\\d+)"\n')
+    [problem] = problems(config_text({"include": ["p.yaml"]}, rules="[x]"), tmp_path)
+    assert f"{pack}: YAML syntax error at line 3" in problem
+    assert "found unknown escape character 'd'" in problem
+    assert "write regular expressions in single quotes" in problem
+
+
 def test_on_no_match_is_checked_and_reaches_the_chain() -> None:
     config = load(config_text(input_extra="on_no_match: drop"))
     assert build_chains(config)["web"].on_no_match == "drop"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.pattern import PatternError, compile_rule_pattern
+from parsers.pattern import PatternError, compile_pattern, compile_rule_pattern
 
 
 def test_dotted_group_names_are_captured_as_field_names() -> None:
@@ -31,6 +31,26 @@ def test_compile_error_position_points_into_the_pattern_as_written() -> None:
         compile_rule_pattern(pattern)
     assert err.value.position == len(pattern)
     assert "missing )" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^(?P<client.ip>\S+) [abc(?P<rest>.*)$",  # compiled by the regex module after re refuses
+        r"(?P<a>\p{L}+) [x(?P<b>.*)",  # a regex-only pattern
+        r"(?P<a>[\]]) [\]x",  # escaped brackets before the unclosed one
+    ],
+)
+def test_an_unterminated_set_is_reported_where_its_bracket_opens(pattern: str) -> None:
+    opening = pattern.rindex(" [") + 1
+    with pytest.raises(PatternError) as err:
+        compile_rule_pattern(pattern)
+    assert err.value.position == opening
+    assert str(err.value) == f"does not compile at position {opening}: unterminated character set"
+    plain = pattern.replace("client.ip", "ip")
+    with pytest.raises(PatternError) as err:
+        compile_pattern(plain)
+    assert err.value.position == plain.rindex(" [") + 1
 
 
 def test_error_after_a_renamed_group_is_mapped_back() -> None:

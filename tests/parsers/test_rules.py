@@ -49,6 +49,18 @@ def test_types_convert_and_a_failed_conversion_keeps_the_raw_value_and_tags() ->
     assert r.field_errors == {"type_conversion_failure": 2}  # counted per field that failed
 
 
+def test_types_accept_the_type_names_grok_accepts() -> None:
+    r = rule(
+        regex=r"(?P<n>\S+) (?P<l>\S+) (?P<d>\S+) (?P<b>\S+) (?P<k>\S+)",
+        types={"n": "integer", "l": "long", "d": "double", "b": "boolean", "k": "keyword"},
+    )
+    assert both(r, "42 7 1.5 true 9") == {"n": 42, "l": 7, "d": 1.5, "b": True, "k": "9"}
+    settings = RuleSettings.model_validate(
+        {"name": "r", "regex": "(?P<n>x)", "types": {"n": "long"}}
+    )
+    assert settings.types == {"n": "int"}
+
+
 def test_grok_types_and_rule_types_together() -> None:
     r = rule(grok="%{INT:a:int} %{WORD:b}", types={"b": "string"})
     assert both(r, "7 x") == {"a": 7, "b": "x"}
@@ -162,6 +174,16 @@ def test_a_line_the_pattern_does_not_match_is_none() -> None:
         ),
         ({"grok": "%{NOPE:x}"}, "grok", "unknown grok pattern 'NOPE' at position 0"),
         ({"grok": "%{INT:x} (y"}, "grok", r"does not compile \(missing \)\) at position 11"),
+        (
+            {"regex": "(?P<a>x) [yz(?P<b>.*)"},
+            "regex",
+            r"does not compile at position 9: unterminated character set: \(\?P<a>x\) <HERE>\[yz",
+        ),
+        (
+            {"grok": "%{INT:x} [yz%{GREEDYDATA:y}"},
+            "grok",
+            r"does not compile \(unterminated character set\) at position 9: %\{INT:x\} <HERE>\[yz",
+        ),
         (
             {"regex": "(?P<a>x)", "types": {"b": "int"}},
             "types",

@@ -78,8 +78,8 @@ def folder_problem(folder: Path) -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         if existing == Path(os.path.abspath(folder)):
-            return f"{folder} is not a folder"
-        return f"cannot create {folder}: {existing} is not a folder"
+            return "not a folder"
+        return f"{existing} is not a folder"
     try:
         fd, probe = tempfile.mkstemp(prefix=".logship-probe-", dir=existing)
     except OSError as exc:
@@ -93,14 +93,14 @@ def file_problem(path: Path) -> str | None:
     """Why `path` cannot be appended to (or created), or None. Opens an existing file without
     creating or changing it."""
     if os.path.isdir(path):
-        return f"{path} is a folder"
+        return "it is a folder"
     if not os.path.lexists(path):
         return folder_problem(path.parent)
     try:
         # O_NONBLOCK: a FIFO without a reader answers at once instead of hanging the check.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
-        return f"cannot open {path}: {exc.strerror}"
+        return str(exc.strerror)
     os.close(fd)
     return None
 
@@ -111,7 +111,7 @@ def _path_problems(config: Config) -> Iterator[str]:
     if problem is None:
         problem = folder_problem(data_dir / "dead-letter")
     if problem is not None:
-        yield f"agent.data_dir: {problem}; it must be a writable folder"
+        yield f"agent.data_dir: cannot use {data_dir}: {problem}; it must be a writable folder"
     for index, sink in enumerate(config.sinks):
         if isinstance(sink, FileSinkSettings):
             problem = file_problem(sink.path)

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 
+from logship.readiness import StartReport, StartWatch
 from logship.shard import read_all
 from tests.harness import (
     REPO,
@@ -238,3 +240,41 @@ def test_ctrl_c_to_the_process_group_drains_two_workers_and_checkpoints_what_the
     for name, offset in checkpoints.items():
         expected |= lines_below(Path(name), offset)
     assert set(shipped) == expected
+
+
+# --- how a worker's start and a crash loop are reported ------------------------------------------
+
+
+def test_a_worker_start_report_reaches_the_supervisor_side_whole() -> None:
+    watch = StartWatch()
+    report = StartReport(os.dup(watch.child_fd))  # the worker's copy of the write end
+    watch.spawned()
+    watch.poll()
+    assert (watch.ready, watch.failure) == (False, None)
+    report.failed("agent.data_dir: cannot use /x:\nnot a folder")
+    report.ready()  # only the first report counts: the channel is closed after it
+    watch.poll()
+    assert watch.failure == "agent.data_dir: cannot use /x: not a folder"
+    assert watch.ready is False
+    watch.close()
+
+
+def test_healthz_with_workers_shows_a_crash_loop_as_restarts_and_the_last_exit_code(
+    tmp_path: Path,
+) -> None:
+    from logship.config_file import load_config
+    from logship.federation import federation_routes
+    from logship.supervisor import Supervisor
+
+    path = config(tmp_path, 2, tmp_path / "out" / "logs.ndjson")
+    supervisor = Supervisor(load_config(path), path, 2)
+    crashing = supervisor.workers[1]
+    crashing.restarts = 3
+    crashing.exit_codes = [-signal.SIGKILL, -signal.SIGKILL, 1]
+    status, _, body = federation_routes(supervisor)["/healthz"]("")
+    assert status == 503
+    checks = {c["worker"]: c for c in orjson.loads(body)["workers"]}
+    assert checks[1]["ok"] is False
+    assert checks[1]["restarts"] == 3
+    assert checks[1]["last_exit_code"] == 1
+    assert checks[0]["restarts"] == 0

@@ -22,6 +22,7 @@ the agent not ready.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import ssl
 import tempfile
@@ -60,7 +61,7 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     found = [Problem(m) for m in _path_problems(config)]
     found += [Problem(m) for m in _tls_problems(config)]
     if ports:
-        found += http_problems(config.agent.http)
+        found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found
 
 
@@ -181,9 +182,12 @@ def _reason(exc: ssl.SSLError | OSError) -> str:
     return str(exc.strerror or exc)
 
 
-def http_problems(settings: HttpSettings) -> list[Problem]:
+def http_problems(settings: HttpSettings, data_dir: Path) -> list[Problem]:
     """Whether the HTTP address is free: bound and closed at once (SO_REUSEADDR, as `run` binds,
-    so the test leaves nothing that would stop an agent started right after)."""
+    so the test leaves nothing that would stop an agent started right after).
+
+    A taken port while the agent of this `data_dir` runs is only a warning: checking the config
+    of a running agent (before a reload or a restart) must not fail on its own port."""
     address = settings.host_port
     if address is None:
         return []
@@ -192,7 +196,25 @@ def http_problems(settings: HttpSettings) -> list[Problem]:
         endpoint.bind()
     except OSError as exc:
         fatal, message = listen_problem(settings, exc)
+        if fatal and agent_running(data_dir):
+            return [Problem(f"{message} (the agent of {data_dir} is running: its own?)", False)]
         return [Problem(message, fatal)]
     with contextlib.suppress(OSError):
         endpoint.stop()
     return []
+
+
+def agent_running(data_dir: Path) -> bool:
+    """True when a process holds the lock of `data_dir` (an agent or supervisor runs on it).
+    Opens an existing lock file only: creates nothing."""
+    try:
+        fd = os.open(data_dir / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we got
+    return False

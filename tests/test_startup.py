@@ -164,6 +164,28 @@ def test_check_refuses_a_taken_http_port_and_a_ca_file_that_is_not_pem(tmp_path:
     assert "not tried here" in checked.stdout  # says what it did not check
 
 
+def test_check_beside_the_running_agent_warns_about_its_port_but_passes(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    """Checking the config of a running agent (before a reload) must not fail on its own port."""
+    from tests.test_http_endpoint import free_port, healthz_status
+
+    port = free_port()
+    path = config(tmp_path, 1, tmp_path / "out" / "logs.ndjson")
+    doc = yaml.safe_load(path.read_text())
+    doc["agent"]["http"] = {"address": f"127.0.0.1:{port}"}
+    write_config(path, doc)
+    (tmp_path / "logs").mkdir()
+    agent = AgentProcess(path).start()
+    agents.append(agent)
+    wait_until(lambda: healthz_status(f"http://127.0.0.1:{port}") == 200, message="agent up")
+    checked = run_cli("check", "-c", str(path))
+    assert checked.returncode == 0, checked.stderr
+    assert f"warning: agent.http.address: cannot listen on 127.0.0.1:{port}" in checked.stdout
+    assert "is running: its own?" in checked.stdout
+    assert agent.stop() == 0
+
+
 def test_check_of_a_good_config_passes_and_leaves_no_file_or_folder_behind(tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     before = sorted(tmp_path.rglob("*"))

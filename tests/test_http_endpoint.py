@@ -20,7 +20,7 @@ from logship.agent import Agent
 from logship.config_file import parse_config
 from logship.pipeline import Pipeline, StartupError
 from tests.es_server import EsServer
-from tests.harness import REPO, AgentProcess, count_lines, run_cli, wait_until, write_config
+from tests.harness import REPO, AgentProcess, count_lines, wait_until, write_config
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}
 PAD = "x" * 40
@@ -450,73 +450,3 @@ def test_idle_connections_beyond_the_cap_are_dropped_and_the_endpoint_recovers(
         for sock in idle:
             sock.close()
         agent.shutdown()
-
-
-# --- restart on the same port ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def healthz_status(base: str) -> int:
-    """The status of GET /healthz; 0 while nothing answers."""
-    try:
-        return get(base + "/healthz")[0]
-    except urllib.error.URLError:
-        return 0
-
-
-def test_a_stopped_agent_that_served_a_request_can_be_restarted_on_its_port_at_once(
-    tmp_path: Path, agents: list[AgentProcess]
-) -> None:
-    """The server closes each connection first, so its side lingers in TIME-WAIT after a
-    request: without SO_REUSEADDR the next start failed with "Address already in use"."""
-    port = free_port()
-    doc = base_config(tmp_path, {"name": "out", "type": "file", "path": str(tmp_path / "o.ndjson")})
-    doc["agent"]["http"] = {"address": f"127.0.0.1:{port}"}
-    doc["agent"]["workers"] = 1
-    config = write_config(tmp_path / "agent.yaml", doc)
-    base = f"http://127.0.0.1:{port}"
-    first = AgentProcess(config).start()
-    agents.append(first)
-    first.wait_for_log("HTTP endpoint listening.")
-    assert get(base + "/healthz")[0] == 200
-    assert first.stop() == 0
-    second = AgentProcess(config).start()
-    agents.append(second)
-    wait_until(
-        lambda: healthz_status(base) == 200 or not second.running(),
-        message="the restarted agent serves /healthz (or exits)",
-    )
-    assert second.running(), second.stderr_text()[-2000:]
-    assert healthz_status(base) == 200
-    assert second.stop() == 0
-
-
-@pytest.mark.parametrize("holder_reuses_address", [False, True])
-def test_a_port_a_live_process_listens_on_is_still_refused_with_a_clear_message(
-    tmp_path: Path, holder_reuses_address: bool
-) -> None:
-    """SO_REUSEADDR must not let a second agent share a port: on Linux a listening socket
-    keeps it, whether or not that socket set SO_REUSEADDR too (another logship does)."""
-    with socket.socket() as holder:
-        if holder_reuses_address:
-            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        doc = base_config(
-            tmp_path, {"name": "out", "type": "file", "path": str(tmp_path / "o.ndjson")}
-        )
-        doc["agent"]["http"] = {"address": f"127.0.0.1:{port}"}
-        doc["agent"]["workers"] = 1
-        result = run_cli("run", "-c", str(write_config(tmp_path / "agent.yaml", doc)))
-    assert result.returncode == 1
-    assert (
-        f"agent.http.address: cannot listen on 127.0.0.1:{port}: Address already in use "
-        "(another process listens there)" in result.stderr
-    )

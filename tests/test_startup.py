@@ -6,8 +6,10 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from tests.harness import (
     wait_until,
     write_config,
 )
+from tests.test_http_endpoint import base_config, get
 from tests.test_workers import write_files_for_both_workers
 from tests.webhook_server import WebhookServer
 
@@ -137,7 +140,6 @@ def test_check_refuses_a_data_dir_the_agent_cannot_use_naming_the_key(
 
 
 def test_check_refuses_a_taken_http_port_and_a_ca_file_that_is_not_pem(tmp_path: Path) -> None:
-    import socket
 
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate\n")
@@ -168,8 +170,6 @@ def test_check_beside_the_running_agent_warns_about_its_port_but_passes(
     tmp_path: Path, agents: list[AgentProcess]
 ) -> None:
     """Checking the config of a running agent (before a reload) must not fail on its own port."""
-    from tests.test_http_endpoint import free_port, healthz_status
-
     port = free_port()
     path = config(tmp_path, 1, tmp_path / "out" / "logs.ndjson")
     doc = yaml.safe_load(path.read_text())
@@ -300,3 +300,73 @@ def test_healthz_with_workers_shows_a_crash_loop_as_restarts_and_the_last_exit_c
     assert checks[1]["restarts"] == 3
     assert checks[1]["last_exit_code"] == 1
     assert checks[0]["restarts"] == 0
+
+
+# --- restart on the same port ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def healthz_status(base: str) -> int:
+    """The status of GET /healthz; 0 while nothing answers."""
+    try:
+        return get(base + "/healthz")[0]
+    except urllib.error.URLError:
+        return 0
+
+
+def test_a_stopped_agent_that_served_a_request_can_be_restarted_on_its_port_at_once(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    """The server closes each connection first, so its side lingers in TIME-WAIT after a
+    request: without SO_REUSEADDR the next start failed with "Address already in use"."""
+    port = free_port()
+    doc = base_config(tmp_path, {"name": "out", "type": "file", "path": str(tmp_path / "o.ndjson")})
+    doc["agent"]["http"] = {"address": f"127.0.0.1:{port}"}
+    doc["agent"]["workers"] = 1
+    config = write_config(tmp_path / "agent.yaml", doc)
+    base = f"http://127.0.0.1:{port}"
+    first = AgentProcess(config).start()
+    agents.append(first)
+    first.wait_for_log("HTTP endpoint listening.")
+    assert get(base + "/healthz")[0] == 200
+    assert first.stop() == 0
+    second = AgentProcess(config).start()
+    agents.append(second)
+    wait_until(
+        lambda: healthz_status(base) == 200 or not second.running(),
+        message="the restarted agent serves /healthz (or exits)",
+    )
+    assert second.running(), second.stderr_text()[-2000:]
+    assert healthz_status(base) == 200
+    assert second.stop() == 0
+
+
+@pytest.mark.parametrize("holder_reuses_address", [False, True])
+def test_a_port_a_live_process_listens_on_is_still_refused_with_a_clear_message(
+    tmp_path: Path, holder_reuses_address: bool
+) -> None:
+    """SO_REUSEADDR must not let a second agent share a port: on Linux a listening socket
+    keeps it, whether or not that socket set SO_REUSEADDR too (another logship does)."""
+    with socket.socket() as holder:
+        if holder_reuses_address:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        doc = base_config(
+            tmp_path, {"name": "out", "type": "file", "path": str(tmp_path / "o.ndjson")}
+        )
+        doc["agent"]["http"] = {"address": f"127.0.0.1:{port}"}
+        doc["agent"]["workers"] = 1
+        result = run_cli("run", "-c", str(write_config(tmp_path / "agent.yaml", doc)))
+    assert result.returncode == 1
+    assert (
+        f"agent.http.address: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another process listens there)" in result.stderr
+    )

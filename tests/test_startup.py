@@ -281,6 +281,42 @@ def test_a_worker_start_report_reaches_the_supervisor_side_whole() -> None:
     watch.close()
 
 
+@pytest.mark.parametrize(
+    ("said", "code", "agent_exit"),
+    [
+        ("ready", 1, None),  # a pipeline thread died after start: a crash, restarted
+        ("ready", -signal.SIGKILL, None),
+        ("", -signal.SIGKILL, None),  # killed while starting (OOM killer): a crash
+        ("", 1, 1),  # exited by itself before ready (an exception at start): did not start
+        ("failed", 1, 1),  # said why: did not start
+        ("", 2, 2),  # its config file no longer loads
+    ],
+)
+def test_the_supervisor_restarts_crashes_and_stops_on_start_up_failures(
+    tmp_path: Path, said: str, code: int, agent_exit: int | None
+) -> None:
+    from logship.config_file import load_config
+    from logship.supervisor import Supervisor
+
+    path = config(tmp_path, 2, tmp_path / "out" / "logs.ndjson")
+    supervisor = Supervisor(load_config(path), path, 2)
+    worker = supervisor.workers[0]
+    worker.watch = StartWatch()
+    child_fd = os.dup(worker.watch.child_fd)  # the worker's copy of the write end
+    worker.watch.spawned()
+    if said == "ready":
+        StartReport(child_fd).ready()
+    elif said == "failed":
+        StartReport(child_fd).failed("sinks[0] (out): cannot write ...")
+    else:
+        os.close(child_fd)  # it exits without a word
+    try:
+        assert supervisor._failed_to_start(worker, code) is (agent_exit is not None)
+        assert supervisor.failure == agent_exit
+    finally:
+        worker.watch.close()
+
+
 def test_healthz_with_workers_shows_a_crash_loop_as_restarts_and_the_last_exit_code(
     tmp_path: Path,
 ) -> None:

@@ -223,7 +223,7 @@ def _run_start_up_checks(config: Config) -> int:
         print(f"{len(fatal)} problem(s): `logship run` would not start (see stderr).")
         _print_cannot_start("\n".join(fatal))
         return EXIT_FAILURE
-    print("ok")
+    print("ok, with the warning(s) above" if found else "ok")
     return EXIT_OK
 
 

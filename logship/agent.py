@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -34,9 +35,12 @@ class Agent:
         pipeline: Pipeline | None = None,
         shard: Shard = SINGLE,
         config_path: Path | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
+        self._on_started = on_started
+        """Called once the pipeline runs (a worker reports `ready` to its supervisor)."""
         self.pipeline = pipeline or Pipeline(config, shard=shard)
         self._stop = threading.Event()
         self._hurry = threading.Event()
@@ -72,6 +76,8 @@ class Agent:
                 "data_dir": str(self.config.agent.data_dir),
             },
         )
+        if self._on_started is not None:
+            self._on_started()
         code = 0
         try:
             while not self._stop.is_set():

@@ -140,8 +140,14 @@ def _load_input(path: str, name: str) -> tuple[Config, InputSettings] | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    if config is None:
+    from logship.readiness import StartReport
+
+    report = StartReport.from_env()  # a worker says whether it started; a no-op otherwise
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"logship: {exc}", file=sys.stderr)
+        report.failed(str(exc))
         return EXIT_CONFIG
     secrets = secret_values(config.model_dump(mode="json"))
     # imported late: `check` and `version` stay light
@@ -159,7 +165,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if not die_with_parent(int(os.environ.get(SUPERVISOR_ENV, os.getppid()))):
                 log.error("The supervisor is gone; this worker does not start on its own.")
                 return EXIT_FAILURE
-            return Agent(config, shard=shard, config_path=Path(args.config)).run()
+            agent = Agent(
+                config, shard=shard, config_path=Path(args.config), on_started=report.ready
+            )
+            return agent.run()
         configure_logging(config.agent.log_level, secrets)
         count = resolve_workers(config)
         if count == 1:
@@ -167,8 +176,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return Supervisor(config, Path(args.config).resolve(), count).run()
     except StartupError as exc:
         log.error("Cannot start.", extra={"error": str(exc)})
-        print(f"logship: cannot start: {exc}", file=sys.stderr)
+        _print_cannot_start(str(exc))
+        report.failed(str(exc))
         return EXIT_FAILURE
+
+
+def _print_cannot_start(problem: str) -> None:
+    """What `run` prints when it cannot start, and `check` when it finds why `run` would not."""
+    print(f"logship: cannot start: {problem}", file=sys.stderr)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -193,6 +208,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(
                 f"  not followed (leads out of the input's folders, see follow_symlinks): {path} -> {target}"
             )
+    return _run_start_up_checks(config)
+
+
+def _run_start_up_checks(config: Config) -> int:
+    """The checks `run` makes before it starts (logship.preflight), plus the HTTP port."""
+    from logship.preflight import NETWORK_NOTE, problems
+
+    found = problems(config, ports=True)
+    fatal = [p.message for p in found if p.fatal]
+    print("\n# Start-up checks (data folder, sink paths, TLS files, HTTP address):")
+    for problem in found:
+        if not problem.fatal:
+            print(f"warning: {problem.message}")
+    print(f"# Not checked: {NETWORK_NOTE}.")
+    if fatal:
+        print(f"{len(fatal)} problem(s): `logship run` would not start (see stderr).")
+        _print_cannot_start("\n".join(fatal))
+        return EXIT_FAILURE
+    print("ok, with the warning(s) above" if found else "ok")
     return EXIT_OK
 
 

@@ -5,7 +5,9 @@ supervisor asks them all and combines the answers:
 
 - `/metrics`: every worker's samples, each with a `worker` label added (sum them with
   `sum without (worker) (...)`), plus `logship_workers` and `logship_worker_restarts_total`;
-- `/healthz`, `/readyz`: 200 only when every worker answers 200;
+- `/healthz`, `/readyz`: 200 only when every worker answers 200 (a worker waiting to be
+  restarted after a crash answers nothing: 503); each worker's check carries its `restarts`
+  and `last_exit_code`, so a crash loop is visible there;
 - `/status`: `{"workers": [{"worker": i, "pid": ..., "status": <that worker's /status>}]}`.
 """
 
@@ -111,7 +113,16 @@ def federation_routes(supervisor: Supervisor) -> Routes:
                 detail: Any = orjson.loads(body)
             except orjson.JSONDecodeError:
                 detail = body.decode("utf-8", "replace")
-            checks.append({"worker": worker.index, "ok": status == 200, "detail": detail})
+            checks.append(
+                {
+                    "worker": worker.index,
+                    "ok": status == 200,
+                    # a crash loop shows here: restarts growing, the last exit code
+                    "restarts": worker.restarts,
+                    "last_exit_code": worker.exit_codes[-1] if worker.exit_codes else None,
+                    "detail": detail,
+                }
+            )
         ok = all(c["ok"] for c in checks)
         doc = {"status": good if ok else bad, "workers": checks}
         return (200 if ok else 503), "application/json", orjson.dumps(doc) + b"\n"

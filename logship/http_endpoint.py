@@ -16,6 +16,7 @@ Health answers are JSON: {"status": "ok" | "unhealthy" | "ready" | "not ready", 
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -43,8 +44,12 @@ REQUEST_TIMEOUT = 5.0  # seconds a client may take to send its request
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    # Not SO_REUSEADDR: a second agent on the same port must fail to start, not share it.
-    allow_reuse_address = False
+    # SO_REUSEADDR: a restarted agent can listen at once although connections of the previous
+    # one linger in TIME-WAIT (the server closes each connection first). On Linux it does not
+    # let a second listener share the port: a live agent's socket still makes bind fail.
+    # Never SO_REUSEPORT, which would let two agents share it.
+    allow_reuse_address = True
+    allow_reuse_port = False
 
     def __init__(self, address: tuple[str, int], endpoint: HttpEndpoint) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -175,12 +180,9 @@ def bind_or_disable(http: HttpEndpoint, settings: HttpSettings) -> HttpEndpoint 
     try:
         http.bind()
     except OSError as exc:
-        problem = f"cannot listen on {settings.address}: {exc.strerror or exc}"
-        if "address" in settings.model_fields_set:
-            raise StartupError(
-                f"agent.http.address: {problem}; choose a free port, or null to turn the "
-                f"endpoint off"
-            ) from None
+        fatal, problem = listen_problem(settings, exc)
+        if fatal:
+            raise StartupError(problem) from None
         log.warning(
             "HTTP endpoint off: the default address is taken; set agent.http.address to "
             "choose another (or null to silence this).",
@@ -188,6 +190,22 @@ def bind_or_disable(http: HttpEndpoint, settings: HttpSettings) -> HttpEndpoint 
         )
         return None
     return http
+
+
+def listen_problem(settings: HttpSettings, exc: OSError) -> tuple[bool, str]:
+    """What a failed bind means: (True, message) stops the start (a configured address), (False,
+    message) only turns the endpoint off (the default address). `run` and `check` both use it."""
+    problem = f"cannot listen on {settings.address}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        problem += " (another process listens there)"
+    if "address" in settings.model_fields_set:
+        return True, (
+            f"agent.http.address: {problem}; choose a free port, or null to turn the endpoint off"
+        )
+    return False, (
+        f"agent.http.address: {problem}; the endpoint will be off (the default address is "
+        f"taken); set agent.http.address to choose another, or null"
+    )
 
 
 def pipeline_routes(pipeline: Pipeline) -> Routes:

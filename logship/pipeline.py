@@ -21,6 +21,7 @@ from logship.health import Health
 from logship.http_endpoint import HttpEndpoint, bind_or_disable, pipeline_routes
 from logship.live_metrics import LiveMetrics
 from logship.metrics import Metrics, current_value
+from logship.preflight import raise_problems
 from logship.registry import FileRegistry
 from logship.secrets import secret_values
 from logship.shard import SINGLE, Shard, consolidate, worker_port_file
@@ -209,7 +210,9 @@ class Pipeline:
         self.http = None if address is None else HttpEndpoint(pipeline_routes(self), *address)
 
     def open(self) -> None:
-        """Claims the data folder, loads checkpoints and checks every sink; raises StartupError."""
+        """Runs the start-up checks `logship check` runs, claims the data folder, loads
+        checkpoints and checks every sink; raises StartupError."""
+        raise_problems(self.config)
         self._lock_fd = claim(Path(self.data_dir), ".lock" + self.shard.suffix)
         if self.shard.count == 1:
             try:

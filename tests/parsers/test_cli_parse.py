@@ -78,7 +78,7 @@ def test_parse_prints_records_and_a_summary_per_rule(tmp_path: Path) -> None:
     assert records[2]["tags"] == ["type_conversion_failure"]
     assert records[3]["tags"] == ["parse_failure"]
     summary = result.stderr.decode()
-    assert "# 6 line(s) from" in summary
+    assert "# 6 event(s) from 6 line(s) of" in summary
     assert re.search(r"#\s+nginx_access\s+2\s+0\n", summary)
     assert re.search(r"#\s+health\s+3\s+1\n", summary)
     assert re.search(r"#\s+\(no rule matched\)\s+1\s+0\s+kept, tags \[parse_failure\]", summary)

@@ -123,3 +123,24 @@ def test_bad_config_unknown_input_and_missing_file_are_reported(tmp_path: Path) 
     bad = run("-c", str(broken), "--input", "web", "-", stdin=b"")
     assert bad.returncode == 2
     assert "parsers.rules[0].regex (health): does not compile" in bad.stderr.decode()
+
+
+def test_parse_needs_no_input_name_when_the_config_has_one_input(tmp_path: Path) -> None:
+    config = write(tmp_path)
+    result = run("-c", str(config), "-", stdin=NGINX.encode())
+    assert result.returncode == 0, result.stderr
+    [record] = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert record["http"]["response"]["status_code"] == 200
+    assert "input 'web'" in result.stderr.decode()
+
+
+def test_parse_asks_which_input_when_the_config_has_several(tmp_path: Path) -> None:
+    config = write(tmp_path)
+    doc = yaml.safe_load(config.read_text())
+    doc["inputs"].append({**doc["inputs"][0], "name": "api"})
+    config.write_text(yaml.safe_dump(doc))
+    result = run("-c", str(config), "-", stdin=NGINX.encode())
+    assert result.returncode == 2
+    assert "2 inputs: name one with --input (web, api)" in result.stderr.decode()
+    named = run("-c", str(config), "--input", "api", "-", stdin=NGINX.encode())
+    assert named.returncode == 0, named.stderr

@@ -327,7 +327,7 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
             print(render_line(notification, result.after_end(notification)))
     err = sys.stderr
     source = "stdin" if args.logfile == "-" else args.logfile
-    print(f"# {result.lines} line(s) from {source}, input {inp.name!r}", file=err)
+    print(f"# {result.events} event(s) from {source}, input {inp.name!r}", file=err)
     print(f"#   {'rule':24} {'matched':>8} {'late':>6} {'firing':>7} {'resolved':>8}", file=err)
     for row in result.counters:
         print(

@@ -69,6 +69,14 @@ def test_a_dollar_anchored_rule_matches_the_first_line_and_keeps_the_trace() -> 
     assert rec["message"] == "\n".join(["Error in fetch", *frames])
 
 
+def test_a_failed_conversion_on_a_multiline_event_keeps_the_continuation_too() -> None:
+    typed = rule(name="t", regex=r"^(?P<n>\S+) (?P<message>.*)", types={"n": "int"})
+    [rec] = parse(ParserChain([typed], "h"), one_event("x hello", "  at y"))
+    assert rec["tags"] == ["type_conversion_failure"]
+    assert rec["n"] == "x"
+    assert rec["message"] == "hello\n  at y"
+
+
 def test_a_rule_that_consumes_the_whole_event_keeps_its_own_fields() -> None:
     dotall = rule(name="all", regex=r"(?s)^(?P<level>\w+) (?P<message>.*)$")
     [rec] = parse(ParserChain([dotall], "h"), one_event("INFO a", "b", "c"))

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from logship.config_file import load_config
 from logship.parse_command import parse_stream
@@ -221,3 +222,23 @@ def test_parse_prints_exactly_the_records_run_ships_for_a_multiline_file(
     assert [r["message"] for r in printed] == expected
     lines = log.read_bytes().count(b"\n")
     assert f"# {len(expected)} event(s) from {lines} line(s) of" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "multiline"),
+    [
+        ("syslog-darwin-multiline.log", "syslog_rfc3164", {"preset": "indented_continuation"}),
+        # nginx error events start with a date; FastCGI's `PHP message:` lines continue them.
+        ("nginx-error.log", "nginx_error", {"pattern": r"^\d{4}/\d\d/\d\d ", "negate": True}),
+    ],
+)
+def test_filebeat_multiline_fixtures_keep_every_continuation_line(
+    tmp_path: Path, corpora: Path, name: str, rule: str, multiline: dict[str, Any]
+) -> None:
+    config = config_for(tmp_path, [rule], "indented_continuation")
+    doc = yaml.safe_load(config.read_text())
+    doc["inputs"][0]["multiline"] = multiline
+    config.write_text(yaml.safe_dump(doc))
+    log = corpora / "filebeat" / name
+    records = parse_like_the_agent(config, log)
+    assert assert_conserved(log.read_bytes(), records) > 0

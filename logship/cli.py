@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
@@ -18,9 +17,6 @@ from logship.config_file import ConfigError, load_config
 from logship.pipeline import StartupError
 from logship.secrets import mask_secrets, secret_values
 from logship.selflog import configure as configure_logging
-
-if TYPE_CHECKING:
-    from parsers.chain import ChainStats
 
 log = logging.getLogger("logship.cli")
 
@@ -80,13 +76,18 @@ def _parser() -> argparse.ArgumentParser:
 
     parse = sub.add_parser(
         "parse",
-        help="run lines through an input's parser rules; print the records and a summary per rule",
-        description="Runs the lines of LOGFILE (or stdin) through the parser chain of an input and "
-        "prints the records as JSON lines on stdout, then a summary per rule on stderr. "
+        help="run a log through an input's stages and parser rules; print what `run` would ship",
+        description="Runs LOGFILE (or stdin) through an input as the agent does (container "
+        "unwrapping, multiline, the parser chain, drop_if, redaction) and prints the records as "
+        "JSON lines on stdout, then a summary per rule, in events, on stderr. "
         "Touches no agent state: use it to try rules before deploying them.",
     )
     parse.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
-    parse.add_argument("--input", required=True, metavar="NAME", help="the input whose rules run")
+    parse.add_argument(
+        "--input",
+        metavar="NAME",
+        help="the input whose stages and rules run (default: the config's only input)",
+    )
     parse.add_argument("logfile", nargs="?", default="-", help="log file to read ('-': stdin)")
     parse.add_argument("--strict", action="store_true", help="exit 1 if any line matched no rule")
     parse.add_argument(
@@ -103,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         "summary per rule on stderr. Sends nothing and touches no agent state.",
     )
     alerts.add_argument("-c", "--config", required=True, help="agent config file (YAML)")
-    alerts.add_argument("--input", required=True, metavar="NAME", help="the input the log is for")
+    alerts.add_argument(
+        "--input", metavar="NAME", help="the input the log is for (default: the only input)"
+    )
     alerts.add_argument("logfile", nargs="?", default="-", help="log file to read ('-': stdin)")
     alerts.add_argument(
         "--json", action="store_true", help="notifications as JSON lines (the webhook body)"
@@ -123,12 +126,22 @@ def _load(path: str) -> Config | None:
         return None
 
 
-def _load_input(path: str, name: str) -> tuple[Config, InputSettings] | None:
-    """The config and its input `name`; None (the problem printed) when either is missing."""
+def _load_input(path: str, name: str | None) -> tuple[Config, InputSettings] | None:
+    """The config and its input `name` (None: the config's only input); None (the problem
+    printed) when either is missing."""
     config = _load(path)
     if config is None:
         return None
     inputs = {inp.name: inp for inp in config.inputs}
+    if name is None:
+        if len(inputs) == 1:
+            return config, config.inputs[0]
+        print(
+            f"logship: {path} has {len(inputs)} inputs: name one with --input "
+            f"({', '.join(inputs)})",
+            file=sys.stderr,
+        )
+        return None
     inp = inputs.get(name)
     if inp is None:
         print(
@@ -292,20 +305,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_PARSE_CHUNK = 1 << 20
-
-
 def _cmd_parse(args: argparse.Namespace) -> int:
-    """`logship parse`: the input's chain over a file or stdin; records out, summary to stderr."""
-    import bisect
-    import datetime as dt
-    import os
-
-    import orjson
-
-    from logship.framing import LineFramer, Lines
-    from logship.record import format_iso
-    from parsers.chain import NO_RULE, ChainStats, build_chains
+    """`logship parse`: the input's stages and chain over a file or stdin (logship.parse_command)."""
+    from logship import parse_command
+    from parsers.chain import build_chains
 
     loaded = _load_input(args.config, args.input)
     if loaded is None:
@@ -317,82 +320,14 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"logship: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
-    st = os.fstat(stream.fileno())
-    file_info = {
-        "path": "-" if args.logfile == "-" else os.path.abspath(args.logfile),
-        "device_id": str(st.st_dev),
-        "inode": str(st.st_ino),
-    }
-    framer = LineFramer(0, inp.max_line_bytes)
-    total = ChainStats()
-    examples: list[tuple[int, str]] = []
-    line_count = 0
-    out = sys.stdout.buffer
-    records_out = not args.summary_only
-
-    def run(lines: Lines) -> None:
-        nonlocal line_count
-        if not lines.texts:
-            return
-        read_time = format_iso(dt.datetime.now(dt.UTC))
-        entries, stats = chain.parse(lines, file_info, read_time)
-        for offset, text in stats.unmatched_examples:
-            if len(examples) < 5:
-                examples.append((line_count + bisect.bisect_left(lines.starts, offset) + 1, text))
-        line_count += len(lines.texts)
-        for rule, n in stats.matched.items():
-            total.matched[rule] = total.matched.get(rule, 0) + n
-        for key, n in stats.field_errors.items():
-            total.field_errors[key] = total.field_errors.get(key, 0) + n
-        for rule, n in stats.dropped.items():
-            total.dropped[rule] = total.dropped.get(rule, 0) + n
-        total.unmatched += stats.unmatched
-        if records_out:
-            out.write(b"".join(orjson.dumps(e) + b"\n" for e in entries))
-
     try:
-        with stream:
-            while chunk := stream.read(_PARSE_CHUNK):
-                run(framer.feed(chunk))
-            run(framer.flush())
-        out.flush()
+        totals = parse_command.run(stream, args.logfile, inp, chain, not args.summary_only)
     except BrokenPipeError:  # `logship parse ... | head`: fine, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    _print_parse_summary(args, inp.parsers, inp.on_no_match, line_count, total, examples, NO_RULE)
-    if args.strict and total.unmatched:
+    if args.strict and totals.stats.unmatched:
         return EXIT_FAILURE
     return EXIT_OK
-
-
-def _print_parse_summary(
-    args: argparse.Namespace,
-    rules: list[str],
-    on_no_match: str,
-    line_count: int,
-    total: ChainStats,
-    examples: list[tuple[int, str]],
-    no_rule: str,
-) -> None:
-    source = "stdin" if args.logfile == "-" else args.logfile
-    err = sys.stderr
-    print(f"# {line_count} line(s) from {source}, input {args.input!r}", file=err)
-    width = max([len(r) for r in rules] + [18])
-    print(f"#   {'rule':{width}} {'matched':>9} {'dropped':>8}", file=err)
-    for rule in rules:
-        matched = total.matched.get(rule, 0)
-        print(f"#   {rule:{width}} {matched:>9} {total.dropped.get(rule, 0):>8}", file=err)
-    fate = "dropped (on_no_match: drop)" if on_no_match == "drop" else "kept, tags [parse_failure]"
-    unmatched = total.unmatched
-    dropped = total.dropped.get(no_rule, 0)
-    print(f"#   {'(no rule matched)':{width}} {unmatched:>9} {dropped:>8}   {fate}", file=err)
-    for (rule, reason), n in sorted(total.field_errors.items()):
-        print(f"# field errors: {rule}: {reason}: {n} (raw value kept, record tagged)", file=err)
-    if examples:
-        print("# first lines no rule matched:", file=err)
-        for number, text in examples:
-            shown = text if len(text) <= 200 else text[:197] + "..."
-            print(f"#   line {number}: {shown}", file=err)
 
 
 def _cmd_alerts(args: argparse.Namespace) -> int:
@@ -429,7 +364,7 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
             print(render_line(notification, result.after_end(notification)))
     err = sys.stderr
     source = "stdin" if args.logfile == "-" else args.logfile
-    print(f"# {result.lines} line(s) from {source}, input {inp.name!r}", file=err)
+    print(f"# {result.events} event(s) from {source}, input {inp.name!r}", file=err)
     print(f"#   {'rule':24} {'matched':>8} {'late':>6} {'firing':>7} {'resolved':>8}", file=err)
     for row in result.counters:
         print(

@@ -119,6 +119,8 @@ class InputSettings(StrictModel):
     watch: Literal["inotify", "poll"] = "inotify"
     container: ContainerFormat | None = None
     multiline: MultilineSettings | None = None
+    keep_original: bool = False
+    """Every record carries its event's whole text as `event.original` (redacted like the rest)."""
 
     @field_validator("follow_symlinks", mode="before")
     @classmethod

@@ -1,13 +1,38 @@
 """LineStages: what turns one file's bytes into events, in order: framing, container unwrapping,
 multiline assembly. One instance per open file; pure apart from the clock passed in.
+
+`file_fields` and `parse_events` are the rest of a file's way to records: the agent's tailer and
+`logship parse` both call them, so `parse` prints what `run` ships.
 """
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Any
+
 from logship.config import InputSettings
-from logship.container import ContainerDecoder
+from logship.container import ContainerDecoder, kubernetes_fields
 from logship.framing import LineFramer, Lines
 from logship.multiline import MultilineAssembler
+from logship.record import LogEntry, format_epoch
+
+if TYPE_CHECKING:
+    from parsers.chain import ChainStats, ParserChain
+
+
+def file_fields(settings: InputSettings, path: str) -> dict[str, Any] | None:
+    """Fields every record of the file gets: Kubernetes metadata of a container log's path."""
+    return kubernetes_fields(path) if settings.container else None
+
+
+def parse_events(
+    chain: ParserChain,
+    lines: Lines,
+    file_info: dict[str, str],
+    fields: dict[str, Any] | None,
+) -> tuple[list[LogEntry], ChainStats]:
+    """The records of one file's events: the input's chain, with now as the read time."""
+    return chain.parse(lines, file_info, format_epoch(time.time()), fields)
 
 
 class LineStages:

@@ -33,7 +33,6 @@ import orjson
 from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.config import InputSettings
-from logship.container import kubernetes_fields
 from logship.discovery import FileFinder
 from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
@@ -41,11 +40,11 @@ from logship.metrics import Metrics
 from logship.ndjson import encode_ndjson
 from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
-from logship.record import LogEntry, format_epoch
+from logship.record import LogEntry
 from logship.registry import FileRegistry
 from logship.shard import SINGLE, Shard
 from logship.sink_queue import SinkQueue
-from logship.stages import LineStages
+from logship.stages import LineStages, file_fields, parse_events
 from logship.watcher import DirectoryWatcher
 from parsers.chain import ParserChain
 
@@ -156,9 +155,7 @@ class _TailedFile:
             "device_id": str(reader.identity.dev),
             "inode": str(reader.identity.ino),
         }
-        self.file_fields: dict[str, Any] | None = (
-            kubernetes_fields(path) if inp.settings.container else None
-        )
+        self.file_fields: dict[str, Any] | None = file_fields(inp.settings, path)
         self.stages = LineStages(reader.offset, inp.settings)
         self.registered_end = reader.offset
         self.fp_hash, self.fp_bytes = fingerprint(reader.fd)
@@ -270,7 +267,7 @@ class Tailer(threading.Thread):
                 tf.reader.offset = tf.stages.emitted_end
                 tf.stages = LineStages(tf.reader.offset, inp.settings)
                 tf.registered_end = tf.reader.offset
-                tf.file_fields = kubernetes_fields(tf.path) if inp.settings.container else None
+                tf.file_fields = file_fields(inp.settings, tf.path)
         self._waiting = deque((by_name[i.name], p) for i, p in self._waiting if i.name in by_name)
         self._waiting_paths = {p for _, p in self._waiting}
         for name in by_name:
@@ -672,9 +669,7 @@ class Tailer(threading.Thread):
             m_cut.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        entries, stats = inp.chain.parse(
-            lines, tf.file_info, format_epoch(time.time()), tf.file_fields
-        )
+        entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
         m_lines.inc(len(lines))
         if flushed and lines.texts:
             m_flushed.inc(len(lines))

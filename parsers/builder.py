@@ -23,6 +23,10 @@ Groups that take part in every match go straight into dict displays; optional on
 `is not None` test. Anything unusual on a line (a conversion or timestamp that fails) hands the
 match to `_slow`, the rule's generic path (`parsers.fields.FieldProcessor`), which keeps the raw
 value and tags the record. Tests check that both paths build the same records.
+
+The same body is also generated as `build(m)`, for a match the caller made itself: a multiline
+event is matched on its first line and its continuation appended to the message
+(`parsers.conserve`); `parse` keeps the match inline, so single lines pay no extra call.
 """
 
 from __future__ import annotations
@@ -84,8 +88,9 @@ def generate_builder(
     timestamp_parser: Any,
     syslog_levels: Sequence[str],
     severity_names: Sequence[str],
-) -> tuple[Callable[[str], LogEntry | None], str]:
-    """The generated `parse(line) -> record or None`, and its source (kept for debugging)."""
+) -> tuple[Callable[[str], LogEntry | None], Callable[[Any], LogEntry], str]:
+    """The generated `parse(line) -> record or None`, `build(match) -> record`, and their
+    source (kept for debugging)."""
     namespace: dict[str, Any] = {
         "_match": match,
         "_slow": slow,
@@ -125,24 +130,30 @@ def generate_builder(
     body.append(f"rec = {_literal(root, names, expr)}")
     _optional(root, "rec", body, names, expr, test)
 
+    finish: list[str] = []
+    if group_count:
+        targets = ", ".join(f"_{i}" for i in range(1, group_count + 1))
+        finish.append(f"    {targets}{',' if group_count == 1 else ''} = m.groups()")
+    finish.append("    try:")
+    finish.extend(f"        {line}" for line in body)
+    finish.append("    except _Errors:")
+    finish.append("        return _slow(m)")
+    finish.append("    return rec")
     lines = [
         "def parse(line):",
         "    m = _match(line)",
         "    if m is None:",
         "        return None",
+        *finish,
+        "",
+        "def build(m):",
+        *finish,
     ]
-    if group_count:
-        targets = ", ".join(f"_{i}" for i in range(1, group_count + 1))
-        lines.append(f"    {targets}{',' if group_count == 1 else ''} = m.groups()")
-    lines.append("    try:")
-    lines.extend(f"        {line}" for line in body)
-    lines.append("    except _Errors:")
-    lines.append("        return _slow(m)")
-    lines.append("    return rec")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<parser rule builder>", "exec"), namespace)  # noqa: S102 - our own generated code
     parse: Callable[[str], LogEntry | None] = namespace["parse"]
-    return parse, source
+    build: Callable[[Any], LogEntry] = namespace["build"]
+    return parse, build, source
 
 
 def _tree(leaves: Sequence[Leaf]) -> _Node:

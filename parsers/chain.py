@@ -12,6 +12,12 @@ Then it applies the rule's `drop_if` and the redaction settings.
 A line that no rule matches is kept: it ships with the raw text as `message` and
 `tags: [parse_failure]`, unless the input says `on_no_match: drop` (then it is counted).
 
+Nothing of an event's text is lost (DESIGN.md, invariant 2): an event joined from several lines
+is parsed by each rule's `parse_event`, which appends the continuation lines the rule did not
+consume to the message (`parsers.conserve`); with the input's `keep_original: true` every record
+also carries the whole event text as `event.original` (set before redaction, so it is redacted
+too).
+
 `build_chains(config)` builds every input's chain from a validated config, and nothing else: it
 is a pure function of the config, so a reload can build new chains and swap them in.
 """
@@ -69,9 +75,11 @@ class ParserChain:
         *,
         on_no_match: Literal["keep", "drop"] = "keep",
         redactor: Redactor | None = None,
+        keep_original: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.rules = list(rules)
+        self.keep_original = keep_original
         self.host_name = host_name
         self.on_no_match = on_no_match
         self.redactor = redactor if redactor else None
@@ -107,9 +115,16 @@ class ParserChain:
         entries: list[LogEntry] = []
         append = entries.append
         copy = file_info.copy
+        # An event holding `\n` (joined by multiline) goes through `parse_event`, which keeps
+        # its continuation text (parsers.conserve); chunks of single lines keep plain `parse`.
+        # Container lines are unwrapped JSON/CRI, so their text is checked once per chunk.
+        conserve = bool(lines.multiline) or (
+            lines.streams is not None and any("\n" in t for t in lines.texts)
+        )
+        parsers = [rule.parse_event if conserve else rule.parse for rule in rules]
         # One rule per chain is the common case: its parse function is called directly.
-        single = rules[0].parse if len(rules) == 1 else None
-        parsers = [rule.parse for rule in rules]
+        single = parsers[0] if len(rules) == 1 else None
+        keep_original = self.keep_original
         drops = [rule.drop_if for rule in rules]
         substring = [rule.substring_fields for rule in rules]
         any_drop = any(d is not None for d in drops)
@@ -151,6 +166,8 @@ class ParserChain:
                 }
                 if extra is not None:
                     _decorate(raw, extra, file_fields)
+                if keep_original:
+                    raw["event"] = {"original": text}
                 if needed is not None and needed(text):
                     redactor.redact_record(raw)  # type: ignore[union-attr]
                 append(raw)
@@ -172,6 +189,8 @@ class ParserChain:
                 host["name"] = host_name
             if extra is not None:
                 _decorate(rec, extra, file_fields)
+            if keep_original:
+                _keep_original(rec, text)
             if any_drop:
                 drop = drops[index]
                 if drop is not None and drop(rec):
@@ -208,6 +227,16 @@ def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[
         if before < len(dropped_starts) and dropped_starts[before] == start:
             continue  # that line was dropped
         entries[i - before]["log"].setdefault("flags", []).insert(0, "truncated")
+
+
+def _keep_original(rec: LogEntry, text: str) -> None:
+    """`event.original`: the event's whole text (before redaction, which then applies to it)."""
+    event = rec.get("event")
+    if isinstance(event, dict):
+        event["original"] = text
+    else:
+        # A rule's scalar `event` is a piece of `text`, which the record now holds whole.
+        rec["event"] = {"original": text}
 
 
 def _per_line_extras(lines: Lines) -> list[tuple[str, bool] | None]:
@@ -266,6 +295,7 @@ def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict
             config.agent.host_name,
             on_no_match=inp.on_no_match,
             redactor=redactor,
+            keep_original=inp.keep_original,
             clock=clock,
         )
     return chains

@@ -18,6 +18,7 @@ import orjson
 
 from logship.record import LogEntry
 from parsers.config import RuleSettings
+from parsers.conserve import parse_by_first_line
 from parsers.fields import FieldProcessor, expand_dotted_keys, to_text
 from parsers.rule import check_add_values, drop_predicate, level_normalizer, timestamp_parser
 from parsers.timestamp import TimestampParser, load_zone
@@ -94,6 +95,10 @@ class JsonRule:
         rec = expand_dotted_keys(obj)
         move_reserved(rec)
         return self._processor.process(rec)
+
+    def parse_event(self, text: str) -> LogEntry | None:
+        """`parse` for an event that may span lines (`parsers.conserve.parse_by_first_line`)."""
+        return parse_by_first_line(self.parse, text)
 
     def refresh(self, now: float) -> None:
         """Expires date-dependent timestamp caches (once per batch)."""

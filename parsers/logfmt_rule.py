@@ -15,6 +15,7 @@ from typing import Any
 
 from logship.record import LogEntry
 from parsers.config import RuleSettings
+from parsers.conserve import parse_by_first_line
 from parsers.fields import nest
 from parsers.json_rule import dynamic_processor, move_reserved
 from parsers.rule import drop_predicate
@@ -78,6 +79,10 @@ class LogfmtRule:
         rec = nest(pairs)
         move_reserved(rec)
         return self._processor.process(rec)
+
+    def parse_event(self, text: str) -> LogEntry | None:
+        """`parse` for an event that may span lines (`parsers.conserve.parse_by_first_line`)."""
+        return parse_by_first_line(self.parse, text)
 
     def refresh(self, now: float) -> None:
         """Expires date-dependent timestamp caches (once per batch)."""

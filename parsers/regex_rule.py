@@ -14,6 +14,7 @@ from typing import Any
 from logship.record import LogEntry
 from parsers.builder import BuilderError, Leaf, generate_builder
 from parsers.config import RuleSettings
+from parsers.conserve import append_rest, match_event
 from parsers.fields import CONVERTERS, SYSLOG_LEVELS, FieldProcessor, nest, split_path
 from parsers.grok import GrokError, GrokExpansion, GrokLibrary
 from parsers.level import SYSLOG_SEVERITY_NAMES
@@ -242,7 +243,7 @@ class RegexRule:
             field_errors=self.field_errors,
         )
         try:
-            self.parse, self.source = generate_builder(
+            self.parse, self._build, self.source = generate_builder(
                 match=self.pattern.compiled.match,
                 group_count=self.pattern.compiled.groups,
                 leaves=leaves,
@@ -275,6 +276,19 @@ class RegexRule:
             if value is not None and name not in flat:
                 flat[name] = value
         return self._processor.process(nest(flat))
+
+    def parse_event(self, text: str) -> LogEntry | None:
+        """`parse` for an event that may span lines: its continuation lines join the message
+        (`parsers.conserve`)."""
+        if "\n" not in text:
+            return self.parse(text)
+        found = match_event(self.pattern.compiled.match, text)
+        if found is None:
+            return None
+        m, rest = found
+        rec = self._build(m)
+        append_rest(rec, rest)
+        return rec
 
     def parse_generic(self, line: str) -> LogEntry | None:
         """`parse` by the generic path only (tests compare both paths)."""

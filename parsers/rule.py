@@ -51,6 +51,10 @@ class Rule(Protocol):
     def parse(self, line: str) -> LogEntry | None:
         """The record in progress for `line`, or None when the rule does not apply."""
 
+    def parse_event(self, text: str) -> LogEntry | None:
+        """`parse` for an event that may contain `\\n` (multiline): the text the rule does not
+        consume is appended to the message, never lost (`parsers.conserve`)."""
+
     def refresh(self, now: float) -> None:
         """Called once per batch (expires caches that depend on the date)."""
 

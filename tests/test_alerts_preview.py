@@ -65,7 +65,7 @@ def test_the_preview_shows_when_each_group_fires_and_resolves(tmp_path: Path) ->
         "payment: 3 errors in 10s, last: card declined 302",
         "2026-03-01T10:05:40.000Z  RESOLVED  bursts  warning  service.name=payment  bursts: resolved",
     ]
-    assert "# 9 line(s)" in done.stderr
+    assert "# 9 event(s)" in done.stderr
     assert "bursts" in done.stderr.splitlines()[-1]
     assert done.stderr.splitlines()[-1].split()[2:] == ["8", "0", "2", "2"]
 

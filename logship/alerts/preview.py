@@ -17,8 +17,8 @@ from logship.alerts.engine import AlertEngine
 from logship.alerts.notification import Notification
 from logship.alerts.settings import AlertRuleSettings
 from logship.config import InputSettings
-from logship.framing import LineFramer
 from logship.record import LogEntry, format_epoch
+from logship.stages import LineStages, file_fields
 from parsers.chain import ParserChain
 
 _CHUNK = 1 << 20
@@ -32,7 +32,8 @@ class Preview:
 
     notifications: list[Notification] = field(default_factory=list)
     last_time: float = float("-inf")
-    lines: int = 0
+    events: int = 0
+    """Events replayed (a multiline event counts once)."""
     counters: list[dict[str, Any]] = field(default_factory=list)
 
     def after_end(self, notification: Notification) -> bool:
@@ -53,7 +54,9 @@ def run_preview(
     engine = AlertEngine(rules, result.notifications.append, host_name, event_clock=True)
     st = os.fstat(stream.fileno())
     file_info = {"path": path, "device_id": str(st.st_dev), "inode": str(st.st_ino)}
-    framer = LineFramer(0, inp.max_line_bytes)
+    # The agent's own stages (container, multiline): alerts see the events `run` would see.
+    stages = LineStages(0, inp)
+    fields = file_fields(inp, path)
     last_stamp = _NO_TIME
 
     def run(entries: list[LogEntry]) -> None:
@@ -67,10 +70,10 @@ def run_preview(
         engine.advance(last_stamp)
         engine.tick()
 
-    for lines in _chunks(stream, framer):
+    for lines in _chunks(stream, stages):
         if lines.texts:
-            result.lines += len(lines.texts)
-            entries, _ = chain.parse(lines, file_info, _NO_TIME)
+            result.events += len(lines.texts)
+            entries, _ = chain.parse(lines, file_info, _NO_TIME, fields)
             run(entries)
     result.last_time = engine.watermark
     engine.tick(float("inf"))
@@ -79,10 +82,10 @@ def run_preview(
     return result
 
 
-def _chunks(stream: IO[bytes], framer: LineFramer) -> Iterable[Any]:
+def _chunks(stream: IO[bytes], stages: LineStages) -> Iterable[Any]:
     while chunk := stream.read(_CHUNK):
-        yield framer.feed(chunk)
-    yield framer.flush()
+        yield stages.feed(chunk)
+    yield stages.drain()
 
 
 def render_line(notification: Notification, after_end: bool) -> str:

@@ -78,7 +78,7 @@ def test_parse_prints_records_and_a_summary_per_rule(tmp_path: Path) -> None:
     assert records[2]["tags"] == ["type_conversion_failure"]
     assert records[3]["tags"] == ["parse_failure"]
     summary = result.stderr.decode()
-    assert "# 6 line(s) from" in summary
+    assert "# 6 event(s) from 6 line(s) of" in summary
     assert re.search(r"#\s+nginx_access\s+2\s+0\n", summary)
     assert re.search(r"#\s+health\s+3\s+1\n", summary)
     assert re.search(r"#\s+\(no rule matched\)\s+1\s+0\s+kept, tags \[parse_failure\]", summary)
@@ -123,3 +123,24 @@ def test_bad_config_unknown_input_and_missing_file_are_reported(tmp_path: Path) 
     bad = run("-c", str(broken), "--input", "web", "-", stdin=b"")
     assert bad.returncode == 2
     assert "parsers.rules[0].regex (health): does not compile" in bad.stderr.decode()
+
+
+def test_parse_needs_no_input_name_when_the_config_has_one_input(tmp_path: Path) -> None:
+    config = write(tmp_path)
+    result = run("-c", str(config), "-", stdin=NGINX.encode())
+    assert result.returncode == 0, result.stderr
+    [record] = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert record["http"]["response"]["status_code"] == 200
+    assert "input 'web'" in result.stderr.decode()
+
+
+def test_parse_asks_which_input_when_the_config_has_several(tmp_path: Path) -> None:
+    config = write(tmp_path)
+    doc = yaml.safe_load(config.read_text())
+    doc["inputs"].append({**doc["inputs"][0], "name": "api"})
+    config.write_text(yaml.safe_dump(doc))
+    result = run("-c", str(config), "-", stdin=NGINX.encode())
+    assert result.returncode == 2
+    assert "2 inputs: name one with --input (web, api)" in result.stderr.decode()
+    named = run("-c", str(config), "--input", "api", "-", stdin=NGINX.encode())
+    assert named.returncode == 0, named.stderr

@@ -183,9 +183,15 @@ def test_keep_original_holds_each_whole_traceback_event(tmp_path: Path) -> None:
         assert rec["event"]["original"] == "\n".join(lines)
 
 
+@pytest.mark.parametrize(
+    ("rule", "preset"),
+    [("kafka_test", "java_stacktrace"), ("kafka", "java_bracket")],  # a user's rule; the built-in
+)
 @pytest.mark.parametrize("name", ["kafka_server.log", "kafka_controller.log"])
-def test_kafka_java_traces_keep_every_frame(tmp_path: Path, corpora: Path, name: str) -> None:
-    config = config_for(tmp_path, ["kafka_test"], "java_stacktrace")
+def test_kafka_java_traces_keep_every_frame(
+    tmp_path: Path, corpora: Path, name: str, rule: str, preset: str
+) -> None:
+    config = config_for(tmp_path, [rule], preset)
     log = corpora / "elastic-examples" / name
     records = parse_like_the_agent(config, log)
     data = log.read_bytes()
@@ -194,6 +200,7 @@ def test_kafka_java_traces_keep_every_frame(tmp_path: Path, corpora: Path, name:
     assert joined > 0
     assert len(traces) == joined
     assert all(r["log"]["logger"] for r in traces)  # the `$` anchor matched the first line
+    assert not [r for r in records if "tags" in r]  # every event matched its first line
     for lines, rec in events_of(data, records):
         if "tags" not in rec:  # the first line's text is in the fields the rule captured
             first = rec["message"].partition("\n")[0]

@@ -27,7 +27,7 @@ from parsers.section import ParsersSettings
 
 HERE = Path(__file__).parent
 CLOCK = dt.datetime(2026, 1, 2, tzinfo=dt.UTC).timestamp()
-AUTH_CHAIN = ["sshd", "sudo", "groupadd", "useradd", "syslog_rfc3164"]
+AUTH_CHAIN = ["sshd", "sudo", "groupadd", "useradd", "auth_user", "syslog_rfc3164"]
 NGINX_ERROR_EVENTS = MultilineSettings(pattern=r"^\d{4}/\d\d/\d\d ", negate=True, match="after")
 
 # file -> (parser chain, multiline settings or None)

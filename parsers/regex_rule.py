@@ -155,6 +155,8 @@ class RegexRule:
                     "derive",
                     f"{name!r} is renamed, removed or the timestamp, level or message field",
                 )
+            if name in types or name in settings.map_values:
+                raise RuleError("derive", f"{name!r} has a type or mapped values; derive from text")
         check_add_values(settings.add)
         _check_paths(key, captured)
 

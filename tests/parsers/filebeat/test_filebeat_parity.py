@@ -172,7 +172,14 @@ def _cases() -> list[Any]:
 @pytest.mark.parametrize("name", _cases())
 def test_built_in_rules_give_filebeats_values_on_its_fixtures(name: str) -> None:
     found = disagreements(name)
-    text = "\n".join(
+    events = len((HERE / f"{name}.expected.jsonl").read_bytes().splitlines())
+    wrong: dict[str, int] = {}
+    for problems in found.values():
+        for problem in problems:
+            field = problem.split(":", 1)[0]
+            wrong[field] = wrong.get(field, 0) + 1
+    summary = ", ".join(f"{f} {events - n}/{events}" for f, n in sorted(wrong.items()))
+    text = f"agreement per field: {summary}\n" + "\n".join(
         f"{name} event {number}: {problem}"
         for number, problems in found.items()
         for problem in problems

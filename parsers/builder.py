@@ -60,6 +60,15 @@ class _Node:
     var: str = ""
 
 
+@dataclass(slots=True)
+class Hook:
+    """A derivation called with the record, a path and the raw text of groups, when present."""
+
+    path: tuple[str, ...]
+    sources: tuple[int, ...]
+    function: Callable[[LogEntry, tuple[str, ...], Any], None]
+
+
 class BuilderError(ValueError):
     """Two leaves want the same place, or a value where an object is needed."""
 
@@ -88,6 +97,7 @@ def generate_builder(
     timestamp_parser: Any,
     syslog_levels: Sequence[str],
     severity_names: Sequence[str],
+    hooks: Sequence[Hook] = (),
 ) -> tuple[Callable[[str], LogEntry | None], Callable[[Any], LogEntry], str]:
     """The generated `parse(line) -> record or None`, `build(match) -> record`, and their
     source (kept for debugging)."""
@@ -122,6 +132,13 @@ def generate_builder(
         assert condition is not None
         return condition
 
+    hook_calls: list[str] = []
+    for index, hook in enumerate(hooks):
+        namespace[f"_h{index}"] = hook.function
+        namespace[f"_hp{index}"] = hook.path
+        raw, present = _source(Leaf(hook.path, "raw", hook.sources), names, pre)
+        call = f"_h{index}(rec, _hp{index}, {raw})"
+        hook_calls.extend([f"if {present}:", f"    {call}"] if present else [call])
     body: list[str] = list(pre)
     if tags:
         root.children["tags"] = Leaf(("tags",), "tags", required=True)
@@ -129,6 +146,7 @@ def generate_builder(
         leaf_index[id(root.children["tags"])] = len(leaves)
     body.append(f"rec = {_literal(root, names, expr)}")
     _optional(root, "rec", body, names, expr, test)
+    body.extend(hook_calls)
 
     finish: list[str] = []
     if group_count:

@@ -124,6 +124,12 @@ class RuleSettings(StrictModel):
     remove: list[str] = Field(
         default_factory=list, json_schema_extra={"expected": "a list of field names"}
     )
+    derive: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra={"expected": "a mapping of captured field name to a derivation name"},
+    )
+    """`{nginx.access.remote_ip_list: forwarded_for}`: fields derived from a captured field
+    (`parsers.derive`)."""
     drop_if: ConditionSettings | None = None
     tags: list[str] = Field(default_factory=list, json_schema_extra={"expected": "a list of tags"})
 
@@ -146,6 +152,18 @@ class RuleSettings(StrictModel):
     @classmethod
     def _message_one_or_many(cls, value: object) -> object:
         return _one_or_many(value)
+
+    @field_validator("derive")
+    @classmethod
+    def _known_derivations(cls, value: dict[str, str]) -> dict[str, str]:
+        from parsers.derive import DERIVATIONS
+
+        for name in value.values():
+            if name not in DERIVATIONS:
+                raise ValueError(
+                    f"unknown derivation {name!r}; expected one of: {', '.join(DERIVATIONS)}"
+                )
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleSettings:

@@ -198,6 +198,7 @@ class FieldProcessor:
         tags: Sequence[str],
         field_errors: dict[str, int],
         fallback_timestamp: TimestampParser | None = None,
+        derive: Sequence[tuple[str, Callable[[LogEntry, tuple[str, ...], Any], None]]] = (),
     ) -> None:
         self.types = [(split_path(n), CONVERTERS[t]) for n, t in types.items()]
         self.map_values = [(split_path(n), dict(table)) for n, table in map_values.items()]
@@ -214,6 +215,7 @@ class FieldProcessor:
         self.tags = list(tags)
         self.field_errors = field_errors
         self.fallback_timestamp = fallback_timestamp
+        self.derive = [(split_path(n), fn) for n, fn in derive]
 
     def _fail(self, tags: list[str] | None, reason: str) -> list[str]:
         self.field_errors[reason] = self.field_errors.get(reason, 0) + 1
@@ -278,6 +280,10 @@ class FieldProcessor:
             pop_path(rec, path)
         for path, value in self.add:
             set_path(rec, path, list(value) if isinstance(value, list) else value)
+        for path, derivation in self.derive:
+            value = get_path(rec, path)
+            if value is not MISSING and value is not None:
+                derivation(rec, path, value)
         if self.tags or failed:
             tags = [*self.tags, *(failed or ())]
             existing = rec.get("tags")

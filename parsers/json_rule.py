@@ -19,6 +19,7 @@ import orjson
 from logship.record import LogEntry
 from parsers.config import RuleSettings
 from parsers.conserve import parse_by_first_line
+from parsers.derive import DERIVATIONS
 from parsers.fields import FieldProcessor, expand_dotted_keys, to_text
 from parsers.rule import check_add_values, drop_predicate, level_normalizer, timestamp_parser
 from parsers.timestamp import TimestampParser, load_zone
@@ -60,6 +61,7 @@ def dynamic_processor(
         tags=settings.tags,
         field_errors=field_errors,
         fallback_timestamp=fallback,
+        derive=[(n, DERIVATIONS[d]) for n, d in settings.derive.items()],
     )
     return processor, parser
 

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from logship.record import LogEntry
-from parsers.builder import BuilderError, Leaf, generate_builder
+from parsers.builder import BuilderError, Hook, Leaf, generate_builder
 from parsers.config import RuleSettings
 from parsers.conserve import append_rest, match_event
+from parsers.derive import DERIVATIONS
 from parsers.fields import CONVERTERS, SYSLOG_LEVELS, FieldProcessor, nest, split_path
 from parsers.grok import GrokError, GrokExpansion, GrokLibrary
 from parsers.level import SYSLOG_SEVERITY_NAMES
@@ -148,6 +149,15 @@ class RegexRule:
             copied_into.setdefault(target, []).extend(groups[source])
         for name in settings.remove:
             must_capture("remove", name)
+        for name in settings.derive:
+            must_capture("derive", name)
+            if name in special or name in settings.rename or name in settings.remove:
+                raise RuleError(
+                    "derive",
+                    f"{name!r} is renamed, removed or the timestamp, level or message field",
+                )
+            if name in types or name in settings.map_values:
+                raise RuleError("derive", f"{name!r} has a type or mapped values; derive from text")
         check_add_values(settings.add)
         _check_paths(key, captured)
 
@@ -241,6 +251,7 @@ class RegexRule:
             add=dict(settings.add),
             tags=settings.tags,
             field_errors=self.field_errors,
+            derive=[(n, DERIVATIONS[d]) for n, d in settings.derive.items()],
         )
         try:
             self.parse, self._build, self.source = generate_builder(
@@ -254,6 +265,10 @@ class RegexRule:
                 timestamp_parser=self._timestamp,
                 syslog_levels=SYSLOG_LEVELS,
                 severity_names=SYSLOG_SEVERITY_NAMES,
+                hooks=[
+                    Hook(split_path(n), tuple(groups[n]), DERIVATIONS[d])
+                    for n, d in settings.derive.items()
+                ],
             )
         except BuilderError as exc:
             raise RuleError("add" if settings.add else key, str(exc)) from None

@@ -66,7 +66,7 @@ def test_a_list_is_short_for_rules_and_errors_keep_its_paths() -> None:
         [{"name": "mine", "regex": "(?P<a>x)", "type": "regex", "typo": 1}], rules="[mine]"
     )
     assert problems(text) == [
-        "parsers[0].typo (mine): unknown key (did you mean 'type'?); expected one of: add, copy, "
+        "parsers[0].typo (mine): unknown key (did you mean 'type'?); expected one of: add, copy, derive, "
         "description, drop_if, grok, level, map_values, message, name, regex, remove, rename, tags, "
         "timestamp, type, types"
     ]

@@ -178,7 +178,8 @@ def _request_id(context: str) -> str:
 
 # loghub column -> (record field, how the expected value is normalised)
 FIELDS: list[tuple[str, list[str], dict[str, tuple[str, Any]]]] = [
-    ("Apache", ["apache_error"], {"Level": ("log.level", normalize_level)}),
+    # apache_error keeps Apache's own level names (notice, crit, trace3), as Filebeat does
+    ("Apache", ["apache_error"], {"Level": ("log.level", str.lower)}),
     (
         "Linux",
         ["syslog_rfc3164"],

@@ -29,7 +29,7 @@ READ_TIME = "2026-01-02T00:00:00.000Z"
 HOST = "golden-host"
 
 CHAINS = {
-    "linux_auth": ["sshd", "sudo", "syslog_rfc3164"],
+    "linux_auth": ["sshd", "sudo", "groupadd", "useradd", "auth_user", "syslog_rfc3164"],
     "python_logging": ["python_logging", "python_logging_timestamped"],
 }
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from logship.config import Config, HttpSettings
 from logship.data_dir import StartupError
+from logship.enrich_wiring import database_problems
 from logship.http_endpoint import HttpEndpoint, listen_problem
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -60,6 +61,7 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     address bind test (for `check`)."""
     found = [Problem(m) for m in _path_problems(config)]
     found += [Problem(m) for m in _tls_problems(config)]
+    found += [Problem(m) for m in database_problems(config)]
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 
 def open_database(path: Path) -> GeoReader:
-    """A memory-mapped MaxMind-format reader (C extension when available). Raises OSError or
-    ValueError (not a MaxMind database) when it cannot be read."""
+    """A memory-mapped MaxMind-format reader (C extension when available). Raises OSError, or
+    InvalidDatabaseError (a RuntimeError) for a file that is not a MaxMind database."""
     import maxminddb
 
     reader: GeoReader = maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
@@ -36,7 +36,7 @@ def open_database(path: Path) -> GeoReader:
 def _open(key: str, path: Path, kind: str) -> GeoReader:
     try:
         reader = open_database(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # maxminddb: InvalidDatabaseError
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise StartupError(
             f"{key}: cannot read {path} as a MaxMind-format {kind} database: {reason}"

@@ -9,6 +9,7 @@ worker meets a disk that became read-only); `check` calls the same functions, so
   creatable; a path under a regular file never is);
 - TLS files of the sinks and alert destinations (CA, client certificate and key, librdkafka's
   `ssl.*.location` options) load;
+- the GeoIP databases of `enrich:` steps open (logship.enrich_wiring);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
   the same `listen_problem`).
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from logship.record import LogEntry
 from parsers.enrich.settings import GeoipStepSettings
-from parsers.enrich.step import StepCounts, ensure, split_field, string_at
+from parsers.enrich.step import StepCounts, ensure, reader, split_field
 
 
 class GeoReader(Protocol):
@@ -112,7 +112,8 @@ class GeoipStep:
         self.settings = settings
         self.city = city
         self.asn = asn
-        self._parent, self._leaf = split_field(settings.field)
+        self._parent, _ = split_field(settings.field)
+        self._read = reader(settings.field)
         self._target = tuple(settings.target_field.split(".")) if settings.target_field else ()
         self.lookup = functools.lru_cache(maxsize=settings.cache_size)(self._find)
 
@@ -132,38 +133,44 @@ class GeoipStep:
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record whose address is in a database."""
-        parent, leaf, dotted = self._parent, self._leaf, self.settings.field
-        target, lookup = self._target, self.lookup
+        read, parent, target, lookup = self._read, self._parent, self._target, self.lookup
         same = target == parent
+        enriched = missed = failed = 0
         for entry in entries:
-            node, text = string_at(entry, parent, leaf, dotted)
+            node, text = read(entry)
             if not text:
-                counts.missed += 1
+                missed += 1
                 continue
             try:
                 found = lookup(text)
             except Exception:  # a damaged database answers with an error for some addresses
-                counts.failed += 1
+                failed += 1
                 continue
             if found is None:
-                counts.failed += 1
+                failed += 1
                 continue
             geo, as_ = found
             if geo is None and as_ is None:
-                counts.missed += 1
+                missed += 1
                 continue
             out = node if same and node is not None else ensure(entry, target)
             if out is None:
-                counts.failed += 1
+                failed += 1
                 continue
+            # Copies: records never share mutable objects.
             if geo is not None:
-                copy = dict(geo)
-                if "location" in copy:
-                    copy["location"] = dict(copy["location"])  # records never share objects
+                copy = geo.copy()
+                location = copy.get("location")
+                if location is not None:
+                    copy["location"] = location.copy()
                 out["geo"] = copy
             if as_ is not None:
-                copy = dict(as_)
-                if "organization" in copy:
-                    copy["organization"] = dict(copy["organization"])
+                copy = as_.copy()
+                org = copy.get("organization")
+                if org is not None:
+                    copy["organization"] = org.copy()
                 out["as"] = copy
-            counts.enriched += 1
+            enriched += 1
+        counts.enriched += enriched
+        counts.missed += missed
+        counts.failed += failed

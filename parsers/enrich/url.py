@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from logship.record import LogEntry
 from parsers.enrich.settings import UrlStepSettings
-from parsers.enrich.step import StepCounts, ensure, split_field, string_at
+from parsers.enrich.step import StepCounts, ensure, reader, split_field
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # What java.net.URI (behind `uri_parts`) refuses in a URI reference: ASCII controls, space,
@@ -81,25 +81,30 @@ class UrlStep:
 
     def __init__(self, settings: UrlStepSettings) -> None:
         self.settings = settings
-        self._parent, self._leaf = split_field(settings.field)
+        self._parent, _ = split_field(settings.field)
+        self._read = reader(settings.field)
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record with a URL."""
-        parent, leaf, dotted = self._parent, self._leaf, self.settings.field
+        read, parent, parts_of = self._read, self._parent, url_parts
+        enriched = missed = failed = 0
         for entry in entries:
-            node, text = string_at(entry, parent, leaf, dotted)
+            node, text = read(entry)
             if not text:
-                counts.missed += 1
+                missed += 1
                 continue
             # Long targets (scanners' junk) are not cached: the cache is bounded by count.
-            parts = url_parts(text) if len(text) <= 2048 else url_parts.__wrapped__(text)
+            parts = parts_of(text) if len(text) <= 2048 else parts_of.__wrapped__(text)
             if parts is None:
-                counts.failed += 1
+                failed += 1
                 continue
             if node is None:
                 node = ensure(entry, parent)
                 if node is None:
-                    counts.failed += 1
+                    failed += 1
                     continue
             node.update(parts)  # scalars only: records share no objects
-            counts.enriched += 1
+            enriched += 1
+        counts.enriched += enriched
+        counts.missed += missed
+        counts.failed += failed

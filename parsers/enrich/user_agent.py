@@ -16,17 +16,16 @@ from typing import Any, NamedTuple, Protocol
 
 from logship.record import LogEntry
 from parsers.enrich.settings import UserAgentStepSettings
-from parsers.enrich.step import StepCounts, ensure, split_field, string_at
+from parsers.enrich.step import StepCounts, ensure, reader, split_field
 
 
 class Parsed(NamedTuple):
-    """What the step writes for one user agent string (None: left out)."""
+    """What the step writes for one user agent string, ready to copy into a record."""
 
-    name: str
-    version: str | None
-    os_name: str | None
-    os_version: str | None
-    device_name: str
+    top: dict[str, str]
+    """`name`, and `version` when known."""
+    os: dict[str, str] | None
+    device: dict[str, str]
 
 
 class Resolver(Protocol):
@@ -76,16 +75,17 @@ def parse_with(resolver: Resolver, text: str) -> Parsed:
 
     result = resolver(text, Domain.ALL)
     ua, os_, device = result.user_agent, result.os, result.device
-    name = ua.family if ua is not None and ua.family else "Other"
-    version = _version(ua.major, ua.minor, ua.patch, ua.patch_minor) if ua is not None else None
-    os_name = os_.family if os_ is not None and os_.family and os_.family != "Other" else None
-    os_version = (
-        _version(os_.major, os_.minor, os_.patch, os_.patch_minor)
-        if os_ is not None and os_name
-        else None
-    )
+    top = {"name": ua.family if ua is not None and ua.family else "Other"}
+    if ua is not None and (version := _version(ua.major, ua.minor, ua.patch, ua.patch_minor)):
+        top["version"] = version
+    os_fields = None
+    if os_ is not None and os_.family and os_.family != "Other":
+        os_fields = {"name": os_.family}
+        if os_version := _version(os_.major, os_.minor, os_.patch, os_.patch_minor):
+            os_fields["version"] = os_version
+            os_fields["full"] = f"{os_.family} {os_version}"
     device_name = device.family if device is not None and device.family else "Other"
-    return Parsed(name, version, os_name, os_version, device_name)
+    return Parsed(top, os_fields, {"name": device_name})
 
 
 class UserAgentStep:
@@ -95,7 +95,8 @@ class UserAgentStep:
 
     def __init__(self, settings: UserAgentStepSettings, resolver: Resolver | None = None) -> None:
         self.settings = settings
-        self._parent, self._leaf = split_field(settings.field)
+        self._parent, _ = split_field(settings.field)
+        self._read = reader(settings.field)
         resolver = resolver if resolver is not None else default_resolver()
         self.lookup = functools.lru_cache(maxsize=settings.cache_size)(
             functools.partial(parse_with, resolver)
@@ -103,30 +104,29 @@ class UserAgentStep:
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record that has a user agent string."""
-        parent, leaf, dotted, lookup = self._parent, self._leaf, self.settings.field, self.lookup
+        read, parent, lookup = self._read, self._parent, self.lookup
+        enriched = missed = failed = 0
         for entry in entries:
-            node, text = string_at(entry, parent, leaf, dotted)
+            node, text = read(entry)
             if not text:
-                counts.missed += 1
+                missed += 1
                 continue
             try:
-                parsed = lookup(text)
+                top, os_, device = lookup(text)
             except Exception:  # a library bug on one odd string must not stop the batch
-                counts.failed += 1
+                failed += 1
                 continue
             if node is None:
                 node = ensure(entry, parent)
                 if node is None:
-                    counts.failed += 1
+                    failed += 1
                     continue
-            node["name"] = parsed.name
-            if parsed.version is not None:
-                node["version"] = parsed.version
-            if parsed.os_name is not None:
-                os_: dict[str, str] = {"name": parsed.os_name}
-                if parsed.os_version is not None:
-                    os_["version"] = parsed.os_version
-                    os_["full"] = f"{parsed.os_name} {parsed.os_version}"
-                node["os"] = os_
-            node["device"] = {"name": parsed.device_name}
-            counts.enriched += 1
+            # Copies: records never share mutable objects (sinks and observers hold them).
+            node.update(top)
+            if os_ is not None:
+                node["os"] = os_.copy()
+            node["device"] = device.copy()
+            enriched += 1
+        counts.enriched += enriched
+        counts.missed += missed
+        counts.failed += failed

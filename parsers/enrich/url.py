@@ -83,13 +83,23 @@ class UrlStep:
         self.settings = settings
         self._parent, _ = split_field(settings.field)
         self._read = reader(settings.field)
+        self._top = self._parent[0] if len(self._parent) == 1 else ""
+        self._leaf = settings.field.rpartition(".")[2]
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record with a URL."""
         read, parent, parts_of = self._read, self._parent, url_parts
+        top, leaf = self._top, self._leaf
         enriched = missed = failed = 0
         for entry in entries:
-            node, text = read(entry)
+            # The one-level field (`user_agent.original`) read inline: this loop is per record.
+            node = entry.get(top)
+            if type(node) is dict:
+                text = node.get(leaf)
+                if type(text) is not str:
+                    text = None
+            else:
+                node, text = read(entry)
             if not text:
                 missed += 1
                 continue

@@ -97,6 +97,8 @@ class UserAgentStep:
         self.settings = settings
         self._parent, _ = split_field(settings.field)
         self._read = reader(settings.field)
+        self._top = self._parent[0] if len(self._parent) == 1 else ""
+        self._leaf = settings.field.rpartition(".")[2]
         resolver = resolver if resolver is not None else default_resolver()
         self.lookup = functools.lru_cache(maxsize=settings.cache_size)(
             functools.partial(parse_with, resolver)
@@ -105,14 +107,22 @@ class UserAgentStep:
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record that has a user agent string."""
         read, parent, lookup = self._read, self._parent, self.lookup
+        top, leaf = self._top, self._leaf
         enriched = missed = failed = 0
         for entry in entries:
-            node, text = read(entry)
+            # The one-level field (`user_agent.original`) read inline: this loop is per record.
+            node = entry.get(top)
+            if type(node) is dict:
+                text = node.get(leaf)
+                if type(text) is not str:
+                    text = None
+            else:
+                node, text = read(entry)
             if not text:
                 missed += 1
                 continue
             try:
-                top, os_, device = lookup(text)
+                first, os_, device = lookup(text)
             except Exception:  # a library bug on one odd string must not stop the batch
                 failed += 1
                 continue
@@ -122,7 +132,7 @@ class UserAgentStep:
                     failed += 1
                     continue
             # Copies: records never share mutable objects (sinks and observers hold them).
-            node.update(top)
+            node.update(first)
             if os_ is not None:
                 node["os"] = os_.copy()
             node["device"] = device.copy()

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from logship.config_file import ConfigError, parse_config
@@ -278,3 +279,32 @@ def test_reload_opens_the_database_files_again(tmp_path: Path) -> None:
     second = pipeline.inputs[0].chain.enrichment
     assert second is not None
     assert second.steps[0].city is not first.steps[0].city  # type: ignore[attr-defined]
+
+
+def test_check_and_parse_refuse_a_missing_database_and_parse_shows_the_enriched_fields(
+    tmp_path: Path,
+) -> None:
+    from tests.harness import run_cli
+
+    log = tmp_path / "access.log"
+    log.write_text(LINE + "\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(config_text(tmp_path, geo_enrich()))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(config_text(tmp_path, geo_enrich(city=tmp_path / "gone.mmdb")))
+
+    checked = run_cli("check", "-c", str(bad))
+    assert checked.returncode != 0
+    assert "inputs[0].enrich[2].geoip.city_db: cannot read" in checked.stderr
+
+    refused = run_cli("parse", "-c", str(bad), str(log))
+    assert refused.returncode != 0
+    assert "inputs[0].enrich[2].geoip.city_db" in refused.stderr
+
+    parsed = run_cli("parse", "-c", str(good), str(log))
+    assert parsed.returncode == 0, parsed.stderr
+    record = orjson.loads(parsed.stdout.splitlines()[0])
+    assert record["source"]["geo"]["country_iso_code"] == "SE"
+    assert record["user_agent"]["os"]["full"] == "Windows 7"
+    assert record["url"]["query"] == "id=7"
+    assert "# enrich geoip: 1 enriched, 0 missed, 0 failed" in parsed.stderr

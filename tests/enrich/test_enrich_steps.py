@@ -308,3 +308,20 @@ def test_check_and_parse_refuse_a_missing_database_and_parse_shows_the_enriched_
     assert record["user_agent"]["os"]["full"] == "Windows 7"
     assert record["url"]["query"] == "id=7"
     assert "# enrich geoip: 1 enriched, 0 missed, 0 failed" in parsed.stderr
+
+
+def test_a_reload_whose_database_is_gone_keeps_the_running_config_and_its_readers(
+    tmp_path: Path,
+) -> None:
+    from logship.agent import Agent
+
+    city = tmp_path / "city.mmdb"
+    shutil.copy(CITY_DB, city)
+    path = tmp_path / "agent.yaml"
+    path.write_text(config_text(tmp_path, f"[{{geoip: {{city_db: {city}}}}}]"))
+    config = parse_config(path.read_text(), str(path), tmp_path, {})
+    agent = Agent(config, config_path=path)
+    running = agent.pipeline.inputs[0].chain.enrichment
+    city.unlink()
+    agent._apply_reload()  # SIGHUP's work: logs the error, changes nothing
+    assert agent.pipeline.inputs[0].chain.enrichment is running

@@ -12,6 +12,8 @@ Scenarios (in the order they run):
   multiline      log4j lines with stack traces, multiline preset java_stacktrace -> file
   workers        two busy files with workers: 1, then workers: 2 (multi-core scaling)
   json           JSON lines -> json rule -> file
+  enrich         nginx_access -> file with enrich [user_agent, geoip, url] against none
+                 (public client addresses; MaxMind's test databases), same run
   latency        a writer at 10,000 lines/s: line written -> in the output, p50/p99
   peers          logship vs rsyslog vs syslog-ng, same log, same fields, outputs verified
                  (three rounds, contenders in turn, ratios of the medians)
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import (
     elasticsearch_throughput,
+    enrich_overhead,
     json_lines,
     kafka_throughput,
     latency,
@@ -60,6 +63,7 @@ SCENARIOS: dict[str, Runner] = {
     "multiline": multiline_throughput.run,
     "workers": workers.run,
     "json": json_lines.run,
+    "enrich": lambda lines, keep: enrich_overhead.run(lines, 2 if lines >= 1_000_000 else 1, keep),
     "latency": lambda lines, keep: latency.run(10_000, 30.0 if lines >= 1_000_000 else 10.0, keep),
     # Three rounds with the contenders taking turns: the peer ratios are the headline figures.
     "peers": lambda lines, keep: compare.run(lines, keep, None, 3 if lines >= 1_000_000 else 1),

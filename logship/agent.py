@@ -19,6 +19,7 @@ from types import FrameType
 
 from logship import __version__
 from logship.config import Config
+from logship.data_dir import StartupError
 from logship.pipeline import Pipeline
 from logship.process import tune_gc, tune_malloc
 from logship.shard import SINGLE, Shard
@@ -162,7 +163,14 @@ class Agent:
                 extra={"config": str(self.config_path), "problems": exc.problems},
             )
             return
-        restart_needed = self.pipeline.reload(config)
+        try:
+            restart_needed = self.pipeline.reload(config)
+        except StartupError as exc:  # a GeoIP database that cannot be read: nothing changed yet
+            log.error(
+                "Reload failed; the running config is kept.",
+                extra={"config": str(self.config_path), "problems": str(exc)},
+            )
+            return
         log.info(
             "Config reloaded: inputs and parser rules applied.",
             extra={"config": str(self.config_path), "needs_restart": restart_needed},

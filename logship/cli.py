@@ -230,7 +230,9 @@ def _run_start_up_checks(config: Config) -> int:
 
     found = problems(config, ports=True)
     fatal = [p.message for p in found if p.fatal]
-    print("\n# Start-up checks (data folder, sink paths, TLS files, HTTP address):")
+    print(
+        "\n# Start-up checks (data folder, sink paths, TLS files, GeoIP databases, HTTP address):"
+    )
     for problem in found:
         if not problem.fatal:
             print(f"warning: {problem.message}")
@@ -314,7 +316,14 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_CONFIG
     config, inp = loaded
-    chain = build_chains(config)[inp.name]
+    from logship.data_dir import StartupError
+    from logship.enrich_wiring import attach_enrichment
+
+    try:
+        chain = attach_enrichment(config, build_chains(config))[inp.name]
+    except StartupError as exc:
+        _print_cannot_start(str(exc))
+        return EXIT_CONFIG
     try:
         stream = sys.stdin.buffer if args.logfile == "-" else open(args.logfile, "rb")  # noqa: SIM115
     except OSError as exc:

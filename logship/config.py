@@ -26,6 +26,7 @@ from logship.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
+from parsers.enrich.settings import EnrichStepSettings
 from parsers.section import ParsersSettings, unknown_key_message
 from sinks.catalog import SinkSettingsUnion
 
@@ -121,6 +122,11 @@ class InputSettings(StrictModel):
     multiline: MultilineSettings | None = None
     keep_original: bool = False
     """Every record carries its event's whole text as `event.original` (redacted like the rest)."""
+    enrich: list[EnrichStepSettings] = Field(
+        default=[],
+        json_schema_extra={"expected": "a list of enrichment steps: user_agent, geoip, url"},
+    )
+    """Steps that add fields to every parsed record, in order (parsers.enrich)."""
 
     @field_validator("follow_symlinks", mode="before")
     @classmethod

@@ -150,6 +150,14 @@ class Metrics:
             ["input", "rule"],
             registry=r,
         )
+        self.enrich_records = Counter(
+            "logship_enrich_records",
+            "Records an enrichment step looked at, by outcome: enriched (fields added), missed "
+            "(no value, a private address, not in the database), failed (not an address, "
+            "not a URL).",
+            ["input", "step", "outcome"],
+            registry=r,
+        )
         Info("logship_build", "The agent's version.", registry=r).info(
             {"version": __version__, "python": platform.python_version()}
         )

@@ -156,4 +156,11 @@ def run(
     if out is not None:
         out.flush()
     print_summary("stdin" if source == "-" else source, settings, totals, sys.stderr)
+    if chain.enrichment is not None:
+        for step, counts in chain.enrichment.totals.items():
+            print(
+                f"# enrich {step}: {counts.enriched} enriched, {counts.missed} missed, "
+                f"{counts.failed} failed",
+                file=sys.stderr,
+            )
     return totals

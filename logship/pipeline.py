@@ -17,6 +17,7 @@ from logship.config import Config
 from logship.data_dir import StartupError, claim
 from logship.dead_letter import DeadLetterFile
 from logship.derived_metrics import DerivedMetrics
+from logship.enrich_wiring import attach_enrichment
 from logship.health import Health
 from logship.http_endpoint import HttpEndpoint, bind_or_disable, pipeline_routes
 from logship.live_metrics import LiveMetrics
@@ -98,7 +99,7 @@ class Pipeline:
 
     def _build_inputs(self, config: Config) -> list[InputRuntime]:
         """The inputs as the tailer runs them, feeding this pipeline's sink queues."""
-        chains = build_chains(config)
+        chains = attach_enrichment(config, build_chains(config), self.metrics)
         own_files = frozenset(
             os.path.abspath(str(path))
             for s in config.sinks

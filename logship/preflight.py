@@ -9,6 +9,7 @@ worker meets a disk that became read-only); `check` calls the same functions, so
   creatable; a path under a regular file never is);
 - TLS files of the sinks and alert destinations (CA, client certificate and key, librdkafka's
   `ssl.*.location` options) load;
+- the GeoIP databases of `enrich:` steps open (logship.enrich_wiring);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
   the same `listen_problem`).
 
@@ -33,6 +34,7 @@ from typing import Any
 
 from logship.config import Config, HttpSettings
 from logship.data_dir import StartupError
+from logship.enrich_wiring import database_problems
 from logship.http_endpoint import HttpEndpoint, listen_problem
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -60,6 +62,7 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     address bind test (for `check`)."""
     found = [Problem(m) for m in _path_problems(config)]
     found += [Problem(m) for m in _tls_problems(config)]
+    found += [Problem(m) for m in database_problems(config)]
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found

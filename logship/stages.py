@@ -31,8 +31,12 @@ def parse_events(
     file_info: dict[str, str],
     fields: dict[str, Any] | None,
 ) -> tuple[list[LogEntry], ChainStats]:
-    """The records of one file's events: the input's chain, with now as the read time."""
-    return chain.parse(lines, file_info, format_epoch(time.time()), fields)
+    """The records of one file's events: the input's chain, with now as the read time, then
+    the input's enrichment steps over the whole batch."""
+    entries, stats = chain.parse(lines, file_info, format_epoch(time.time()), fields)
+    if chain.enrichment is not None:
+        chain.enrichment.apply(entries)
+    return entries, stats
 
 
 class LineStages:

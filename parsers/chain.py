@@ -39,6 +39,7 @@ from parsers.rule import Rule, compile_rule
 
 if TYPE_CHECKING:
     from logship.config import Config
+    from parsers.enrich.step import EnrichChain
     from parsers.section import ParsersSettings
 
 PARSE_FAILURE = "parse_failure"
@@ -84,6 +85,9 @@ class ParserChain:
         self.on_no_match = on_no_match
         self.redactor = redactor if redactor else None
         self.clock = clock
+        self.enrichment: EnrichChain | None = None
+        """The input's `enrich:` steps, set by the agent (it opens their databases); applied
+        to each batch after parsing by `logship.stages.parse_events`."""
 
     def parse(
         self,

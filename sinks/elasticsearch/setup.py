@@ -4,7 +4,7 @@ Data-stream mode works with Elasticsearch's built-in `logs-*-*` template instead
 with it: for `logs-<dataset>-*` it installs an index template at priority 150 (above the
 built-in 100, below Fleet integrations' 200) composed of the same building blocks
 (`logs@mappings`, `logs@settings`, `ecs@mappings`), plus `logs-<dataset>@logship` (the
-mappings the configured rules need, the ILM policy) and the user's `logs@custom` and
+mappings the configured rules and the enrichment steps need, the ILM policy) and the user's `logs@custom` and
 `logs-<dataset>@custom`, which stay the place for customisation. Index mode installs an index
 template with ECS mappings for the fields the agent emits. Both write an ILM policy with the
 configured retention, and a Kibana data view when a Kibana URL is configured.
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from parsers.config import RuleSettings
 from sinks.elasticsearch.client import Client, Unreachable, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
+from sinks.elasticsearch.enrich_mappings import ENRICH_PROPERTIES
 
 _RULE_TYPES = {"int": "long", "float": "double", "bool": "boolean"}
 _BUILTIN_PARTS = ("logs@mappings", "logs@settings", "ecs@mappings")
@@ -172,7 +173,7 @@ def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings
                 {
                     "template": {
                         "settings": {"index.lifecycle.name": policy},
-                        "mappings": {"properties": rule_mappings(rules)},
+                        "mappings": {"properties": {**ENRICH_PROPERTIES, **rule_mappings(rules)}},
                     },
                     "_meta": meta,
                 },
@@ -239,7 +240,11 @@ def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings
                                     }
                                 }
                             ],
-                            "properties": {**ECS_PROPERTIES, **rule_mappings(rules)},
+                            "properties": {
+                                **ECS_PROPERTIES,
+                                **ENRICH_PROPERTIES,
+                                **rule_mappings(rules),
+                            },
                         },
                     },
                     "_meta": meta,

@@ -6,7 +6,9 @@ One thread serves every input and file, in rounds (`run_round`). Per round it:
 2. reads one chunk from every open file that is due: a file that returned data is due again at
    once; a file at its end 25 ms later, then at doubling intervals while it stays quiet, up to
    8 x `poll_interval`, so a busy file is followed closely (low latency), an idle agent does not
-   spin, and one busy file cannot starve the others;
+   spin, and one busy file cannot starve the others. A file still quiet at its second re-check
+   gets a one-shot inotify watch (`logship.file_wake`): its next write makes it due at once,
+   and the timer stays as the safety net (and the only way on file systems without inotify);
 3. at a file's end: flushes partial lines and multiline events whose wait is over, notices
    truncation (copytruncate), deletion and inactivity, and when files are waiting for one of
    the `max_open_files` slots, closes the file to give its slot to the next (fair sharing);
@@ -35,6 +37,7 @@ from logship.batch import Batch
 from logship.config import InputSettings
 from logship.container import kubernetes_fields
 from logship.discovery import FileFinder
+from logship.file_wake import FileWakeups
 from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
 from logship.metrics import Metrics
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled every 8 x poll_interval at most
 _FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon, then doubling
+_WATCH_AFTER = 2  # empty reads in a row before a file is watched for its next write
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -198,8 +202,10 @@ class Tailer(threading.Thread):
         self.clean_removed_after = clean_removed_after
         self._stopping = threading.Event()
         self._finishing = threading.Event()
-        self._wake = threading.Event()
-        self._watcher = DirectoryWatcher(self._wake)
+        self._wake = threading.Event()  # the tailer waits on it; whoever wants a round sets it
+        self._rescan = threading.Event()  # a folder event: rescan soon
+        self._watcher = DirectoryWatcher(self._rescan, self._wake)
+        self._file_wake = FileWakeups(self._wake)
         self._files: dict[str, _TailedFile] = {}
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
         self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
@@ -294,7 +300,12 @@ class Tailer(threading.Thread):
     def run(self) -> None:
         name_native_thread("logship-tailer")
         try:
-            while not self._stopping.is_set():
+            while True:
+                # Cleared before anything is looked at: a wake-up set after this point ends
+                # the wait below at once, so none is lost.
+                self._wake.clear()
+                if self._stopping.is_set():
+                    return
                 if self._finishing.is_set():
                     self.read_deleted_to_end()
                     return
@@ -303,14 +314,10 @@ class Tailer(threading.Thread):
                 busy, due = self.run_round(time.monotonic())
                 if busy:
                     continue
-                if self._wake.is_set():
-                    # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon,
-                    # without spinning on the already-set event.
-                    self._stopping.wait(
-                        max(0.0, min(due, self._last_scan + _MIN_RESCAN_GAP) - time.monotonic())
-                    )
-                else:
-                    self._wake.wait(max(0.0, due - time.monotonic()))
+                if self._rescan.is_set():
+                    # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon.
+                    due = min(due, self._last_scan + _MIN_RESCAN_GAP)
+                self._wake.wait(max(0.0, due - time.monotonic()))
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down
             self.error = exc
             log.exception("Tailer failed.")
@@ -322,6 +329,7 @@ class Tailer(threading.Thread):
         for tf in list(self._files.values()):
             self._close(tf, reason="shutdown")
         self._watcher.stop()
+        self._file_wake.close()
 
     def read_deleted_to_end(self) -> None:
         """Reads every open file whose last link is gone to its end, ships it, and closes it."""
@@ -366,12 +374,13 @@ class Tailer(threading.Thread):
 
     def run_round(self, now: float) -> tuple[bool, float]:
         """Scans if due, reads every due file once. Returns (read anything?, when the next file is due)."""
-        wake = self._wake.is_set() and now - self._last_scan >= _MIN_RESCAN_GAP
+        wake = self._rescan.is_set() and now - self._last_scan >= _MIN_RESCAN_GAP
         if now >= self._next_scan or wake:
-            self._wake.clear()
+            self._rescan.clear()
             self._scan(now)
             self._last_scan = now
             self._next_scan = now + min(inp.settings.scan_interval for inp in self.inputs)
+        self._written_to(now)
         busy = False
         due = self._next_scan
         for tf in list(self._files.values()):
@@ -382,7 +391,17 @@ class Tailer(threading.Thread):
             if tf.key in self._files:
                 due = min(due, tf.next_poll)
         self._fill_slots()
+        self.metrics.files_watched.set(self._file_wake.armed)
         return busy, due
+
+    def _written_to(self, now: float) -> None:
+        """Makes the files whose watch fired (written to while quiet) due now, backoff reset."""
+        for key in self._file_wake.fired():
+            tf = self._files.get(key)
+            if tf is not None:
+                tf.next_poll = now
+                tf.idle_polls = 0
+                self.metrics.file_wakeups.labels(tf.input.name).inc()
 
     def _behind_predecessor(self, tf: _TailedFile) -> bool:
         """True until the file this one replaced (renamed away) has been read to its end.
@@ -614,10 +633,13 @@ class Tailer(threading.Thread):
         idle = now - tf.last_data
         if tf.stages.holding:
             self._ship(tf, tf.stages.flush_due(idle), flushed=True)
+        watched = tf.idle_polls >= _WATCH_AFTER and self._watch(tf)
         try:
             st = tf.reader.stat()
         except OSError:
             return
+        if watched and st.st_size > tf.reader.offset:
+            tf.next_poll = now  # written between the read and the watch: no event will come
         if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
             self._truncated(tf, st.st_size)
         elif st.st_nlink == 0:
@@ -631,6 +653,18 @@ class Tailer(threading.Thread):
                 self._close(tf, reason="renamed and inactive")
         elif self._waiting and not tf.stages.holding:
             self._close(tf, reason="yielding its slot to a waiting file")
+
+    def _watch(self, tf: _TailedFile) -> bool:
+        """Arms a one-shot watch on a quiet file, so its next write wakes the tailer at once."""
+        if tf.input.settings.watch != "inotify" or isinstance(tf.reader, GzipFileReader):
+            return False
+        if self._file_wake.is_armed(tf.key):
+            return False  # armed at an earlier end: the size check was done then
+        failures = self._file_wake.failures
+        if self._file_wake.arm(tf.key, tf.reader.fd):
+            return True
+        self.metrics.file_watch_failures.inc(self._file_wake.failures - failures)
+        return False
 
     def _truncated(self, tf: _TailedFile, size: int) -> None:
         log.warning(
@@ -651,6 +685,7 @@ class Tailer(threading.Thread):
     def _close(self, tf: _TailedFile, reason: str, deleted: bool = False) -> None:
         if self._files.pop(tf.key, None) is None:
             return
+        self._file_wake.disarm(tf.key)
         resume = tf.stages.emitted_end
         if not deleted:
             try:

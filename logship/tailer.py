@@ -218,6 +218,7 @@ class Tailer(threading.Thread):
         self.scans = 0
         """How many discovery scans have completed (the first one applies `start_at: end`)."""
         self._m = {inp.name: self._input_metrics(inp.name) for inp in self.inputs}
+        self._queues = _distinct_queues(self.inputs)
         self._pending_inputs: list[InputRuntime] | None = None
         self.error: BaseException | None = None
 
@@ -283,6 +284,7 @@ class Tailer(threading.Thread):
             if name not in self._m:
                 self._m[name] = self._input_metrics(name)
         self.inputs = list(new)
+        self._queues = _distinct_queues(self.inputs)
         self._warned_empty &= set(by_name)
         self._next_scan = 0.0  # new globs are scanned at once
         log.info(
@@ -317,6 +319,8 @@ class Tailer(threading.Thread):
                 if self._rescan.is_set():
                     # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon.
                     due = min(due, self._last_scan + _MIN_RESCAN_GAP)
+                for queue in self._queues:
+                    queue.producer_idle()  # read all there is: the sinks need not linger
                 self._wake.wait(max(0.0, due - time.monotonic()))
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down
             self.error = exc
@@ -741,3 +745,8 @@ class Tailer(threading.Thread):
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart
+
+
+def _distinct_queues(inputs: Sequence[InputRuntime]) -> list[SinkQueue]:
+    """Every sink queue the inputs feed, each once."""
+    return list({id(q): q for inp in inputs for q in inp.queues}.values())

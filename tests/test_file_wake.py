@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from logship import file_wake
+from logship.batch import Batch
 from logship.file_wake import FileWakeups
 from tests.harness import wait_until
 from tests.test_tailer import Rig
@@ -253,6 +254,24 @@ def test_a_line_written_just_before_the_watch_is_armed_is_not_left_for_the_timer
     clock.step_until(lambda: len(rig.drain()) == 2, advance=0.0)
     assert clock.now == frozen
     rig.tailer.close_all()
+
+
+def test_once_the_tailer_has_read_everything_the_sink_does_not_linger(tmp_path: Path) -> None:
+    rig = quiet_rig(tmp_path).start()
+    try:
+        (rig.logs / "app.log").write_text("a lone line\n")
+        wait_until(lambda: rig.queue.events == 1, timeout=10, message="the line queued")
+        got: list[Batch | None] = []
+        taker = threading.Thread(
+            target=lambda: got.append(rig.queue.take(100, 1 << 20, 600)), daemon=True
+        )
+        taker.start()
+        taker.join(30)  # far less than the 600 s linger: the idle tailer ends it
+        assert not taker.is_alive()
+        assert got[0] is not None
+        assert [e["message"] for e in got[0].entries] == ["a lone line"]
+    finally:
+        rig.stop()
 
 
 @pytest.mark.slow

@@ -208,6 +208,7 @@ class Tailer(threading.Thread):
         self._file_wake = FileWakeups(self._wake)
         self._files: dict[str, _TailedFile] = {}
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
+        self._closed_watched: dict[str, tuple[str, str]] = {}  # key -> (input, path): inactive
         self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
         self._waiting_paths: set[str] = set()
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
@@ -406,6 +407,12 @@ class Tailer(threading.Thread):
                 tf.next_poll = now
                 tf.idle_polls = 0
                 self.metrics.file_wakeups.labels(tf.input.name).inc()
+            elif key in self._closed_watched:  # closed as inactive, written again: reopen now
+                name, path = self._closed_watched.pop(key)
+                for inp in self.inputs:
+                    if inp.name == name:
+                        self.metrics.file_wakeups.labels(name).inc()
+                        self._consider(inp, path, now, time.time())
 
     def _behind_predecessor(self, tf: _TailedFile) -> bool:
         """True until the file this one replaced (renamed away) has been read to its end.
@@ -446,6 +453,8 @@ class Tailer(threading.Thread):
         for key in gone:
             self.acks.forget(key)
             self._closed.pop(key, None)
+            if self._closed_watched.pop(key, None) is not None:
+                self._file_wake.disarm(key)
         self.scans += 1
         self.metrics.files_open.set(len(self._files))
 
@@ -524,6 +533,7 @@ class Tailer(threading.Thread):
             self._refuse_link(inp, path, os.path.realpath(path))
             return
         self._failed_paths.pop(path, None)
+        self._closed_watched.pop(key, None)
         reader.offset = self._start_offset(inp, reader, size, self._closed.pop(key, None))
         tf = _TailedFile(inp, path, reader, now)
         for other in self._files.values():
@@ -651,7 +661,7 @@ class Tailer(threading.Thread):
             self._close(tf, reason="deleted", deleted=True)
         elif idle >= settings.close_inactive:
             if tf.reader.path_points_here():
-                self._close(tf, reason="inactive")
+                self._close(tf, reason="inactive", watch=True)
             else:
                 self._ship(tf, tf.stages.drain(), flushed=True)
                 self._close(tf, reason="renamed and inactive")
@@ -686,10 +696,19 @@ class Tailer(threading.Thread):
         tf.next_poll = time.monotonic()
         tf.idle_polls = 0
 
-    def _close(self, tf: _TailedFile, reason: str, deleted: bool = False) -> None:
+    def _close(
+        self, tf: _TailedFile, reason: str, deleted: bool = False, watch: bool = False
+    ) -> None:
+        """Closes a file; with `watch`, a write to it reopens it at once (not at the next scan)."""
         if self._files.pop(tf.key, None) is None:
             return
-        self._file_wake.disarm(tf.key)
+        watch = watch and len(self._closed_watched) < self.max_open_files
+        if watch:
+            self._watch(tf)  # usually armed already: it has been quiet for close_inactive
+        if watch and self._file_wake.is_armed(tf.key):
+            self._closed_watched[tf.key] = (tf.input.name, tf.path)
+        else:
+            self._file_wake.disarm(tf.key)
         resume = tf.stages.emitted_end
         if not deleted:
             try:

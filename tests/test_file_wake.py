@@ -233,6 +233,24 @@ def test_a_deleted_file_is_closed_and_no_longer_watched(tmp_path: Path) -> None:
     rig.tailer.close_all()
 
 
+def test_a_file_closed_as_inactive_is_reopened_by_its_next_write_not_the_next_scan(
+    tmp_path: Path,
+) -> None:
+    rig = quiet_rig(tmp_path, close_inactive="2s")
+    clock = Clock(rig)
+    log = rig.logs / "app.log"
+    log.write_text("first\n")
+    clock.step_until(lambda: len(rig.drain()) == 1, advance=0.5)
+    clock.step_until(lambda: rig.tailer.open_files == 0, advance=0.5)
+    assert rig.tailer._file_wake.armed == 1
+    append(log, "after the close\n")  # the next scan is an hour away; the clock stands still
+    clock.step_until(lambda: len(rig.drain()) == 2, advance=0.0)
+    assert rig.drain() == ["first", "after the close"]
+    assert rig.metric("logship_file_wakeups_total", input="app") == 1
+    rig.tailer.close_all()
+    assert rig.tailer._file_wake.armed == 0
+
+
 def test_a_line_written_just_before_the_watch_is_armed_is_not_left_for_the_timer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -244,6 +244,7 @@ def quiet(
         wait_for(watcher, files, proc, stderr.name)
         time.sleep(quiet_s)  # every file quiet for quiet_s before its next line
         user0, sys0, _, _ = proc_stats(proc.pid)
+        threads0 = thread_cpu(proc.pid)
         started = time.monotonic()
         gap = quiet_s / files
         for k in range(rounds * files):
@@ -256,6 +257,7 @@ def quiet(
         wait_for(watcher, files + written, proc, stderr.name)
         wall = time.monotonic() - started
         user1, sys1, minflt, rss = proc_stats(proc.pid)
+        threads1 = thread_cpu(proc.pid)
     finally:
         watcher.stop.set()
         stop(proc)
@@ -271,6 +273,7 @@ def quiet(
         sys1 - sys0,
         rss,
         minflt,
+        {name: threads1[name] - threads0.get(name, 0.0) for name in threads1},
     )
     cpu = (user1 - user0) + (sys1 - sys0)
     notes = [

@@ -36,6 +36,8 @@ import threading
 import time
 from collections import deque
 
+from logship.process import name_native_thread
+
 log = logging.getLogger(__name__)
 
 IN_MODIFY = 0x00000002
@@ -203,6 +205,7 @@ class FileWakeups:
         )
 
     def _read_events(self) -> None:
+        name_native_thread("logship-wake")
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._stop_r, select.POLLIN)

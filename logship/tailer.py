@@ -22,6 +22,7 @@ before its successor at the same path is read at all, so lines keep their order.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -42,6 +43,7 @@ from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
 from logship.metrics import Metrics
 from logship.ndjson import encode_ndjson
+from logship.poll_schedule import PollSchedule
 from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
 from logship.record import LogEntry, format_epoch
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled every 8 x poll_interval at most
 _FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon, then doubling
 _WATCH_AFTER = 2  # empty reads in a row before a file is watched for its next write
+_MISSES_BEFORE_POLLING = 3  # writes a file's watch did not report before it is only polled
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -141,7 +144,7 @@ class _TailedFile:
         "input",
         "key",
         "last_data",
-        "next_poll",
+        "missed_events",
         "path",
         "predecessor",
         "predecessor_eofs",
@@ -170,7 +173,7 @@ class _TailedFile:
         """The first bytes as they were when opened: if they change, the file was truncated and
         rewritten (copytruncate followed by new writes past our offset), which size cannot tell."""
         self.last_data = now
-        self.next_poll = now
+        self.missed_events = 0  # reads that found data its armed watch did not report
         self.idle_polls = 0
         self.eof_polls = 0  # polls that found nothing new, in total
         self.predecessor: _TailedFile | None = None
@@ -207,6 +210,7 @@ class Tailer(threading.Thread):
         self._watcher = DirectoryWatcher(self._rescan, self._wake)
         self._file_wake = FileWakeups(self._wake)
         self._files: dict[str, _TailedFile] = {}
+        self._polls = PollSchedule()  # when each open file is due for its next read
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
         self._closed_watched: dict[str, tuple[str, str]] = {}  # key -> (input, path): inactive
         self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
@@ -387,24 +391,25 @@ class Tailer(threading.Thread):
             self._next_scan = now + min(inp.settings.scan_interval for inp in self.inputs)
         self._written_to(now)
         busy = False
-        due = self._next_scan
-        for tf in list(self._files.values()):
-            if self._stopping.is_set():
-                break
-            if tf.next_poll <= now and not self._behind_predecessor(tf):
-                busy = self._poll(tf, now) or busy
-            if tf.key in self._files:
-                due = min(due, tf.next_poll)
+        for key in self._polls.due(now):
+            tf = self._files.get(key)
+            if tf is None:
+                continue
+            if self._stopping.is_set() or self._behind_predecessor(tf):
+                self._polls.set(key, now)  # still due: next round
+                continue
+            busy = self._poll(tf, now) or busy
         self._fill_slots()
         self.metrics.files_watched.set(self._file_wake.armed)
-        return busy, due
+        due = self._polls.next()
+        return busy, self._next_scan if due is None else min(due, self._next_scan)
 
     def _written_to(self, now: float) -> None:
         """Makes the files whose watch fired (written to while quiet) due now, backoff reset."""
         for key in self._file_wake.fired():
             tf = self._files.get(key)
             if tf is not None:
-                tf.next_poll = now
+                self._polls.set(key, now)
                 tf.idle_polls = 0
                 self.metrics.file_wakeups.labels(tf.input.name).inc()
             elif key in self._closed_watched:  # closed as inactive, written again: reopen now
@@ -540,9 +545,10 @@ class Tailer(threading.Thread):
             if other.path == path and other.input is inp:
                 tf.predecessor = other  # rotated away from this path: read it out first
                 tf.predecessor_eofs = other.eof_polls
-                other.next_poll = now
+                self._polls.set(other.key, now)
                 self.metrics.rotations.labels(inp.name).inc()
         self._files[key] = tf
+        self._polls.set(key, now)
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))
         self.metrics.files_open.set(len(self._files))
@@ -616,7 +622,9 @@ class Tailer(threading.Thread):
                 return True
             tf.last_data = now
             tf.idle_polls = 0
-            tf.next_poll = now
+            self._polls.set(tf.key, now)
+            if self._file_wake.is_armed(tf.key):
+                self._missed_event(tf)
             self._m[tf.input.name][1].inc(len(data))
             if len(tf.head) < FINGERPRINT_BYTES:
                 tf.head = head(tf.reader.fd)
@@ -640,20 +648,25 @@ class Tailer(threading.Thread):
         settings = tf.input.settings
         tf.idle_polls += 1
         tf.eof_polls += 1
-        tf.next_poll = now + min(
-            _FIRST_RECHECK * 2 ** min(tf.idle_polls - 1, 30),
-            settings.poll_interval * _MAX_IDLE_BACKOFF,
-        )
         idle = now - tf.last_data
         if tf.stages.holding:
             self._ship(tf, tf.stages.flush_due(idle), flushed=True)
         watched = tf.idle_polls >= _WATCH_AFTER and self._watch(tf)
+        delay = settings.poll_interval * _MAX_IDLE_BACKOFF
+        if tf.stages.holding or self._waiting or not self._file_wake.is_armed(tf.key):
+            # Without a watch (or with something to flush, or a slot to give up, in time),
+            # quiet files are re-checked at doubling intervals; a watched one reports its next
+            # write, so its timer is only the safety net (and the close_inactive clock).
+            delay = min(_FIRST_RECHECK * 2 ** min(tf.idle_polls - 1, 30), delay)
+        else:
+            delay = max(_FIRST_RECHECK, min(delay, settings.close_inactive - idle))
+        self._polls.set(tf.key, _on_grid(now + delay, delay))
         try:
             st = tf.reader.stat()
         except OSError:
             return
         if watched and st.st_size > tf.reader.offset:
-            tf.next_poll = now  # written between the read and the watch: no event will come
+            self._polls.set(tf.key, now)  # written between the read and the watch: no event
         if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
             self._truncated(tf, st.st_size)
         elif st.st_nlink == 0:
@@ -672,13 +685,27 @@ class Tailer(threading.Thread):
         """Arms a one-shot watch on a quiet file, so its next write wakes the tailer at once."""
         if tf.input.settings.watch != "inotify" or isinstance(tf.reader, GzipFileReader):
             return False
-        if self._file_wake.is_armed(tf.key):
-            return False  # armed at an earlier end: the size check was done then
+        if self._file_wake.is_armed(tf.key) or tf.missed_events >= _MISSES_BEFORE_POLLING:
+            return False  # armed at an earlier end (the size check was done then), or useless
         failures = self._file_wake.failures
         if self._file_wake.arm(tf.key, tf.reader.fd):
             return True
         self.metrics.file_watch_failures.inc(self._file_wake.failures - failures)
         return False
+
+    def _missed_event(self, tf: _TailedFile) -> None:
+        """A read found data before the watch reported it: a race, or writes inotify cannot
+        see (NFS, FUSE: another host's writes). After three, the file is left to its timer."""
+        tf.missed_events += 1
+        if tf.missed_events < _MISSES_BEFORE_POLLING:
+            return
+        self._file_wake.disarm(tf.key)
+        self.metrics.file_watch_failures.inc()
+        log.info(
+            "Writes to this file are not reported by inotify (a network file system?); "
+            "it is polled instead.",
+            extra={"path": tf.path, "file_key": tf.key},
+        )
 
     def _truncated(self, tf: _TailedFile, size: int) -> None:
         log.warning(
@@ -693,7 +720,7 @@ class Tailer(threading.Thread):
         tf.head = head(tf.reader.fd)
         tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
         self.registry.describe(tf.key, tf.path, tf.fp_hash, tf.fp_bytes, 0)
-        tf.next_poll = time.monotonic()
+        self._polls.set(tf.key, time.monotonic())
         tf.idle_polls = 0
 
     def _close(
@@ -702,6 +729,7 @@ class Tailer(threading.Thread):
         """Closes a file; with `watch`, a write to it reopens it at once (not at the next scan)."""
         if self._files.pop(tf.key, None) is None:
             return
+        self._polls.remove(tf.key)
         watch = watch and len(self._closed_watched) < self.max_open_files
         if watch:
             self._watch(tf)  # usually armed already: it has been quiet for close_inactive
@@ -769,3 +797,16 @@ class Tailer(threading.Thread):
 def _distinct_queues(inputs: Sequence[InputRuntime]) -> list[SinkQueue]:
     """Every sink queue the inputs feed, each once."""
     return list({id(q): q for inp in inputs for q in inp.queues}.values())
+
+
+def _on_grid(when: float, delay: float) -> float:
+    """`when`, rounded up to a multiple of an eighth to a quarter of `delay`.
+
+    Every file's polls fall on the same grid, so quiet files come due together and are polled
+    in one round: each round walks every open file, and wake-ups would otherwise scatter the
+    files' schedules into a round each.
+    """
+    quantum = _FIRST_RECHECK
+    while quantum * 8 <= delay:
+        quantum *= 2
+    return math.ceil(when / quantum) * quantum

@@ -292,6 +292,31 @@ def test_once_the_tailer_has_read_everything_the_sink_does_not_linger(tmp_path: 
         rig.stop()
 
 
+def test_a_file_whose_writes_inotify_does_not_report_is_left_to_its_timer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = Rig(tmp_path, poll_interval="1s", scan_interval="1h")
+    clock = Clock(rig)
+    monkeypatch.setattr(rig.tailer._file_wake, "fired", list)  # events never come (NFS)
+    log = rig.logs / "app.log"
+    log.write_text("0\n")
+    for n in range(1, 4):
+        clock.step_until(lambda: rig.tailer._file_wake.armed == 1, advance=0.05)
+        append(log, f"{n}\n")
+        clock.step_until(lambda n=n: len(rig.drain()) == n + 1, advance=1.0)
+    # The timer found three writes the watch never reported: the file is polled only.
+    assert rig.tailer._file_wake.armed == 0
+    assert rig.metric("logship_file_watch_failures_total") == 1
+    for n in range(4, 6):
+        for _ in range(20):  # quiet rounds: it is not watched again
+            clock.step_until(lambda: True, advance=0.05)
+            assert rig.tailer._file_wake.armed == 0
+        append(log, f"{n}\n")
+        clock.step_until(lambda n=n: len(rig.drain()) == n + 1, advance=1.0)
+    assert rig.drain() == [str(n) for n in range(6)]
+    rig.tailer.close_all()
+
+
 @pytest.mark.slow
 def test_a_line_appended_after_20_s_of_quiet_arrives(tmp_path: Path) -> None:
     rig = quiet_rig(tmp_path).start()

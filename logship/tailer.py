@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled every 8 x poll_interval at most
 _FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon, then doubling
 _WATCH_AFTER = 2  # empty reads in a row before a file is watched for its next write
+_QUIET = 1.0  # seconds without data after which a woken file is watched again at its end
 _MISSES_BEFORE_POLLING = 3  # writes a file's watch did not report before it is only polled
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
@@ -151,6 +152,7 @@ class _TailedFile:
         "reader",
         "registered_end",
         "stages",
+        "woken_from_quiet",
     )
 
     def __init__(self, inp: InputRuntime, path: str, reader: FileReader, now: float) -> None:
@@ -174,6 +176,7 @@ class _TailedFile:
         rewritten (copytruncate followed by new writes past our offset), which size cannot tell."""
         self.last_data = now
         self.missed_events = 0  # reads that found data its armed watch did not report
+        self.woken_from_quiet = False  # its watch fired after a quiet spell: re-arm at its end
         self.idle_polls = 0
         self.eof_polls = 0  # polls that found nothing new, in total
         self.predecessor: _TailedFile | None = None
@@ -411,6 +414,7 @@ class Tailer(threading.Thread):
             if tf is not None:
                 self._polls.set(key, now)
                 tf.idle_polls = 0
+                tf.woken_from_quiet = now - tf.last_data >= _QUIET
                 self.metrics.file_wakeups.labels(tf.input.name).inc()
             elif key in self._closed_watched:  # closed as inactive, written again: reopen now
                 name, path = self._closed_watched.pop(key)
@@ -651,7 +655,10 @@ class Tailer(threading.Thread):
         idle = now - tf.last_data
         if tf.stages.holding:
             self._ship(tf, tf.stages.flush_due(idle), flushed=True)
-        watched = tf.idle_polls >= _WATCH_AFTER and self._watch(tf)
+        # A file woken after a quiet spell most likely wrote one burst: watched again at once,
+        # it costs no re-checks; one that was busy a moment ago is re-checked first.
+        watched = (tf.idle_polls >= _WATCH_AFTER or tf.woken_from_quiet) and self._watch(tf)
+        tf.woken_from_quiet = False
         delay = settings.poll_interval * _MAX_IDLE_BACKOFF
         if tf.stages.holding or self._waiting or not self._file_wake.is_armed(tf.key):
             # Without a watch (or with something to flush, or a slot to give up, in time),

@@ -61,6 +61,7 @@ _FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon
 _WATCH_AFTER = 2  # empty reads in a row before a file is watched for its next write
 _QUIET = 1.0  # seconds without data after which a woken file is watched again at its end
 _MISSES_BEFORE_POLLING = 3  # writes a file's watch did not report before it is only polled
+_SETTLED_AFTER = 4  # empty re-checks (~375 ms) after which an unwatched file counts as quiet
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -214,6 +215,7 @@ class Tailer(threading.Thread):
         self._file_wake = FileWakeups(self._wake)
         self._files: dict[str, _TailedFile] = {}
         self._polls = PollSchedule()  # when each open file is due for its next read
+        self._active: set[str] = set()  # files that returned data and may return more soon
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
         self._closed_watched: dict[str, tuple[str, str]] = {}  # key -> (input, path): inactive
         self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
@@ -327,8 +329,9 @@ class Tailer(threading.Thread):
                 if self._rescan.is_set():
                     # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon.
                     due = min(due, self._last_scan + _MIN_RESCAN_GAP)
-                for queue in self._queues:
-                    queue.producer_idle()  # read all there is: the sinks need not linger
+                if not self._active:  # no file is expected to return more soon
+                    for queue in self._queues:
+                        queue.producer_idle()  # so the sinks need not linger
                 self._wake.wait(max(0.0, due - time.monotonic()))
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down
             self.error = exc
@@ -415,6 +418,7 @@ class Tailer(threading.Thread):
                 self._polls.set(key, now)
                 tf.idle_polls = 0
                 tf.woken_from_quiet = now - tf.last_data >= _QUIET
+                tf.missed_events = 0  # the watch works: only misses in a row count
                 self.metrics.file_wakeups.labels(tf.input.name).inc()
             elif key in self._closed_watched:  # closed as inactive, written again: reopen now
                 name, path = self._closed_watched.pop(key)
@@ -627,6 +631,7 @@ class Tailer(threading.Thread):
             tf.last_data = now
             tf.idle_polls = 0
             self._polls.set(tf.key, now)
+            self._active.add(tf.key)
             if self._file_wake.is_armed(tf.key):
                 self._missed_event(tf)
             self._m[tf.input.name][1].inc(len(data))
@@ -668,12 +673,17 @@ class Tailer(threading.Thread):
         else:
             delay = max(_FIRST_RECHECK, min(delay, settings.close_inactive - idle))
         self._polls.set(tf.key, _on_grid(now + delay, delay))
+        if tf.idle_polls >= _SETTLED_AFTER or self._file_wake.is_armed(tf.key):
+            self._active.discard(tf.key)  # a watch reports its next write; or quiet a while
         try:
             st = tf.reader.stat()
         except OSError:
             return
         if watched and st.st_size > tf.reader.offset:
-            self._polls.set(tf.key, now)  # written between the read and the watch: no event
+            # Written between the read and the watch: no event will report it. Read it now;
+            # the file is watched again at its next end.
+            self._file_wake.disarm(tf.key)
+            self._polls.set(tf.key, now)
         if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
             self._truncated(tf, st.st_size)
         elif st.st_nlink == 0:
@@ -702,7 +712,8 @@ class Tailer(threading.Thread):
 
     def _missed_event(self, tf: _TailedFile) -> None:
         """A read found data before the watch reported it: a race, or writes inotify cannot
-        see (NFS, FUSE: another host's writes). After three, the file is left to its timer."""
+        see (NFS, FUSE: another host's writes). After three in a row, the file is left to its
+        timer."""
         tf.missed_events += 1
         if tf.missed_events < _MISSES_BEFORE_POLLING:
             return
@@ -737,6 +748,7 @@ class Tailer(threading.Thread):
         if self._files.pop(tf.key, None) is None:
             return
         self._polls.remove(tf.key)
+        self._active.discard(tf.key)
         watch = watch and len(self._closed_watched) < self.max_open_files
         if watch:
             self._watch(tf)  # usually armed already: it has been quiet for close_inactive
@@ -810,8 +822,8 @@ def _on_grid(when: float, delay: float) -> float:
     """`when`, rounded up to a multiple of an eighth to a quarter of `delay`.
 
     Every file's polls fall on the same grid, so quiet files come due together and are polled
-    in one round: each round walks every open file, and wake-ups would otherwise scatter the
-    files' schedules into a round each.
+    in one round (one wake-up of the thread), where wake-ups would otherwise scatter their
+    schedules into a round each.
     """
     quantum = _FIRST_RECHECK
     while quantum * 8 <= delay:

@@ -5,8 +5,9 @@ an empty queue, so one oversized chunk cannot deadlock the pipeline. The log fil
 real buffer: while the queue is full nothing more is read, and nothing unread is ever lost.
 
 A take lingers for more entries (`linger_ms`) only while the producer is still reading: once
-the tailer has read everything there is and goes to sleep (`producer_idle`), what is queued
-goes at once, so a line written to a quiet agent is not held for the linger time.
+the tailer has read everything there is and expects nothing more soon (`producer_idle`: no
+file that just returned data is still being re-checked), what is queued goes at once, so a
+line written to a quiet agent is not held for the linger time.
 """
 
 from __future__ import annotations

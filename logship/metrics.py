@@ -94,6 +94,23 @@ class Metrics:
             ["input"],
             registry=r,
         )
+        self.file_wakeups = Counter(
+            "logship_file_wakeups",
+            "Quiet files read at once because a write woke them (inotify), not at their poll.",
+            ["input"],
+            registry=r,
+        )
+        self.files_watched = Gauge(
+            "logship_files_watched",
+            "Quiet open files watched (inotify, one-shot) for their next write.",
+            registry=r,
+        )
+        self.file_watch_failures = Counter(
+            "logship_file_watch_failures",
+            "Watches on quiet files that could not be added (inotify limits); those files "
+            "are found by polling.",
+            registry=r,
+        )
         self.rotations = Counter(
             "logship_file_rotations",
             "Files seen under a new name (rotated by rename); read on under their new name.",
@@ -169,6 +186,7 @@ class Metrics:
             for metric in (
                 self.truncations,
                 self.rotations,
+                self.file_wakeups,
                 self.file_errors,
                 self.symlinks_skipped,
             ):

@@ -3,6 +3,11 @@
 Bounded by entries and by (input) bytes. A batch larger than the bounds is still admitted into
 an empty queue, so one oversized chunk cannot deadlock the pipeline. The log file on disk is the
 real buffer: while the queue is full nothing more is read, and nothing unread is ever lost.
+
+A take lingers for more entries (`linger_ms`) only while the producer is still reading: once
+the tailer has read everything there is and expects nothing more soon (`producer_idle`: no
+file that just returned data is still being re-checked), what is queued goes at once, so a
+line written to a quiet agent is not held for the linger time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class SinkQueue:
         self._cond = threading.Condition()
         self._closed = False
         self._interrupted = False
+        self._producer_idle = False
 
     @property
     def events(self) -> int:
@@ -55,8 +61,16 @@ class SinkQueue:
             self._items.append(batch)
             self._events += n
             self._bytes += batch.nbytes
+            self._producer_idle = False
             self._cond.notify_all()
             return True
+
+    def producer_idle(self) -> None:
+        """The producer has read everything there is for now: a lingering take stops waiting."""
+        with self._cond:
+            if not self._producer_idle:
+                self._producer_idle = True
+                self._cond.notify_all()
 
     def interrupt_puts(self) -> None:
         """Makes blocked and future `put` calls return False at once (the tailer is stopping)."""
@@ -86,7 +100,8 @@ class SinkQueue:
         """The next batch of at most `max_events` entries and about `max_bytes` input bytes.
 
         Blocks until something is queued, then collects for up to `linger` seconds unless the
-        batch fills first. Returns None when the queue is closed and empty.
+        batch fills first or the producer goes idle. Returns None when the queue is closed and
+        empty.
         """
         with self._cond:
             while not self._items:
@@ -130,6 +145,8 @@ class SinkQueue:
                     break
                 if self._items:
                     break  # the head did not fit: send what we have
+                if self._producer_idle:
+                    break  # nothing more is being read: waiting would only add latency
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

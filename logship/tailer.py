@@ -6,7 +6,9 @@ One thread serves every input and file, in rounds (`run_round`). Per round it:
 2. reads one chunk from every open file that is due: a file that returned data is due again at
    once; a file at its end 25 ms later, then at doubling intervals while it stays quiet, up to
    8 x `poll_interval`, so a busy file is followed closely (low latency), an idle agent does not
-   spin, and one busy file cannot starve the others;
+   spin, and one busy file cannot starve the others. A file still quiet at its second re-check
+   gets a one-shot inotify watch (`logship.file_wake`): its next write makes it due at once,
+   and the timer stays as the safety net (and the only way on file systems without inotify);
 3. at a file's end: flushes partial lines and multiline events whose wait is over, notices
    truncation (copytruncate), deletion and inactivity, and when files are waiting for one of
    the `max_open_files` slots, closes the file to give its slot to the next (fair sharing);
@@ -20,6 +22,7 @@ before its successor at the same path is read at all, so lines keep their order.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -34,10 +37,12 @@ from logship.ack import AckTracker
 from logship.batch import Batch
 from logship.config import InputSettings
 from logship.discovery import FileFinder
+from logship.file_wake import FileWakeups
 from logship.framing import Lines
 from logship.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head, matches
 from logship.metrics import Metrics
 from logship.ndjson import encode_ndjson
+from logship.poll_schedule import PollSchedule
 from logship.process import name_native_thread
 from logship.reader import FileReader, GzipFileReader
 from logship.record import LogEntry
@@ -52,6 +57,10 @@ log = logging.getLogger(__name__)
 
 _MAX_IDLE_BACKOFF = 8  # a quiet file is polled every 8 x poll_interval at most
 _FIRST_RECHECK = 0.025  # a file just read to its end is checked again this soon, then doubling
+_WATCH_AFTER = 2  # empty reads in a row before a file is watched for its next write
+_QUIET = 1.0  # seconds without data after which a woken file is watched again at its end
+_MISSES_BEFORE_POLLING = 3  # writes a file's watch did not report before it is only polled
+_SETTLED_AFTER = 4  # empty re-checks (~375 ms) after which an unwatched file counts as quiet
 _MIN_RESCAN_GAP = 0.1  # seconds between event-triggered rescans
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -136,13 +145,14 @@ class _TailedFile:
         "input",
         "key",
         "last_data",
-        "next_poll",
+        "missed_events",
         "path",
         "predecessor",
         "predecessor_eofs",
         "reader",
         "registered_end",
         "stages",
+        "woken_from_quiet",
     )
 
     def __init__(self, inp: InputRuntime, path: str, reader: FileReader, now: float) -> None:
@@ -163,7 +173,8 @@ class _TailedFile:
         """The first bytes as they were when opened: if they change, the file was truncated and
         rewritten (copytruncate followed by new writes past our offset), which size cannot tell."""
         self.last_data = now
-        self.next_poll = now
+        self.missed_events = 0  # reads that found data its armed watch did not report
+        self.woken_from_quiet = False  # its watch fired after a quiet spell: re-arm at its end
         self.idle_polls = 0
         self.eof_polls = 0  # polls that found nothing new, in total
         self.predecessor: _TailedFile | None = None
@@ -195,10 +206,15 @@ class Tailer(threading.Thread):
         self.clean_removed_after = clean_removed_after
         self._stopping = threading.Event()
         self._finishing = threading.Event()
-        self._wake = threading.Event()
-        self._watcher = DirectoryWatcher(self._wake)
+        self._wake = threading.Event()  # the tailer waits on it; whoever wants a round sets it
+        self._rescan = threading.Event()  # a folder event: rescan soon
+        self._watcher = DirectoryWatcher(self._rescan, self._wake)
+        self._file_wake = FileWakeups(self._wake)
         self._files: dict[str, _TailedFile] = {}
+        self._polls = PollSchedule()  # when each open file is due for its next read
+        self._active: set[str] = set()  # files that returned data and may return more soon
         self._closed: dict[str, _Closed] = {}  # files closed this run, by key
+        self._closed_watched: dict[str, tuple[str, str]] = {}  # key -> (input, path): inactive
         self._waiting: deque[tuple[InputRuntime, str]] = deque()  # for a free slot
         self._waiting_paths: set[str] = set()
         self._failed_paths: dict[str, str] = {}  # path -> error, to log each failure once
@@ -209,6 +225,7 @@ class Tailer(threading.Thread):
         self.scans = 0
         """How many discovery scans have completed (the first one applies `start_at: end`)."""
         self._m = {inp.name: self._input_metrics(inp.name) for inp in self.inputs}
+        self._queues = _distinct_queues(self.inputs)
         self._pending_inputs: list[InputRuntime] | None = None
         self.error: BaseException | None = None
 
@@ -274,6 +291,7 @@ class Tailer(threading.Thread):
             if name not in self._m:
                 self._m[name] = self._input_metrics(name)
         self.inputs = list(new)
+        self._queues = _distinct_queues(self.inputs)
         self._warned_empty &= set(by_name)
         self._next_scan = 0.0  # new globs are scanned at once
         log.info(
@@ -291,7 +309,12 @@ class Tailer(threading.Thread):
     def run(self) -> None:
         name_native_thread("logship-tailer")
         try:
-            while not self._stopping.is_set():
+            while True:
+                # Cleared before anything is looked at: a wake-up set after this point ends
+                # the wait below at once, so none is lost.
+                self._wake.clear()
+                if self._stopping.is_set():
+                    return
                 if self._finishing.is_set():
                     self.read_deleted_to_end()
                     return
@@ -300,14 +323,13 @@ class Tailer(threading.Thread):
                 busy, due = self.run_round(time.monotonic())
                 if busy:
                     continue
-                if self._wake.is_set():
-                    # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon,
-                    # without spinning on the already-set event.
-                    self._stopping.wait(
-                        max(0.0, min(due, self._last_scan + _MIN_RESCAN_GAP) - time.monotonic())
-                    )
-                else:
-                    self._wake.wait(max(0.0, due - time.monotonic()))
+                if self._rescan.is_set():
+                    # A folder event came within _MIN_RESCAN_GAP of the last scan: rescan soon.
+                    due = min(due, self._last_scan + _MIN_RESCAN_GAP)
+                if not self._active:  # no file is expected to return more soon
+                    for queue in self._queues:
+                        queue.producer_idle()  # so the sinks need not linger
+                self._wake.wait(max(0.0, due - time.monotonic()))
         except BaseException as exc:  # surfaced by the agent's supervisor, which shuts down
             self.error = exc
             log.exception("Tailer failed.")
@@ -319,6 +341,7 @@ class Tailer(threading.Thread):
         for tf in list(self._files.values()):
             self._close(tf, reason="shutdown")
         self._watcher.stop()
+        self._file_wake.close()
 
     def read_deleted_to_end(self) -> None:
         """Reads every open file whose last link is gone to its end, ships it, and closes it."""
@@ -363,23 +386,43 @@ class Tailer(threading.Thread):
 
     def run_round(self, now: float) -> tuple[bool, float]:
         """Scans if due, reads every due file once. Returns (read anything?, when the next file is due)."""
-        wake = self._wake.is_set() and now - self._last_scan >= _MIN_RESCAN_GAP
+        wake = self._rescan.is_set() and now - self._last_scan >= _MIN_RESCAN_GAP
         if now >= self._next_scan or wake:
-            self._wake.clear()
+            self._rescan.clear()
             self._scan(now)
             self._last_scan = now
             self._next_scan = now + min(inp.settings.scan_interval for inp in self.inputs)
+        self._written_to(now)
         busy = False
-        due = self._next_scan
-        for tf in list(self._files.values()):
-            if self._stopping.is_set():
-                break
-            if tf.next_poll <= now and not self._behind_predecessor(tf):
-                busy = self._poll(tf, now) or busy
-            if tf.key in self._files:
-                due = min(due, tf.next_poll)
+        for key in self._polls.due(now):
+            tf = self._files.get(key)
+            if tf is None:
+                continue
+            if self._stopping.is_set() or self._behind_predecessor(tf):
+                self._polls.set(key, now)  # still due: next round
+                continue
+            busy = self._poll(tf, now) or busy
         self._fill_slots()
-        return busy, due
+        self.metrics.files_watched.set(self._file_wake.armed)
+        due = self._polls.next()
+        return busy, self._next_scan if due is None else min(due, self._next_scan)
+
+    def _written_to(self, now: float) -> None:
+        """Makes the files whose watch fired (written to while quiet) due now, backoff reset."""
+        for key in self._file_wake.fired():
+            tf = self._files.get(key)
+            if tf is not None:
+                self._polls.set(key, now)
+                tf.idle_polls = 0
+                tf.woken_from_quiet = now - tf.last_data >= _QUIET
+                tf.missed_events = 0  # the watch works: only misses in a row count
+                self.metrics.file_wakeups.labels(tf.input.name).inc()
+            elif key in self._closed_watched:  # closed as inactive, written again: reopen now
+                name, path = self._closed_watched.pop(key)
+                for inp in self.inputs:
+                    if inp.name == name:
+                        self.metrics.file_wakeups.labels(name).inc()
+                        self._consider(inp, path, now, time.time())
 
     def _behind_predecessor(self, tf: _TailedFile) -> bool:
         """True until the file this one replaced (renamed away) has been read to its end.
@@ -420,6 +463,8 @@ class Tailer(threading.Thread):
         for key in gone:
             self.acks.forget(key)
             self._closed.pop(key, None)
+            if self._closed_watched.pop(key, None) is not None:
+                self._file_wake.disarm(key)
         self.scans += 1
         self.metrics.files_open.set(len(self._files))
 
@@ -498,15 +543,17 @@ class Tailer(threading.Thread):
             self._refuse_link(inp, path, os.path.realpath(path))
             return
         self._failed_paths.pop(path, None)
+        self._closed_watched.pop(key, None)
         reader.offset = self._start_offset(inp, reader, size, self._closed.pop(key, None))
         tf = _TailedFile(inp, path, reader, now)
         for other in self._files.values():
             if other.path == path and other.input is inp:
                 tf.predecessor = other  # rotated away from this path: read it out first
                 tf.predecessor_eofs = other.eof_polls
-                other.next_poll = now
+                self._polls.set(other.key, now)
                 self.metrics.rotations.labels(inp.name).inc()
         self._files[key] = tf
+        self._polls.set(key, now)
         self.acks.track(key, reader.offset)
         self.registry.describe(key, path, tf.fp_hash, tf.fp_bytes, self._acked(key, reader.offset))
         self.metrics.files_open.set(len(self._files))
@@ -580,7 +627,10 @@ class Tailer(threading.Thread):
                 return True
             tf.last_data = now
             tf.idle_polls = 0
-            tf.next_poll = now
+            self._polls.set(tf.key, now)
+            self._active.add(tf.key)
+            if self._file_wake.is_armed(tf.key):
+                self._missed_event(tf)
             self._m[tf.input.name][1].inc(len(data))
             if len(tf.head) < FINGERPRINT_BYTES:
                 tf.head = head(tf.reader.fd)
@@ -604,17 +654,33 @@ class Tailer(threading.Thread):
         settings = tf.input.settings
         tf.idle_polls += 1
         tf.eof_polls += 1
-        tf.next_poll = now + min(
-            _FIRST_RECHECK * 2 ** min(tf.idle_polls - 1, 30),
-            settings.poll_interval * _MAX_IDLE_BACKOFF,
-        )
         idle = now - tf.last_data
         if tf.stages.holding:
             self._ship(tf, tf.stages.flush_due(idle), flushed=True)
+        # A file woken after a quiet spell most likely wrote one burst: watched again at once,
+        # it costs no re-checks; one that was busy a moment ago is re-checked first.
+        watched = (tf.idle_polls >= _WATCH_AFTER or tf.woken_from_quiet) and self._watch(tf)
+        tf.woken_from_quiet = False
+        delay = settings.poll_interval * _MAX_IDLE_BACKOFF
+        if tf.stages.holding or self._waiting or not self._file_wake.is_armed(tf.key):
+            # Without a watch (or with something to flush, or a slot to give up, in time),
+            # quiet files are re-checked at doubling intervals; a watched one reports its next
+            # write, so its timer is only the safety net (and the close_inactive clock).
+            delay = min(_FIRST_RECHECK * 2 ** min(tf.idle_polls - 1, 30), delay)
+        else:
+            delay = max(_FIRST_RECHECK, min(delay, settings.close_inactive - idle))
+        self._polls.set(tf.key, _on_grid(now + delay, delay))
+        if tf.idle_polls >= _SETTLED_AFTER or self._file_wake.is_armed(tf.key):
+            self._active.discard(tf.key)  # a watch reports its next write; or quiet a while
         try:
             st = tf.reader.stat()
         except OSError:
             return
+        if watched and st.st_size > tf.reader.offset:
+            # Written between the read and the watch: no event will report it. Read it now;
+            # the file is watched again at its next end.
+            self._file_wake.disarm(tf.key)
+            self._polls.set(tf.key, now)
         if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
             self._truncated(tf, st.st_size)
         elif st.st_nlink == 0:
@@ -622,12 +688,39 @@ class Tailer(threading.Thread):
             self._close(tf, reason="deleted", deleted=True)
         elif idle >= settings.close_inactive:
             if tf.reader.path_points_here():
-                self._close(tf, reason="inactive")
+                self._close(tf, reason="inactive", watch=True)
             else:
                 self._ship(tf, tf.stages.drain(), flushed=True)
                 self._close(tf, reason="renamed and inactive")
         elif self._waiting and not tf.stages.holding:
             self._close(tf, reason="yielding its slot to a waiting file")
+
+    def _watch(self, tf: _TailedFile) -> bool:
+        """Arms a one-shot watch on a quiet file, so its next write wakes the tailer at once."""
+        if tf.input.settings.watch != "inotify" or isinstance(tf.reader, GzipFileReader):
+            return False
+        if self._file_wake.is_armed(tf.key) or tf.missed_events >= _MISSES_BEFORE_POLLING:
+            return False  # armed at an earlier end (the size check was done then), or useless
+        failures = self._file_wake.failures
+        if self._file_wake.arm(tf.key, tf.reader.fd):
+            return True
+        self.metrics.file_watch_failures.inc(self._file_wake.failures - failures)
+        return False
+
+    def _missed_event(self, tf: _TailedFile) -> None:
+        """A read found data before the watch reported it: a race, or writes inotify cannot
+        see (NFS, FUSE: another host's writes). After three in a row, the file is left to its
+        timer."""
+        tf.missed_events += 1
+        if tf.missed_events < _MISSES_BEFORE_POLLING:
+            return
+        self._file_wake.disarm(tf.key)
+        self.metrics.file_watch_failures.inc()
+        log.info(
+            "Writes to this file are not reported by inotify (a network file system?); "
+            "it is polled instead.",
+            extra={"path": tf.path, "file_key": tf.key},
+        )
 
     def _truncated(self, tf: _TailedFile, size: int) -> None:
         log.warning(
@@ -642,12 +735,24 @@ class Tailer(threading.Thread):
         tf.head = head(tf.reader.fd)
         tf.fp_hash, tf.fp_bytes = fingerprint(tf.reader.fd)
         self.registry.describe(tf.key, tf.path, tf.fp_hash, tf.fp_bytes, 0)
-        tf.next_poll = time.monotonic()
+        self._polls.set(tf.key, time.monotonic())
         tf.idle_polls = 0
 
-    def _close(self, tf: _TailedFile, reason: str, deleted: bool = False) -> None:
+    def _close(
+        self, tf: _TailedFile, reason: str, deleted: bool = False, watch: bool = False
+    ) -> None:
+        """Closes a file; with `watch`, a write to it reopens it at once (not at the next scan)."""
         if self._files.pop(tf.key, None) is None:
             return
+        self._polls.remove(tf.key)
+        self._active.discard(tf.key)
+        watch = watch and len(self._closed_watched) < self.max_open_files
+        if watch:
+            self._watch(tf)  # usually armed already: it has been quiet for close_inactive
+        if watch and self._file_wake.is_armed(tf.key):
+            self._closed_watched[tf.key] = (tf.input.name, tf.path)
+        else:
+            self._file_wake.disarm(tf.key)
         resume = tf.stages.emitted_end
         if not deleted:
             try:
@@ -701,3 +806,21 @@ class Tailer(threading.Thread):
         for queue in inp.queues:
             if not queue.put(batch):
                 return  # stopping: not queued means not acked, so re-read after restart
+
+
+def _distinct_queues(inputs: Sequence[InputRuntime]) -> list[SinkQueue]:
+    """Every sink queue the inputs feed, each once."""
+    return list({id(q): q for inp in inputs for q in inp.queues}.values())
+
+
+def _on_grid(when: float, delay: float) -> float:
+    """`when`, rounded up to a multiple of an eighth to a quarter of `delay`.
+
+    Every file's polls fall on the same grid, so quiet files come due together and are polled
+    in one round (one wake-up of the thread), where wake-ups would otherwise scatter their
+    schedules into a round each.
+    """
+    quantum = _FIRST_RECHECK
+    while quantum * 8 <= delay:
+        quantum *= 2
+    return math.ceil(when / quantum) * quantum

@@ -122,6 +122,40 @@ def test_take_lingers_for_more_entries_until_the_batch_fills() -> None:
     assert [e["n"] for e in got.entries] == [0, 1, 2]
 
 
+def test_a_lingering_take_returns_at_once_when_the_producer_has_read_everything() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(1))
+    result: list[Batch | None] = []
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=3, max_bytes=10_000, linger=60))
+    )
+    t.start()
+    q.producer_idle()
+    t.join(20)
+    assert not t.is_alive(), "an idle producer must end the linger (60 s) at once"
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0]
+
+
+def test_a_put_after_an_idle_spell_lingers_again_for_more_entries() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.producer_idle()
+    q.put(batch(1, start=0))  # reading again: the take below waits for the batch to fill
+    result: list[Batch | None] = []
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=2, max_bytes=10_000, linger=60))
+    )
+    t.start()
+    wait_until(lambda: q.events == 0, timeout=10, message="the take holds the first entry")
+    q.put(batch(1, start=1))
+    t.join(20)
+    assert not t.is_alive()
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0, 1]
+
+
 def test_byte_bound_splits_a_large_chunk_proportionally() -> None:
     q = SinkQueue(max_events=1000, max_bytes=1_000_000)
     q.put(batch(10, nbytes=1000, start=0))

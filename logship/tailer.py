@@ -347,10 +347,15 @@ class Tailer(threading.Thread):
         """Reads every open file whose last link is gone to its end, ships it, and closes it."""
         for tf in list(self._files.values()):
             try:
-                if tf.reader.stat().st_nlink != 0:
-                    continue
+                st = tf.reader.stat()
             except OSError:
                 continue
+            if st.st_nlink != 0:
+                continue
+            if self._rewritten(tf, st.st_size):
+                # Truncated, then deleted before a poll saw it: a partial line held from the old
+                # content must not ship as if it were whole; the new content is read instead.
+                self._truncated(tf, st.st_size)
             while not self._stopping.is_set():
                 data = tf.reader.read(tf.input.settings.read_buffer_bytes)
                 if not data:
@@ -643,6 +648,15 @@ class Tailer(threading.Thread):
         self._at_end(tf, now)
         return False
 
+    def _rewritten(self, tf: _TailedFile, size: int) -> bool:
+        """True if a file read to its end was truncated since: it is shorter than what was read,
+        or as long but with other first bytes (truncated and written again up to the same
+        length between two polls: copytruncate racing a writer; the size alone cannot tell)."""
+        if isinstance(tf.reader, GzipFileReader):
+            return False
+        offset = tf.reader.offset
+        return size < offset or (size == offset > 0 and not self._same_generation(tf))
+
     def _same_generation(self, tf: _TailedFile) -> bool:
         """True if the file still starts with the bytes it started with when opened."""
         if isinstance(tf.reader, GzipFileReader) or not tf.head:
@@ -681,7 +695,7 @@ class Tailer(threading.Thread):
             # the file is watched again at its next end.
             self._file_wake.disarm(tf.key)
             self._polls.set(tf.key, now)
-        if st.st_size < tf.reader.offset and not isinstance(tf.reader, GzipFileReader):
+        if self._rewritten(tf, st.st_size):
             self._truncated(tf, st.st_size)
         elif st.st_nlink == 0:
             self._ship(tf, tf.stages.drain(), flushed=True)

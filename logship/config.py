@@ -23,6 +23,7 @@ from logship.alerts.checks import alert_problems
 from logship.alerts.settings import AlertsSettings
 from logship.container import ContainerFormat
 from logship.derived_metrics import DerivedMetricSettings, name_clashes
+from logship.input_metadata import AgentMetadata, InputMetadata
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
@@ -67,8 +68,9 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class AgentSettings(StrictModel):
-    """The `agent:` section: where state lives and how the agent runs."""
+class AgentSettings(AgentMetadata):
+    """The `agent:` section: where state lives and how the agent runs (and `name`, `metadata`:
+    see `logship.input_metadata`)."""
 
     data_dir: ConfigPath = Field(
         default_factory=lambda: ConfigPath("./data"),
@@ -86,8 +88,9 @@ class AgentSettings(StrictModel):
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 
-class InputSettings(StrictModel):
-    """One `inputs:` entry: which files to tail and how to frame and parse them."""
+class InputSettings(InputMetadata):
+    """One `inputs:` entry: which files to tail and how to frame and parse them (and what to add
+    to its records: `fields`, `tags`, `dataset`, `service`, see `logship.input_metadata`)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     paths: list[GlobPattern] = Field(

@@ -36,6 +36,7 @@ from logship.framing import Lines
 from logship.record import LogEntry
 from parsers.redaction import Redactor
 from parsers.rule import Rule, compile_rule
+from parsers.stamp import Stamp, input_stamp
 
 if TYPE_CHECKING:
     from logship.config import Config
@@ -77,8 +78,11 @@ class ParserChain:
         redactor: Redactor | None = None,
         keep_original: bool = False,
         clock: Callable[[], float] = time.time,
+        stamp: Stamp | None = None,
     ) -> None:
         self.rules = list(rules)
+        self.stamp = stamp
+        """The input's constants (fields, tags, dataset, ECS metadata): `parsers.stamp`."""
         self.keep_original = keep_original
         self.host_name = host_name
         self.on_no_match = on_no_match
@@ -125,6 +129,7 @@ class ParserChain:
         # One rule per chain is the common case: its parse function is called directly.
         single = parsers[0] if len(rules) == 1 else None
         keep_original = self.keep_original
+        stamp = self.stamp
         drops = [rule.drop_if for rule in rules]
         substring = [rule.substring_fields for rule in rules]
         any_drop = any(d is not None for d in drops)
@@ -168,6 +173,8 @@ class ParserChain:
                     _decorate(raw, extra, file_fields)
                 if keep_original:
                     raw["event"] = {"original": text}
+                if stamp is not None:
+                    stamp(raw)
                 if needed is not None and needed(text):
                     redactor.redact_record(raw)  # type: ignore[union-attr]
                 append(raw)
@@ -191,6 +198,8 @@ class ParserChain:
                 _decorate(rec, extra, file_fields)
             if keep_original:
                 _keep_original(rec, text)
+            if stamp is not None:
+                stamp(rec)
             if any_drop:
                 drop = drops[index]
                 if drop is not None and drop(rec):
@@ -297,5 +306,6 @@ def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict
             redactor=redactor,
             keep_original=inp.keep_original,
             clock=clock,
+            stamp=input_stamp(inp, config.agent),
         )
     return chains

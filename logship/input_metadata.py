@@ -1,0 +1,189 @@
+"""Per-input metadata settings (`fields`, `tags`, `dataset`, `service`) and the agent-level ECS
+metadata settings (`agent.name`, `agent.metadata`).
+
+The values are constants: `parsers.stamp` turns them into one tree per input that the parser
+chain merges into every record, so they cost a few dict operations per record.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from logship.schema import StrictModel
+
+ECS_VERSION = "8.11.0"
+"""The ECS version records follow (`ecs.version`): the one of Elasticsearch's `ecs@mappings`."""
+
+# Elasticsearch's rules for a data stream name part (logs-<dataset>-<namespace>).
+_DATASET = re.compile(r"^[a-z0-9][a-z0-9._]*$")
+
+# Set by the agent or by a dedicated key: `fields:` must not write them.
+_OWNED = {
+    "@timestamp": "the event time, set by the parser rules",
+    "message": "set by the parser rules",
+    "tags": "use the input's `tags:`",
+    "log.file": "set by the agent",
+    "log.offset": "set by the agent",
+    "log.flags": "set by the agent",
+    "host.name": "set by the agent (agent.host_name)",
+    "event.dataset": "use the input's `dataset:`",
+    "service.name": "use the input's `service:`",
+    "service.version": "use the input's `service:`",
+    "service.environment": "use the input's `service:`",
+    "agent": "set by the agent (agent.name, agent.metadata)",
+    "ecs": "set by the agent (agent.metadata)",
+    "data_stream": "set by the Elasticsearch sink",
+}
+
+Scalar = str | int | float | bool
+
+
+class ServiceSettings(StrictModel):
+    """An input's `service:`: ECS `service.*` of the application writing the files."""
+
+    name: str = Field(min_length=1)
+    version: str | None = None
+    environment: str | None = None
+
+
+class InputMetadata(StrictModel):
+    """What an input adds to each of its records (the base of `InputSettings`)."""
+
+    fields: dict[str, Any] = Field(
+        default={},
+        json_schema_extra={
+            "expected": "a mapping of field names (dotted names nest) to constants, like "
+            "{labels.team: payments}"
+        },
+    )
+    """Constants merged into every record; a value the rule parsed from the line wins."""
+    tags: list[str] = Field(default=[], json_schema_extra={"expected": "a list of tags"})
+    """Appended to the record's tags (the rule's, `parse_failure`), once each."""
+    dataset: str | None = None
+    """`event.dataset` of every record (over a built-in rule's), which names the Elasticsearch
+    data stream `logs-<dataset>-<namespace>`."""
+    service: ServiceSettings | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _list_of_tags(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(f"expected a list of tags, like [{value}]")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_not_empty(cls, value: list[str]) -> list[str]:
+        for i, tag in enumerate(value):
+            if not tag:
+                raise ValueError(f"tags[{i}]: expected a non-empty tag")
+        return value
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "-" in value:
+            raise ValueError(
+                f"must not contain '-' (it names the data stream logs-<dataset>-<namespace>, where "
+                f"'-' separates the parts); use '.' or '_', like 'nginx.access' (got {value!r})"
+            )
+        if not _DATASET.match(value) or len(value.encode()) > 100:
+            raise ValueError(
+                f"expected at most 100 lowercase letters, digits, '.' or '_', starting with a "
+                f"letter or digit, like 'nginx.access' (got {value!r})"
+            )
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _nested(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return nest_fields(value)
+
+    @model_validator(mode="after")
+    def _keys_not_owned(self) -> InputMetadata:
+        for path in _paths(self.fields):
+            for length in range(1, len(path) + 1):
+                reason = _OWNED.get(".".join(path[:length]))
+                if reason is not None:
+                    raise ValueError(f"fields: {'.'.join(path)!r} cannot be set here: {reason}")
+        return self
+
+
+class AgentMetadata(StrictModel):
+    """The agent-level ECS metadata settings (the base of `AgentSettings`)."""
+
+    name: str | None = Field(None, min_length=1)
+    """`agent.name` of every record; default: the host name (as Filebeat does)."""
+    metadata: bool = True
+    """Every record carries `ecs.version` and `agent.type`, `.version`, `.name`."""
+
+
+def nest_fields(flat: dict[str, Any]) -> dict[str, Any]:
+    """`{"labels.team": "a", "x": {"y.z": 1}}` -> `{"labels": {"team": "a"}, "x": {"y": {"z": 1}}}`.
+
+    Raises ValueError naming the field when a name is empty, a value is not a constant (string,
+    number, boolean, a list of those, a mapping) or a path is both a value and an object.
+    """
+    out: dict[str, Any] = {}
+    for key, given in flat.items():
+        value = given
+        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+            raise ValueError(f"fields: {key!r} is not a field name")
+        parts = key.split(".")
+        if isinstance(value, dict):
+            value = nest_fields(value)
+        elif isinstance(value, list):
+            if not all(isinstance(v, Scalar) for v in value):
+                raise ValueError(
+                    f"fields: {key!r}: expected a list of strings, numbers or booleans"
+                )
+            value = list(value)
+        elif not isinstance(value, Scalar):
+            raise ValueError(
+                f"fields: {key!r}: expected a string, number, boolean, list or mapping "
+                f"(got {value!r})"
+            )
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(
+                    f"fields: {'.'.join(parts[: i + 1])!r} is both a value and an object"
+                )
+            node = child
+        last = parts[-1]
+        current = node.get(last)
+        if current is None:
+            node[last] = value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            _merge_into(current, value, key)
+        else:
+            raise ValueError(f"fields: {key!r} is given twice")
+    return out
+
+
+def _merge_into(target: dict[str, Any], more: dict[str, Any], where: str) -> None:
+    for key, value in more.items():
+        current = target.get(key)
+        if current is None:
+            target[key] = value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            _merge_into(current, value, f"{where}.{key}")
+        else:
+            raise ValueError(f"fields: '{where}.{key}' is given twice")
+
+
+def _paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf path of a nested tree."""
+    out: list[tuple[str, ...]] = []
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out += _paths(value, (*prefix, key))
+        else:
+            out.append((*prefix, key))
+    return out

@@ -64,7 +64,7 @@ def build_stamp(tree: dict[str, Any], tags: list[str], dataset: str | None) -> S
             items.append((key, value, list.copy))
         else:
             items.append((key, value, None))
-    tag_list = list(tags)
+    tag_list = list(dict.fromkeys(tags))  # once each, in order
 
     def stamp(rec: LogEntry) -> None:
         get = rec.get

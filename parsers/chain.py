@@ -129,7 +129,7 @@ class ParserChain:
         # One rule per chain is the common case: its parse function is called directly.
         single = parsers[0] if len(rules) == 1 else None
         keep_original = self.keep_original
-        stamp = self.stamp
+        stamp = self.stamp.for_chunk() if self.stamp is not None else None
         drops = [rule.drop_if for rule in rules]
         substring = [rule.substring_fields for rule in rules]
         any_drop = any(d is not None for d in drops)
@@ -173,10 +173,10 @@ class ParserChain:
                     _decorate(raw, extra, file_fields)
                 if keep_original:
                     raw["event"] = {"original": text}
-                if stamp is not None:
-                    stamp(raw)
                 if needed is not None and needed(text):
                     redactor.redact_record(raw)  # type: ignore[union-attr]
+                if stamp is not None:
+                    stamp(raw)
                 append(raw)
                 continue
             if "@timestamp" not in rec:
@@ -198,8 +198,6 @@ class ParserChain:
                 _decorate(rec, extra, file_fields)
             if keep_original:
                 _keep_original(rec, text)
-            if stamp is not None:
-                stamp(rec)
             if any_drop:
                 drop = drops[index]
                 if drop is not None and drop(rec):
@@ -208,6 +206,8 @@ class ParserChain:
                     continue
             if needed is not None and (not substring[index] or needed(text)):
                 redactor.redact_record(rec)  # type: ignore[union-attr]
+            if stamp is not None:
+                stamp(rec)
             append(rec)
         if single is not None:
             matched[0] = len(lines.texts) - unmatched

@@ -12,7 +12,7 @@ from logship.config import Config
 from logship.config_file import ConfigError, parse_config
 from logship.framing import Lines
 from parsers.chain import build_chains
-from parsers.stamp import build_stamp
+from parsers.stamp import Stamp
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 
 NGINX_LINE = (
@@ -72,15 +72,36 @@ def test_input_fields_nest_dotted_names_and_never_replace_parsed_values() -> Non
     assert record["source"]["port"] == 443
 
 
-def test_records_of_one_chunk_share_no_objects_from_the_input_fields() -> None:
+def test_records_share_no_objects_from_the_input_fields() -> None:
     cfg = config(fields={"labels.team": "payments", "cloud": {"region": {"name": "eu"}}})
     first, second = parse(cfg, NGINX_LINE, NGINX_LINE)
     first["labels"]["team"] = "changed"
     first["cloud"]["region"]["name"] = "changed"
-    first["agent"]["name"] = "changed"
     assert second["labels"] == {"team": "payments"}
     assert second["cloud"] == {"region": {"name": "eu"}}
-    assert second["agent"]["name"] == "node-1"
+
+
+def test_each_chunk_gets_its_own_agent_objects() -> None:
+    cfg = config()
+    first = parse(cfg, NGINX_LINE)[0]
+    first["agent"]["name"] = "changed"
+    assert parse(cfg, NGINX_LINE)[0]["agent"]["name"] == "node-1"
+
+
+def test_a_record_with_its_own_agent_object_keeps_its_values() -> None:
+    stamp = Stamp.build({"ecs": {"version": "8.11.0"}, "agent": {"type": "logship"}}, [], None)
+    assert stamp is not None
+    rec: dict[str, Any] = {"ecs": {"version": "1.6.0"}, "agent": {"name": "app"}}
+    stamp.for_chunk()(rec)
+    assert rec == {"ecs": {"version": "1.6.0"}, "agent": {"name": "app", "type": "logship"}}
+
+
+def test_metadata_is_added_after_redaction_which_sees_only_the_events_text() -> None:
+    doc = config().model_dump()
+    doc["parsers"] = {"redact": {"patterns": [{"name": "node", "regex": "node-1"}]}}
+    record = parse(Config.model_validate(doc), "not nginx, from node-1")[0]
+    assert record["message"] == "not nginx, from [REDACTED:node]"
+    assert record["agent"]["name"] == "node-1"
 
 
 def test_input_tags_are_added_after_the_rule_tags_and_parse_failure_once_each() -> None:
@@ -102,15 +123,15 @@ def test_service_sets_ecs_service_fields() -> None:
 
 
 def test_a_scalar_in_the_record_is_kept_where_a_constant_object_would_go() -> None:
-    stamp = build_stamp({"service": {"name": "shop"}}, [], "app")
+    stamp = Stamp.build({"service": {"name": "shop"}}, [], "app")
     assert stamp is not None
     rec: dict[str, Any] = {"service": "parsed", "event": "parsed"}
-    stamp(rec)
+    stamp.for_chunk()(rec)
     assert rec == {"service": "parsed", "event": "parsed"}
 
 
 def test_nothing_to_add_builds_no_stamp() -> None:
-    assert build_stamp({}, [], None) is None
+    assert Stamp.build({}, [], None) is None
 
 
 @pytest.mark.parametrize(

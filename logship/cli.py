@@ -247,6 +247,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
+    from logship.input_metadata import known_datasets
     from sinks.elasticsearch.config import ElasticsearchSinkSettings
     from sinks.elasticsearch.setup import SetupError, run_setup
 
@@ -262,7 +263,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     for sink in sinks:
         print(f"# sink {sink.name}")
         try:
-            run_setup(sink, config.parsers.rules, print)
+            run_setup(sink, config.parsers.rules, print, known_datasets(config))
         except SetupError as exc:
             print(f"logship: setup of sink {sink.name} failed: {exc}", file=sys.stderr)
             return EXIT_FAILURE

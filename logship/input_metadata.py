@@ -8,11 +8,14 @@ chain merges into every record, so they cost a few dict operations per record.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
 from logship.schema import StrictModel
+
+if TYPE_CHECKING:
+    from logship.config import Config
 
 ECS_VERSION = "8.11.0"
 """The ECS version records follow (`ecs.version`): the one of Elasticsearch's `ecs@mappings`."""
@@ -187,3 +190,18 @@ def _paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str
         else:
             out.append((*prefix, key))
     return out
+
+
+def known_datasets(config: Config) -> list[str]:
+    """The `event.dataset` values the inputs' records can carry: each input's `dataset`, else
+    what its rules add (for `logship setup elasticsearch` of a sink routing by dataset)."""
+    found: list[str] = []
+    for inp in config.inputs:
+        if inp.dataset is not None:
+            found.append(inp.dataset)
+            continue
+        for name in inp.parsers:
+            value = config.parsers.rule(name).add.get("event.dataset")
+            if isinstance(value, str) and _DATASET.match(value) and "-" not in value:
+                found.append(value)
+    return list(dict.fromkeys(found))

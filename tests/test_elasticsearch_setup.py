@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sinks.elasticsearch.setup import METADATA_PROPERTIES
 from tests.es_server import EsServer
 from tests.harness import run_cli, write_config
 
@@ -65,6 +66,7 @@ def test_data_stream_setup_builds_on_the_built_in_logs_template(
     component = puts["/_component_template/logs-nginx.access@logship"]["template"]
     assert component["settings"] == {"index.lifecycle.name": "logship-nginx.access"}
     assert component["mappings"]["properties"] == {
+        **METADATA_PROPERTIES,
         "status": {"type": "long"},
         "bytes": {"type": "long"},
     }

@@ -7,7 +7,8 @@ read time when the line had no timestamp, the raw line when the rule chose no me
 `log.flags: [truncated]`. For container logs and multiline events it also adds what the
 earlier stages know per line (the runtime's time as the default `@timestamp`, `log.stream`,
 `log.flags: [multiline]`) and the file's Kubernetes metadata, before `drop_if` sees the record.
-Then it applies the rule's `drop_if` and the redaction settings.
+Then it applies the rule's `drop_if` and the redaction settings, and last adds the input's
+metadata (`fields`, `tags`, `dataset`, `service`, `ecs.version`, `agent.*`: `parsers.stamp`).
 
 A line that no rule matches is kept: it ships with the raw text as `message` and
 `tags: [parse_failure]`, unless the input says `on_no_match: drop` (then it is counted).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,42 @@ def test_fields_tags_and_dataset_reach_the_output_of_logship_run(
     for rec in (web, unmatched, plain):
         assert rec["ecs"] == {"version": "8.11.0"}
         assert rec["agent"] == {"type": "logship", "version": logship.__version__, "name": "edge"}
+
+
+def test_sighup_applies_changed_input_metadata_to_the_lines_read_after_it(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    out = tmp_path / "out.ndjson"
+
+    def doc(tags: list[str], dataset: str) -> dict[str, Any]:
+        return {
+            "agent": {"data_dir": str(tmp_path / "data"), "http": {"address": None}},
+            "inputs": [
+                {
+                    "name": "app",
+                    "paths": [str(log)],
+                    "poll_interval": "50ms",
+                    "tags": tags,
+                    "dataset": dataset,
+                }
+            ],
+            "sinks": [{"name": "out", "type": "file", "path": str(out)}],
+        }
+
+    path = write_config(tmp_path / "agent.yaml", doc(["old"], "app.old"))
+    log.write_text("before\n")
+    agent = AgentProcess(path).start()
+    agents.append(agent)
+    wait_until(lambda: len(read_ndjson(out)) == 1, message="the first record")
+    write_config(path, doc(["new"], "app.new"))
+    agent.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    agent.wait_for_log("Config reloaded: inputs and parser rules applied.")
+    with log.open("a") as f:
+        f.write("after\n")
+    wait_until(lambda: len(read_ndjson(out)) == 2, message="the second record")
+    assert agent.stop() == 0
+    before, after = read_ndjson(out)
+    assert (before["tags"], before["event"]["dataset"]) == (["parse_failure", "old"], "app.old")
+    assert (after["tags"], after["event"]["dataset"]) == (["parse_failure", "new"], "app.new")

@@ -230,7 +230,9 @@ def _run_start_up_checks(config: Config) -> int:
 
     found = problems(config, ports=True)
     fatal = [p.message for p in found if p.fatal]
-    print("\n# Start-up checks (data folder, sink paths, TLS files, ECS field names, HTTP address):")
+    print(
+        "\n# Start-up checks (data folder, sink paths, TLS files, ECS field names, HTTP address):"
+    )
     for problem in found:
         if not problem.fatal:
             print(f"warning: {problem.message}")

@@ -23,7 +23,7 @@ from logship.alerts.checks import alert_problems
 from logship.alerts.settings import AlertsSettings
 from logship.container import ContainerFormat
 from logship.derived_metrics import DerivedMetricSettings, name_clashes
-from logship.input_metadata import AgentMetadata, InputMetadata
+from logship.input_metadata import Dataset, InputFields, InputTags, ServiceSettings
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
@@ -68,9 +68,8 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class AgentSettings(AgentMetadata):
-    """The `agent:` section: where state lives and how the agent runs (and `name`, `metadata`:
-    see `logship.input_metadata`)."""
+class AgentSettings(StrictModel):
+    """The `agent:` section: where state lives and how the agent runs."""
 
     data_dir: ConfigPath = Field(
         default_factory=lambda: ConfigPath("./data"),
@@ -86,11 +85,15 @@ class AgentSettings(AgentMetadata):
     )
     clean_removed_after: Duration = Field(3600.0, gt=0)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    name: str | None = Field(None, min_length=1)
+    """`agent.name` of every record; default: the host name (as Filebeat does)."""
+    metadata: bool = True
+    """Every record carries `ecs.version` and `agent.type`, `.version`, `.name` (parsers.stamp)."""
 
 
-class InputSettings(InputMetadata):
-    """One `inputs:` entry: which files to tail and how to frame and parse them (and what to add
-    to its records: `fields`, `tags`, `dataset`, `service`, see `logship.input_metadata`)."""
+class InputSettings(StrictModel):
+    """One `inputs:` entry: which files to tail, how to frame and parse them, what to add to
+    their records."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     paths: list[GlobPattern] = Field(
@@ -124,6 +127,11 @@ class InputSettings(InputMetadata):
     multiline: MultilineSettings | None = None
     keep_original: bool = False
     """Every record carries its event's whole text as `event.original` (redacted like the rest)."""
+    # What the input adds to its records (logship.input_metadata, parsers.stamp).
+    fields: InputFields = Field(default={})
+    tags: InputTags = Field(default=[])
+    dataset: Dataset | None = None
+    service: ServiceSettings | None = None
 
     @field_validator("follow_symlinks", mode="before")
     @classmethod

@@ -1,5 +1,5 @@
-"""Per-input metadata settings (`fields`, `tags`, `dataset`, `service`) and the agent-level ECS
-metadata settings (`agent.name`, `agent.metadata`).
+"""Per-input metadata settings (`fields`, `tags`, `dataset`, `service` of `InputSettings`) and
+their checks; the agent-level switches are `agent.name` and `agent.metadata` (`AgentSettings`).
 
 The values are constants: `parsers.stamp` turns them into one tree per input that the parser
 chain merges into every record, so they cost a few dict operations per record.
@@ -8,9 +8,9 @@ chain merges into every record, so they cost a few dict operations per record.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from logship.schema import StrictModel
 
@@ -52,78 +52,68 @@ class ServiceSettings(StrictModel):
     environment: str | None = None
 
 
-class InputMetadata(StrictModel):
-    """What an input adds to each of its records (the base of `InputSettings`)."""
+def _tags_list(value: object) -> object:
+    if isinstance(value, str):
+        raise ValueError(f"expected a list of tags, like [{value}]")
+    return value
 
-    fields: dict[str, Any] = Field(
-        default={},
+
+def _tags_not_empty(value: list[str]) -> list[str]:
+    for i, tag in enumerate(value):
+        if not tag:
+            raise ValueError(f"tags[{i}]: expected a non-empty tag")
+    return list(dict.fromkeys(value))  # once each, in order
+
+
+def check_dataset(value: str) -> str:
+    """An input's `dataset`: a valid data stream name part (ValueError saying why not)."""
+    if "-" in value:
+        raise ValueError(
+            f"must not contain '-' (it names the data stream logs-<dataset>-<namespace>, where "
+            f"'-' separates the parts); use '.' or '_', like 'nginx.access' (got {value!r})"
+        )
+    if not _DATASET.match(value) or len(value.encode()) > 100:
+        raise ValueError(
+            f"expected at most 100 lowercase letters, digits, '.' or '_', starting with a "
+            f"letter or digit, like 'nginx.access' (got {value!r})"
+        )
+    return value
+
+
+def check_fields(value: dict[str, Any]) -> dict[str, Any]:
+    """An input's `fields`, nested by their dotted names; ValueError for a key the agent owns."""
+    tree = nest_fields(value)
+    for path in _paths(tree):
+        for length in range(1, len(path) + 1):
+            reason = _OWNED.get(".".join(path[:length]))
+            if reason is not None:
+                raise ValueError(f"fields: {'.'.join(path)!r} cannot be set here: {reason}")
+    return tree
+
+
+InputFields = Annotated[
+    dict[str, Any],
+    AfterValidator(check_fields),
+    Field(
         json_schema_extra={
             "expected": "a mapping of field names (dotted names nest) to constants, like "
             "{labels.team: payments}"
-        },
-    )
-    """Constants merged into every record; a value the rule parsed from the line wins."""
-    tags: list[str] = Field(default=[], json_schema_extra={"expected": "a list of tags"})
-    """Appended to the record's tags (the rule's, `parse_failure`), once each."""
-    dataset: str | None = None
-    """`event.dataset` of every record (over a built-in rule's), which names the Elasticsearch
-    data stream `logs-<dataset>-<namespace>`."""
-    service: ServiceSettings | None = None
+        }
+    ),
+]
+"""An input's `fields:`: constants merged into every record; a value parsed from the line wins."""
 
-    @field_validator("tags", mode="before")
-    @classmethod
-    def _list_of_tags(cls, value: object) -> object:
-        if isinstance(value, str):
-            raise ValueError(f"expected a list of tags, like [{value}]")
-        return value
+InputTags = Annotated[
+    list[str],
+    BeforeValidator(_tags_list),
+    AfterValidator(_tags_not_empty),
+    Field(json_schema_extra={"expected": "a list of tags"}),
+]
+"""An input's `tags:`: appended to the record's tags (the rule's, `parse_failure`), once each."""
 
-    @field_validator("tags")
-    @classmethod
-    def _tags_not_empty(cls, value: list[str]) -> list[str]:
-        for i, tag in enumerate(value):
-            if not tag:
-                raise ValueError(f"tags[{i}]: expected a non-empty tag")
-        return value
-
-    @field_validator("dataset")
-    @classmethod
-    def _dataset(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if "-" in value:
-            raise ValueError(
-                f"must not contain '-' (it names the data stream logs-<dataset>-<namespace>, where "
-                f"'-' separates the parts); use '.' or '_', like 'nginx.access' (got {value!r})"
-            )
-        if not _DATASET.match(value) or len(value.encode()) > 100:
-            raise ValueError(
-                f"expected at most 100 lowercase letters, digits, '.' or '_', starting with a "
-                f"letter or digit, like 'nginx.access' (got {value!r})"
-            )
-        return value
-
-    @field_validator("fields")
-    @classmethod
-    def _nested(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return nest_fields(value)
-
-    @model_validator(mode="after")
-    def _keys_not_owned(self) -> InputMetadata:
-        for path in _paths(self.fields):
-            for length in range(1, len(path) + 1):
-                reason = _OWNED.get(".".join(path[:length]))
-                if reason is not None:
-                    raise ValueError(f"fields: {'.'.join(path)!r} cannot be set here: {reason}")
-        return self
-
-
-class AgentMetadata(StrictModel):
-    """The agent-level ECS metadata settings (the base of `AgentSettings`)."""
-
-    name: str | None = Field(None, min_length=1)
-    """`agent.name` of every record; default: the host name (as Filebeat does)."""
-    metadata: bool = True
-    """Every record carries `ecs.version` and `agent.type`, `.version`, `.name`."""
+Dataset = Annotated[str, AfterValidator(check_dataset)]
+"""An input's `dataset:`: `event.dataset` of every record (over a built-in rule's), which names
+the Elasticsearch data stream `logs-<dataset>-<namespace>`."""
 
 
 def nest_fields(flat: dict[str, Any]) -> dict[str, Any]:

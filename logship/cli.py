@@ -231,7 +231,8 @@ def _run_start_up_checks(config: Config) -> int:
     found = problems(config, ports=True)
     fatal = [p.message for p in found if p.fatal]
     print(
-        "\n# Start-up checks (data folder, sink paths, TLS files, GeoIP databases, HTTP address):"
+        "\n# Start-up checks (data folder, sink paths, TLS files, GeoIP databases, ECS field names,"
+        " HTTP address):"
     )
     for problem in found:
         if not problem.fatal:
@@ -249,6 +250,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
+    from logship.input_metadata import known_datasets
     from sinks.elasticsearch.config import ElasticsearchSinkSettings
     from sinks.elasticsearch.setup import SetupError, run_setup
 
@@ -264,7 +266,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     for sink in sinks:
         print(f"# sink {sink.name}")
         try:
-            run_setup(sink, config.parsers.rules, print)
+            run_setup(sink, config.parsers.rules, print, known_datasets(config))
         except SetupError as exc:
             print(f"logship: setup of sink {sink.name} failed: {exc}", file=sys.stderr)
             return EXIT_FAILURE

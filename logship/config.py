@@ -23,6 +23,7 @@ from logship.alerts.checks import alert_problems
 from logship.alerts.settings import AlertsSettings
 from logship.container import ContainerFormat
 from logship.derived_metrics import DerivedMetricSettings, name_clashes
+from logship.input_metadata import Dataset, InputFields, InputTags, ServiceSettings
 from logship.multiline import MultilineSettings
 from logship.schema import ConfigPath, GlobPattern, StrictModel
 from logship.units import ByteSize, Duration
@@ -85,10 +86,15 @@ class AgentSettings(StrictModel):
     )
     clean_removed_after: Duration = Field(3600.0, gt=0)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    name: str | None = Field(None, min_length=1)
+    """`agent.name` of every record; default: the host name (as Filebeat does)."""
+    metadata: bool = True
+    """Every record carries `ecs.version` and `agent.type`, `.version`, `.name` (parsers.stamp)."""
 
 
 class InputSettings(StrictModel):
-    """One `inputs:` entry: which files to tail and how to frame and parse them."""
+    """One `inputs:` entry: which files to tail, how to frame and parse them, what to add to
+    their records."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     paths: list[GlobPattern] = Field(
@@ -127,6 +133,11 @@ class InputSettings(StrictModel):
         json_schema_extra={"expected": "a list of enrichment steps: user_agent, geoip, url"},
     )
     """Steps that add fields to every parsed record, in order (parsers.enrich)."""
+    # What the input adds to its records (logship.input_metadata, parsers.stamp).
+    fields: InputFields = Field(default={})
+    tags: InputTags = Field(default=[])
+    dataset: Dataset | None = None
+    service: ServiceSettings | None = None
 
     @field_validator("follow_symlinks", mode="before")
     @classmethod

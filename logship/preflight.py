@@ -10,6 +10,8 @@ worker meets a disk that became read-only); `check` calls the same functions, so
 - TLS files of the sinks and alert destinations (CA, client certificate and key, librdkafka's
   `ssl.*.location` options) load;
 - the GeoIP databases of `enrich:` steps open (logship.enrich_wiring);
+- field names of your rules that clash with ECS objects (`user_agent` as a string: a warning,
+  `logship.ecs_names`);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
   the same `listen_problem`).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import ssl
 import tempfile
@@ -34,12 +37,15 @@ from typing import Any
 
 from logship.config import Config, HttpSettings
 from logship.data_dir import StartupError
+from logship.ecs_names import ecs_warnings
 from logship.enrich_wiring import database_problems
 from logship.http_endpoint import HttpEndpoint, listen_problem
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
 from sinks.http.config import HttpSinkSettings
 from sinks.kafka.config import KafkaSinkSettings
+
+log = logging.getLogger(__name__)
 
 NETWORK_NOTE = (
     "connections to Kafka, Elasticsearch and HTTP endpoints are not tried here; "
@@ -63,14 +69,20 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     found = [Problem(m) for m in _path_problems(config)]
     found += [Problem(m) for m in _tls_problems(config)]
     found += [Problem(m) for m in database_problems(config)]
+    found += [Problem(m, fatal=False) for m in ecs_warnings(config)]
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found
 
 
 def raise_problems(config: Config) -> None:
-    """Raises StartupError with every fatal problem (the checks `run` makes before it starts)."""
-    fatal = [p.message for p in problems(config) if p.fatal]
+    """Raises StartupError with every fatal problem (the checks `run` makes before it starts);
+    logs the others as warnings."""
+    found = problems(config)
+    for problem in found:
+        if not problem.fatal:
+            log.warning("Start-up check warning.", extra={"warning": problem.message})
+    fatal = [p.message for p in found if p.fatal]
     if fatal:
         raise StartupError("\n".join(fatal))
 

@@ -13,6 +13,9 @@ shape is fixed by convention and built in one place (`parsers.chain`):
               "flags": ["truncated"]},
       "host": {"name": "node-1"},
       "tags": ["parse_failure"],                   # only when set
+      "ecs": {"version": "8.11.0"},                # unless agent.metadata: false
+      "agent": {"type": "logship", "version": "0.1.0", "name": "node-1"},
+      ...the input's fields, service, event.dataset (parsers.stamp)
       ...parsed fields, dotted names nested ("http.request.method" -> {"http": {"request": ...}})
     }
 

@@ -7,7 +7,8 @@ read time when the line had no timestamp, the raw line when the rule chose no me
 `log.flags: [truncated]`. For container logs and multiline events it also adds what the
 earlier stages know per line (the runtime's time as the default `@timestamp`, `log.stream`,
 `log.flags: [multiline]`) and the file's Kubernetes metadata, before `drop_if` sees the record.
-Then it applies the rule's `drop_if` and the redaction settings.
+Then it applies the rule's `drop_if` and the redaction settings, and last adds the input's
+metadata (`fields`, `tags`, `dataset`, `service`, `ecs.version`, `agent.*`: `parsers.stamp`).
 
 A line that no rule matches is kept: it ships with the raw text as `message` and
 `tags: [parse_failure]`, unless the input says `on_no_match: drop` (then it is counted).
@@ -36,6 +37,7 @@ from logship.framing import Lines
 from logship.record import LogEntry
 from parsers.redaction import Redactor
 from parsers.rule import Rule, compile_rule
+from parsers.stamp import Stamp, input_stamp
 
 if TYPE_CHECKING:
     from logship.config import Config
@@ -78,8 +80,11 @@ class ParserChain:
         redactor: Redactor | None = None,
         keep_original: bool = False,
         clock: Callable[[], float] = time.time,
+        stamp: Stamp | None = None,
     ) -> None:
         self.rules = list(rules)
+        self.stamp = stamp
+        """The input's constants (fields, tags, dataset, ECS metadata): `parsers.stamp`."""
         self.keep_original = keep_original
         self.host_name = host_name
         self.on_no_match = on_no_match
@@ -129,6 +134,7 @@ class ParserChain:
         # One rule per chain is the common case: its parse function is called directly.
         single = parsers[0] if len(rules) == 1 else None
         keep_original = self.keep_original
+        stamp = self.stamp.for_chunk() if self.stamp is not None else None
         drops = [rule.drop_if for rule in rules]
         substring = [rule.substring_fields for rule in rules]
         any_drop = any(d is not None for d in drops)
@@ -174,6 +180,8 @@ class ParserChain:
                     raw["event"] = {"original": text}
                 if needed is not None and needed(text):
                     redactor.redact_record(raw)  # type: ignore[union-attr]
+                if stamp is not None:
+                    stamp(raw)
                 append(raw)
                 continue
             if "@timestamp" not in rec:
@@ -203,6 +211,8 @@ class ParserChain:
                     continue
             if needed is not None and (not substring[index] or needed(text)):
                 redactor.redact_record(rec)  # type: ignore[union-attr]
+            if stamp is not None:
+                stamp(rec)
             append(rec)
         if single is not None:
             matched[0] = len(lines.texts) - unmatched
@@ -301,5 +311,6 @@ def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict
             redactor=redactor,
             keep_original=inp.keep_original,
             clock=clock,
+            stamp=input_stamp(inp, config.agent),
         )
     return chains

@@ -33,7 +33,8 @@ def test_defaults_are_a_data_stream_with_deterministic_ids(tmp_path: Path) -> No
     (sink,) = config.sinks
     assert isinstance(sink, ElasticsearchSinkSettings)
     assert sink.hosts == ["http://localhost:9200"]
-    assert sink.data_stream == "logs-generic-default"
+    assert sink.dataset is None  # each record's event.dataset names its stream
+    assert sink.data_stream == "logs-{event.dataset}-default"
     assert sink.id == "deterministic"
     assert sink.compression_level == 1
 

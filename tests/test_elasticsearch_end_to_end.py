@@ -221,7 +221,9 @@ def test_agent_ships_200000_lines_into_the_expected_indices_with_the_expected_id
     if isinstance(target, FakeTarget):
         index = next(iter(expected))
         doc = next(iter(target.server.state.sources(index).values()))
-        assert set(doc) == {"@timestamp", "message", "n", "kind", "pad", "log", "host"}
+        assert set(doc) == {
+            *("@timestamp", "message", "n", "kind", "pad", "log", "host", "ecs", "agent")
+        }
         assert all(b.gzip for b in target.server.state.bulks)
     assert registry_offset(tmp_path) == log.stat().st_size
 

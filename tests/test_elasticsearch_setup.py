@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sinks.elasticsearch.enrich_mappings import ENRICH_PROPERTIES
+from sinks.elasticsearch.setup import METADATA_PROPERTIES
 from tests.es_server import EsServer
 from tests.harness import run_cli, write_config
 
@@ -67,6 +68,7 @@ def test_data_stream_setup_builds_on_the_built_in_logs_template(
     assert component["settings"] == {"index.lifecycle.name": "logship-nginx.access"}
     assert component["mappings"]["properties"] == {
         **ENRICH_PROPERTIES,
+        **METADATA_PROPERTIES,
         "status": {"type": "long"},
         "bytes": {"type": "long"},
     }

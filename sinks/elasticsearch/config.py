@@ -133,8 +133,9 @@ class ElasticsearchSinkSettings(SinkSettings):
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
 
-    dataset: str = "generic"
-    """Data stream mode: documents go to `logs-<dataset>-<namespace>`."""
+    dataset: str | None = None
+    """Data stream mode: documents go to `logs-<dataset>-<namespace>`; unset: the record's
+    `event.dataset` names it (`generic` without one), see `sinks.elasticsearch.streams`."""
     namespace: str = "default"
     index: str | None = None
     """Index mode: an index name template like `logs-{service.name}-%Y.%m.%d` instead of a data stream."""
@@ -186,8 +187,8 @@ class ElasticsearchSinkSettings(SinkSettings):
 
     @field_validator("dataset")
     @classmethod
-    def _dataset(cls, value: str) -> str:
-        return _stream_part(value, "nginx.access")
+    def _dataset(cls, value: str | None) -> str | None:
+        return None if value is None else _stream_part(value, "nginx.access")
 
     @field_validator("namespace")
     @classmethod
@@ -223,4 +224,6 @@ class ElasticsearchSinkSettings(SinkSettings):
     @property
     def data_stream(self) -> str | None:
         """The data stream name in data-stream mode, None in index mode."""
-        return None if self.index is not None else f"logs-{self.dataset}-{self.namespace}"
+        if self.index is not None:
+            return None
+        return f"logs-{self.dataset or '{event.dataset}'}-{self.namespace}"

@@ -17,6 +17,7 @@ import orjson
 
 from logship.record import LogEntry
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
+from sinks.elasticsearch.streams import record_dataset
 from sinks.template import FieldTemplate
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -24,6 +25,9 @@ _SEP = "\x1f"  # unit separator: cannot occur in the numeric parts, so fields ca
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 _NO_FILE: dict[str, Any] = {}
 _blake2b = hashlib.blake2b
+_dumps = orjson.dumps
+_Stream = tuple[str, dict[str, Any], bytes, bytes]
+"""A data stream: name, `data_stream` fields, document suffix without / with an `event`."""
 
 
 def document_id(entry: LogEntry) -> str:
@@ -59,8 +63,9 @@ def _id_bytes(entry: LogEntry) -> bytes:
 class Target:
     """Where and how a sink's documents are written, fixed by its settings."""
 
-    data_stream: tuple[str, str, str] | None
-    """(type, dataset, namespace) in data-stream mode; None in index mode."""
+    data_stream: tuple[str, str | None, str] | None
+    """(type, dataset, namespace) in data-stream mode; None in index mode. A None dataset:
+    each record's `event.dataset` (`sinks.elasticsearch.streams`)."""
     index: FieldTemplate | None
     default_index: FieldTemplate
     ids: bool
@@ -100,7 +105,7 @@ def index_name(entry: LogEntry, target: Target) -> str | None:
     """The index (or data stream) a record goes to; None when even the default cannot be rendered."""
     if target.data_stream is not None:
         kind, dataset, namespace = target.data_stream
-        return f"{kind}-{dataset}-{namespace}"
+        return f"{kind}-{dataset or record_dataset(entry)}-{namespace}"
     assert target.index is not None
     name = target.index.render(entry)
     if name is None:
@@ -120,27 +125,39 @@ def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
     dumps = orjson.dumps
     ids = target.ids
     stream = target.data_stream
-    suffix = b""
-    stream_fields: dict[str, Any] = {}
-    stream_name = ""
-    if stream is not None:
-        kind, dataset, namespace = stream
-        stream_name = f"{kind}-{dataset}-{namespace}"
-        stream_fields = {"type": kind, "dataset": dataset, "namespace": namespace}
-        suffix = b"".join(
-            (
-                b',"data_stream":',
-                dumps(stream_fields),
-                b',"event":',
-                dumps({"dataset": dataset}),
-                b"}\n",
+    per_record = stream is not None and stream[1] is None
+    # Per dataset: (stream name, data_stream fields, suffix without and with an `event` object).
+    streams: dict[str, _Stream] = {}
+
+    def stream_of(dataset: str) -> _Stream:
+        found = streams.get(dataset)
+        if found is None:
+            assert stream is not None
+            kind, _, namespace = stream
+            fields = {"type": kind, "dataset": dataset, "namespace": namespace}
+            ds = b',"data_stream":' + dumps(fields)
+            found = (
+                f"{kind}-{dataset}-{namespace}",
+                fields,
+                ds + b"}\n",
+                ds + b',"event":' + dumps({"dataset": dataset}) + b"}\n",
             )
-        )
+            streams[dataset] = found
+        return found
+
+    fixed = stream_of(stream[1]) if stream is not None and stream[1] is not None else None
     # Per index: the action's opening up to the id, and the action's closing (with the newline).
     actions: dict[str, tuple[bytes, bytes]] = {}
     join = b"".join
+    chosen: _Stream | None = fixed
     for position, entry in enumerate(entries):
-        name = stream_name or index_name(entry, target)
+        if fixed is not None:
+            name: str | None = fixed[0]
+        elif per_record:
+            chosen = stream_of(record_dataset(entry))
+            name = chosen[0]
+        else:
+            name = index_name(entry, target)
         if name is None:
             out.rejected.append(
                 (position, "no index: the record has no @timestamp for default_index")
@@ -153,16 +170,10 @@ def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
             actions[name] = action
         doc_id = _id_bytes(entry) if ids else b""
         try:
-            if stream is None:
+            if chosen is None:
                 item = join((action[0], doc_id, action[1], dumps(entry, option=_OPTIONS), b"\n"))
-            elif "event" in entry or "data_stream" in entry or not entry:
-                doc = dumps(_with_stream(entry, stream_fields), option=_OPTIONS)
-                item = join((action[0], doc_id, action[1], doc, b"\n"))
             else:
-                # The common case: splice the stream fields in before the closing brace
-                # instead of copying the record (records are shared, read-only).
-                doc = dumps(entry, option=_OPTIONS)
-                item = join((action[0], doc_id, action[1], memoryview(doc)[:-1], suffix))
+                item = join((action[0], doc_id, action[1], *_stream_doc(entry, chosen)))
         except (TypeError, ValueError) as exc:  # orjson: an int beyond 64 bits, a str subclass...
             out.rejected.append((position, f"cannot encode the record as JSON: {exc}"))
             continue
@@ -170,6 +181,20 @@ def encode_bulk(entries: Sequence[LogEntry], target: Target) -> BulkItems:
         positions.append(position)
         indices.append(name)
     return out
+
+
+def _stream_doc(entry: LogEntry, chosen: _Stream) -> tuple[bytes | memoryview, bytes]:
+    """A record's document in data-stream mode, as (body without its closing brace, the rest)."""
+    _, fields, suffix, suffix_with_event = chosen
+    if entry and "data_stream" not in entry:
+        # The common cases: splice the stream fields in before the closing brace instead of
+        # copying the record (records are shared, read-only).
+        event = entry.get("event")
+        if event is None:
+            return memoryview(_dumps(entry, option=_OPTIONS))[:-1], suffix_with_event
+        if type(event) is dict and event.get("dataset") == fields["dataset"]:
+            return memoryview(_dumps(entry, option=_OPTIONS))[:-1], suffix
+    return _dumps(_with_stream(entry, fields), option=_OPTIONS), b"\n"
 
 
 def _with_stream(entry: LogEntry, stream_fields: dict[str, Any]) -> LogEntry:

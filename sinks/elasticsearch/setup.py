@@ -23,6 +23,7 @@ from parsers.config import RuleSettings
 from sinks.elasticsearch.client import Client, Unreachable, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.enrich_mappings import ENRICH_PROPERTIES
+from sinks.elasticsearch.streams import DEFAULT_DATASET
 
 _RULE_TYPES = {"int": "long", "float": "double", "bool": "boolean"}
 _BUILTIN_PARTS = ("logs@mappings", "logs@settings", "ecs@mappings")
@@ -31,11 +32,24 @@ DATA_STREAM_PRIORITY = 150
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_AND_KEYWORD = {"type": "keyword", "ignore_above": 1024, "fields": {"text": {"type": "text"}}}
 
-ECS_PROPERTIES: dict[str, Any] = {
-    "@timestamp": {"type": "date"},
-    "message": {"type": "text"},
+METADATA_PROPERTIES: dict[str, Any] = {
     "tags": _KEYWORD,
     "ecs.version": _KEYWORD,
+    "agent.type": _KEYWORD,
+    "agent.version": _KEYWORD,
+    "agent.name": _KEYWORD,
+    "service.name": _KEYWORD,
+    "service.version": _KEYWORD,
+    "service.environment": _KEYWORD,
+    "event.dataset": _KEYWORD,
+}
+"""What the agent and the inputs' metadata add to every record (`parsers.stamp`): keyword, as ECS
+says. In the data stream templates too, so they do not depend on `ecs@mappings`' version."""
+
+ECS_PROPERTIES: dict[str, Any] = {
+    **METADATA_PROPERTIES,
+    "@timestamp": {"type": "date"},
+    "message": {"type": "text"},
     "log.level": _KEYWORD,
     "log.logger": _KEYWORD,
     "log.offset": {"type": "long"},
@@ -44,8 +58,6 @@ ECS_PROPERTIES: dict[str, Any] = {
     "log.file.device_id": _KEYWORD,
     "log.file.inode": _KEYWORD,
     "host.name": _KEYWORD,
-    "service.name": _KEYWORD,
-    "event.dataset": _KEYWORD,
     "event.original": {"type": "keyword", "index": False, "doc_values": False},
     "event.duration": {"type": "long"},
     "error.message": {"type": "text"},
@@ -135,17 +147,20 @@ def ilm_policy(settings: ElasticsearchSinkSettings, rollover: bool) -> dict[str,
     return {"policy": {"phases": phases, "_meta": {"managed_by": "logship"}}}
 
 
-def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings]) -> list[Step]:
-    """The requests that set up one sink's target, in order."""
+def plan_setup(
+    settings: ElasticsearchSinkSettings,
+    rules: Sequence[RuleSettings],
+    datasets: Sequence[str] = (),
+) -> list[Step]:
+    """The requests that set up one sink's target, in order.
+
+    `datasets`: the data streams a sink without a fixed `dataset` writes (records route by their
+    `event.dataset`): one template each, `generic` always among them.
+    """
     steps: list[Step] = []
     setup = settings.setup
     meta = {"managed_by": "logship", "sink": settings.name}
     if settings.index is None:
-        dataset = settings.dataset
-        policy = setup.ilm_policy or f"logship-{dataset}"
-        component = f"logs-{dataset}@logship"
-        template = setup.template_name or f"logship-logs-{dataset}"
-        pattern = f"logs-{dataset}-*"
         for part in _BUILTIN_PARTS:
             steps.append(
                 Step(
@@ -156,53 +171,18 @@ def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings
                     f"built-in component template {part} exists",
                 )
             )
-        steps.append(
-            Step(
-                "elasticsearch",
-                "PUT",
-                f"/_ilm/policy/{policy}",
-                ilm_policy(settings, rollover=True),
-                f"ILM policy {policy}",
-            )
+        if settings.dataset is not None:
+            chosen = [settings.dataset]
+        else:
+            chosen = list(dict.fromkeys([*datasets, DEFAULT_DATASET]))
+        for dataset in chosen:
+            steps += _data_stream_steps(settings, rules, dataset, meta, len(chosen) > 1)
+        view_title = ",".join(f"logs-{dataset}-*" for dataset in chosen)
+        view_id = (
+            f"logship-logs-{settings.dataset}"
+            if settings.dataset is not None
+            else f"logship-{settings.name}"
         )
-        steps.append(
-            Step(
-                "elasticsearch",
-                "PUT",
-                f"/_component_template/{component}",
-                {
-                    "template": {
-                        "settings": {"index.lifecycle.name": policy},
-                        "mappings": {"properties": {**ENRICH_PROPERTIES, **rule_mappings(rules)}},
-                    },
-                    "_meta": meta,
-                },
-                f"component template {component}",
-            )
-        )
-        steps.append(
-            Step(
-                "elasticsearch",
-                "PUT",
-                f"/_index_template/{template}",
-                {
-                    "index_patterns": [pattern],
-                    "data_stream": {},
-                    "priority": _priority(setup.template_priority, DATA_STREAM_PRIORITY),
-                    "composed_of": [
-                        *_BUILTIN_PARTS,
-                        component,
-                        "logs@custom",
-                        f"logs-{dataset}@custom",
-                    ],
-                    "ignore_missing_component_templates": ["logs@custom", f"logs-{dataset}@custom"],
-                    "_meta": {**meta, "description": f"logs-{dataset}-* written by logship"},
-                },
-                f"index template {template} for {pattern}",
-            )
-        )
-        view_title = pattern
-        view_id = f"logship-logs-{dataset}"
     else:
         patterns = index_patterns(settings)
         policy = setup.ilm_policy or f"logship-{settings.name}"
@@ -276,13 +256,79 @@ def plan_setup(settings: ElasticsearchSinkSettings, rules: Sequence[RuleSettings
     return steps
 
 
+def _data_stream_steps(
+    settings: ElasticsearchSinkSettings,
+    rules: Sequence[RuleSettings],
+    dataset: str,
+    meta: dict[str, Any],
+    several: bool,
+) -> list[Step]:
+    """ILM policy, component template and index template of one dataset's data streams
+    (`several`: one of several datasets, so a configured template name gets the dataset)."""
+    setup = settings.setup
+    policy = setup.ilm_policy or f"logship-{dataset}"
+    component = f"logs-{dataset}@logship"
+    template = f"logship-logs-{dataset}"
+    if setup.template_name is not None:
+        template = f"{setup.template_name}-{dataset}" if several else setup.template_name
+    pattern = f"logs-{dataset}-*"
+    return [
+        Step(
+            "elasticsearch",
+            "PUT",
+            f"/_ilm/policy/{policy}",
+            ilm_policy(settings, rollover=True),
+            f"ILM policy {policy}",
+        ),
+        Step(
+            "elasticsearch",
+            "PUT",
+            f"/_component_template/{component}",
+            {
+                "template": {
+                    "settings": {"index.lifecycle.name": policy},
+                    "mappings": {
+                        "properties": {
+                            **METADATA_PROPERTIES,
+                            **ENRICH_PROPERTIES,
+                            **rule_mappings(rules),
+                        }
+                    },
+                },
+                "_meta": meta,
+            },
+            f"component template {component}",
+        ),
+        Step(
+            "elasticsearch",
+            "PUT",
+            f"/_index_template/{template}",
+            {
+                "index_patterns": [pattern],
+                "data_stream": {},
+                "priority": _priority(setup.template_priority, DATA_STREAM_PRIORITY),
+                "composed_of": [
+                    *_BUILTIN_PARTS,
+                    component,
+                    "logs@custom",
+                    f"logs-{dataset}@custom",
+                ],
+                "ignore_missing_component_templates": ["logs@custom", f"logs-{dataset}@custom"],
+                "_meta": {**meta, "description": f"logs-{dataset}-* written by logship"},
+            },
+            f"index template {template} for {pattern}",
+        ),
+    ]
+
+
 def run_setup(
     settings: ElasticsearchSinkSettings,
     rules: Sequence[RuleSettings],
     say: Callable[[str], None],
+    datasets: Sequence[str] = (),
 ) -> None:
     """Carries out the plan for one sink; raises SetupError on the first step that fails."""
-    steps = plan_setup(settings, rules)
+    steps = plan_setup(settings, rules, datasets)
     es = Client(node_configs(settings))
     kibana = (
         Client(node_configs(settings, [settings.setup.kibana.url]))

@@ -99,6 +99,8 @@ def folder_problem(folder: Path) -> str | None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".logship-probe-", dir=existing)
     except OSError as exc:
+        if existing == Path(os.path.abspath(folder)):
+            return str(exc.strerror)  # the message names the folder already
         return f"cannot write in {existing}: {exc.strerror}"
     os.close(fd)
     os.unlink(probe)

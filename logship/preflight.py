@@ -113,7 +113,8 @@ def file_problem(path: Path) -> str | None:
     if os.path.isdir(path):
         return "it is a folder"
     if not os.path.lexists(path):
-        return folder_problem(path.parent)
+        problem = folder_problem(path.parent)
+        return f"{path.parent} is not a folder" if problem == "not a folder" else problem
     try:
         # O_NONBLOCK: a FIFO without a reader answers at once instead of hanging the check.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from logship.record import LogEntry
 from parsers.enrich.settings import GeoipStepSettings
-from parsers.enrich.step import StepCounts, ensure, reader, split_field
+from parsers.enrich.step import FieldSource, StepCounts, ensure
 
 
 class GeoReader(Protocol):
@@ -112,10 +112,8 @@ class GeoipStep:
         self.settings = settings
         self.city = city
         self.asn = asn
-        self._parent, _ = split_field(settings.field)
-        self._read = reader(settings.field)
-        self._top = self._parent[0] if len(self._parent) == 1 else ""
-        self._leaf = settings.field.rpartition(".")[2]
+        self.source = FieldSource(settings.field)
+        self._parent = self.source.parent
         self._target = tuple(settings.target_field.split(".")) if settings.target_field else ()
         self.lookup = functools.lru_cache(maxsize=settings.cache_size)(self._find)
 
@@ -135,19 +133,10 @@ class GeoipStep:
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record whose address is in a database."""
-        read, parent, target, lookup = self._read, self._parent, self._target, self.lookup
-        top, leaf = self._top, self._leaf
+        parent, target, lookup = self._parent, self._target, self.lookup
         same = target == parent
         enriched = missed = failed = 0
-        for entry in entries:
-            # The one-level field (`user_agent.original`) read inline: this loop is per record.
-            node = entry.get(top)
-            if type(node) is dict:
-                text = node.get(leaf)
-                if type(text) is not str:
-                    text = None
-            else:
-                node, text = read(entry)
+        for entry, node, text in self.source.texts(entries):
             if not text:
                 missed += 1
                 continue

@@ -109,6 +109,32 @@ def reader(
     return read
 
 
+class FieldSource:
+    """The dotted field a step reads its string from (`user_agent.original`, `source.ip`)."""
+
+    def __init__(self, dotted: str) -> None:
+        self.parent, self.leaf = split_field(dotted)
+        self._read = reader(dotted)
+        self._top = self.parent[0] if len(self.parent) == 1 else ""
+
+    def texts(
+        self, entries: list[LogEntry]
+    ) -> list[tuple[LogEntry, dict[str, Any] | None, str | None]]:
+        """(record, the object holding the field, its string value or None) for each record of
+        a batch. One call per batch; the common one-level field is read inline."""
+        top, leaf, read = self._top, self.leaf, self._read
+        out: list[tuple[LogEntry, dict[str, Any] | None, str | None]] = []
+        append = out.append
+        for entry in entries:
+            node = entry.get(top)
+            if type(node) is dict:
+                text = node.get(leaf)
+                append((entry, node, text if type(text) is str else None))
+            else:
+                append((entry, *read(entry)))
+        return out
+
+
 def ensure(entry: LogEntry, parent: tuple[str, ...]) -> dict[str, Any] | None:
     """The object at `parent`, created where absent; None when a non-object is in the way (it
     is not the step's to replace)."""

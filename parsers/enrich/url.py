@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from logship.record import LogEntry
 from parsers.enrich.settings import UrlStepSettings
-from parsers.enrich.step import StepCounts, ensure, reader, split_field
+from parsers.enrich.step import FieldSource, StepCounts, ensure
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # What java.net.URI (behind `uri_parts`) refuses in a URI reference: ASCII controls, space,
@@ -81,25 +81,14 @@ class UrlStep:
 
     def __init__(self, settings: UrlStepSettings) -> None:
         self.settings = settings
-        self._parent, _ = split_field(settings.field)
-        self._read = reader(settings.field)
-        self._top = self._parent[0] if len(self._parent) == 1 else ""
-        self._leaf = settings.field.rpartition(".")[2]
+        self.source = FieldSource(settings.field)
+        self._parent = self.source.parent
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record with a URL."""
-        read, parent, parts_of = self._read, self._parent, url_parts
-        top, leaf = self._top, self._leaf
+        parent, parts_of = self._parent, url_parts
         enriched = missed = failed = 0
-        for entry in entries:
-            # The one-level field (`user_agent.original`) read inline: this loop is per record.
-            node = entry.get(top)
-            if type(node) is dict:
-                text = node.get(leaf)
-                if type(text) is not str:
-                    text = None
-            else:
-                node, text = read(entry)
+        for entry, found_in, text in self.source.texts(entries):
             if not text:
                 missed += 1
                 continue
@@ -108,11 +97,10 @@ class UrlStep:
             if parts is None:
                 failed += 1
                 continue
+            node = found_in if found_in is not None else ensure(entry, parent)
             if node is None:
-                node = ensure(entry, parent)
-                if node is None:
-                    failed += 1
-                    continue
+                failed += 1
+                continue
             node.update(parts)  # scalars only: records share no objects
             enriched += 1
         counts.enriched += enriched

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 
 from logship.record import LogEntry
 from parsers.enrich.settings import UserAgentStepSettings
-from parsers.enrich.step import StepCounts, ensure, reader, split_field
+from parsers.enrich.step import FieldSource, StepCounts, ensure
 
 
 class Parsed(NamedTuple):
@@ -95,10 +95,8 @@ class UserAgentStep:
 
     def __init__(self, settings: UserAgentStepSettings, resolver: Resolver | None = None) -> None:
         self.settings = settings
-        self._parent, _ = split_field(settings.field)
-        self._read = reader(settings.field)
-        self._top = self._parent[0] if len(self._parent) == 1 else ""
-        self._leaf = settings.field.rpartition(".")[2]
+        self.source = FieldSource(settings.field)
+        self._parent = self.source.parent
         resolver = resolver if resolver is not None else default_resolver()
         self.lookup = functools.lru_cache(maxsize=settings.cache_size)(
             functools.partial(parse_with, resolver)
@@ -106,18 +104,9 @@ class UserAgentStep:
 
     def apply(self, entries: list[LogEntry], counts: StepCounts) -> None:
         """Enriches every record that has a user agent string."""
-        read, parent, lookup = self._read, self._parent, self.lookup
-        top, leaf = self._top, self._leaf
+        parent, lookup = self._parent, self.lookup
         enriched = missed = failed = 0
-        for entry in entries:
-            # The one-level field (`user_agent.original`) read inline: this loop is per record.
-            node = entry.get(top)
-            if type(node) is dict:
-                text = node.get(leaf)
-                if type(text) is not str:
-                    text = None
-            else:
-                node, text = read(entry)
+        for entry, found_in, text in self.source.texts(entries):
             if not text:
                 missed += 1
                 continue
@@ -126,11 +115,10 @@ class UserAgentStep:
             except Exception:  # a library bug on one odd string must not stop the batch
                 failed += 1
                 continue
+            node = found_in if found_in is not None else ensure(entry, parent)
             if node is None:
-                node = ensure(entry, parent)
-                if node is None:
-                    failed += 1
-                    continue
+                failed += 1
+                continue
             # Copies: records never share mutable objects (sinks and observers hold them).
             node.update(first)
             if os_ is not None:

@@ -296,7 +296,7 @@ def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
     from logship.framing import Lines
     from logship.process import tune_malloc
     from parsers.chain import ParserChain
-    from parsers.rule import compile_rule
+    from parsers.compiler import compile_rule
     from parsers.section import ParsersSettings
     from sinks.catalog import build_sink
     from sinks.file import FileSinkSettings

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from logship.framing import Lines
 from logship.record import LogEntry
+from parsers.compiler import compile_rule
 from parsers.redaction import Redactor
-from parsers.rule import Rule, compile_rule
+from parsers.rule import Rule
 from parsers.stamp import Stamp, input_stamp
 
 if TYPE_CHECKING:

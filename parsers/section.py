@@ -24,6 +24,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from logship.schema import GlobPattern, StrictModel
+from parsers.compiler import compile_rule
 from parsers.config import RedactSettings, RuleSettings
 from parsers.grok import GrokError, GrokLibrary, load_builtin_patterns
 from parsers.pack import (
@@ -35,7 +36,7 @@ from parsers.pack import (
     pack_files,
 )
 from parsers.pattern import PatternError, compile_rule_pattern
-from parsers.rule import RuleError, compile_rule
+from parsers.rule import RuleError
 from parsers.timestamp import load_zone
 
 

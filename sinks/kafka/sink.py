@@ -22,12 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logship.batch import Batch
-from logship.metrics import Metrics
 from logship.record import LogEntry
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.kafka.classify import classify, explain, is_fatal
@@ -36,6 +34,7 @@ from sinks.kafka.encoder import encode_values
 from sinks.kafka.producer import ProducerKeeper, exception_text
 from sinks.kafka.reports import Report, Route, match_reports
 from sinks.kafka.route import MessageRoute
+from sinks.metrics import Counter, SinkMetrics
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class KafkaSink:
         self._closing = threading.Event()
         self.buffer_full_waits = 0
         """How many times a produce found librdkafka's queue full and waited (never a drop)."""
-        self._m_buffer_full: Any = None
+        self._m_buffer_full: Counter | None = None
 
     # --- state -----------------------------------------------------------------------------
 
@@ -81,7 +80,7 @@ class KafkaSink:
         """What Kafka or librdkafka last reported as wrong (empty before any error)."""
         return self.producer.last_error
 
-    def bind_metrics(self, metrics: Metrics) -> None:
+    def bind_metrics(self, metrics: SinkMetrics) -> None:
         """Counts BufferError waits in `logship_sink_buffer_full_waits{sink=...}`."""
         self._m_buffer_full = metrics.sink_buffer_full.labels(self.name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Message
 
-from sinks.kafka.reports import Report, match_reports
+from sinks.kafka.reports import Report, Route, match_reports
 
 
 def report(
@@ -39,7 +39,7 @@ def test_reports_match_records_by_value_and_split_into_retry_and_rejected() -> N
 
 def test_equal_values_are_matched_in_produce_order_and_routes_include_the_key() -> None:
     values = [b"same", b"same", b"same"]
-    routes = [("a", b"k1"), None, ("a", b"k2")]
+    routes: list[Route | None] = [("a", b"k1"), None, ("a", b"k2")]
     rejected: list[tuple[int, str]] = []
     retry: list[int] = []
     match_reports(

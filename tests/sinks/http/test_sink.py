@@ -22,9 +22,9 @@ from sinks.http.classify import classify
 from sinks.http.config import HttpSinkSettings
 from sinks.http.sink import HttpSink
 from sinks.transport.answer import Answer, parse_retry_after
-from tests.es_server import make_test_ca
+from tests.doubles.es_server import make_test_ca
+from tests.doubles.webhook_server import Reply, WebhookServer
 from tests.harness import wait_until
-from tests.webhook_server import Reply, WebhookServer
 
 RECORDS = [{"message": f"line {i}", "n": i} for i in range(3)]
 

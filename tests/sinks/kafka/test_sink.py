@@ -15,8 +15,7 @@ from logship.sink import Outcome, SinkError
 from sinks.catalog import build_sink
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
-from tests.harness import wait_until
-from tests.kafka_mock import (
+from tests.doubles.kafka_mock import (
     API_PRODUCE,
     ERR_MSG_SIZE_TOO_LARGE,
     ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -24,6 +23,7 @@ from tests.kafka_mock import (
     MockKafka,
     TopicReader,
 )
+from tests.harness import wait_until
 
 FAST_FAILURE = {"request.timeout.ms": 1000, "reconnect.backoff.max.ms": 500}
 """Broker-down tests: requests and messages time out in seconds, not librdkafka's defaults."""

@@ -2,7 +2,7 @@
 
     python benchmarks/elasticsearch_throughput.py [--lines 1000000] [--keep DIR]
 
-Elasticsearch is the local stand-in (`tests/es_server.py`, in its own process, keeping ids but
+Elasticsearch is the local stand-in (`tests/doubles/es_server.py`, in its own process, keeping ids but
 not sources). For each run the agent is a separate process; reported: wall-clock lines/s and
 MiB/s (from start to the last line delivered), the agent's CPU seconds (user + sys, from
 wait4), its peak RSS, and for Elasticsearch the bulk request sizes the sink chose. Figures on a
@@ -90,7 +90,7 @@ def closing_figures(stderr: Path) -> dict[str, Any]:
 def start_server() -> tuple[subprocess.Popen[str], str]:
     """The local Elasticsearch stand-in in its own process (ids kept, sources not)."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.es_server", "--port", "0", "--no-sources"],
+        [sys.executable, "-m", "tests.doubles.es_server", "--port", "0", "--no-sources"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

@@ -4,7 +4,7 @@
 
 Generates nginx access-log lines, then runs the agent (`logship run`, a real process) once per
 scenario over the same file: to the file sink, and to the Kafka sink against librdkafka's mock
-broker (`tests/kafka_mock.py`, its own process). The agent is measured from /proc while it
+broker (`tests/doubles/kafka_mock.py`, its own process). The agent is measured from /proc while it
 runs: wall time until the last record is out (the agent's start-up included), CPU seconds
 (user + system, all threads) and peak RSS, read the moment the output count is reached,
 before the agent is stopped. The broker's CPU is shown apart: it is the cost of the broker, not
@@ -42,7 +42,7 @@ from benchmarks.nginx_log import NGINX_RULE, OUT, ensure_input  # noqa: E402
 from benchmarks.nginx_log import lines as nginx_lines  # noqa: E402
 from benchmarks.nginx_log import write as write_nginx_log  # noqa: E402
 from benchmarks.report import Report  # noqa: E402
-from tests.kafka_mock import MockKafka  # noqa: E402
+from tests.doubles.kafka_mock import MockKafka  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARTITIONS = 4
@@ -296,7 +296,7 @@ def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
     from logship.framing import Lines
     from logship.process import tune_malloc
     from parsers.chain import ParserChain
-    from parsers.rule import compile_rule
+    from parsers.compiler import compile_rule
     from parsers.section import ParsersSettings
     from sinks.catalog import build_sink
     from sinks.file import FileSinkSettings

@@ -44,10 +44,10 @@ from nginx_log import lines as nginx_lines  # noqa: E402
 from logship.framing import Lines  # noqa: E402
 from logship.record import format_iso  # noqa: E402
 from parsers.chain import ParserChain  # noqa: E402
+from parsers.compiler import compile_rule  # noqa: E402
 from parsers.config import RuleSettings  # noqa: E402
 from parsers.pattern import compile_rule_pattern  # noqa: E402
 from parsers.redaction import BUILTIN_REDACTORS, Redactor  # noqa: E402
-from parsers.rule import compile_rule  # noqa: E402
 from parsers.section import ParsersSettings  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"

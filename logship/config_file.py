@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from logship import strict_yaml
 from logship.config import Config
+from logship.rule_packs import rule_packs_context
 from logship.secrets import MASK, is_secret_key
 
 
@@ -63,7 +64,8 @@ def parse_config(
     if problems:
         raise ConfigError(source, problems)
     try:
-        return Config.model_validate(doc, context={"base_dir": base_dir})
+        context = {"base_dir": base_dir, **rule_packs_context(doc, base_dir)}
+        return Config.model_validate(doc, context=context)
     except ValidationError as exc:
         raise ConfigError(source, _describe_all(exc.errors(), doc)) from None
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from parsers.rule import RuleError, compile_rule
+from parsers.compiler import compile_rule
+from parsers.rule import RuleError
 
 if TYPE_CHECKING:
     from logship.config import Config

@@ -17,9 +17,6 @@ from logship.schema import StrictModel
 if TYPE_CHECKING:
     from logship.config import Config
 
-ECS_VERSION = "8.11.0"
-"""The ECS version records follow (`ecs.version`): the one of Elasticsearch's `ecs@mappings`."""
-
 # Elasticsearch's rules for a data stream name part (logs-<dataset>-<namespace>).
 _DATASET = re.compile(r"^[a-z0-9][a-z0-9._]*$")
 

@@ -31,6 +31,9 @@ from typing import Any
 LogEntry = dict[str, Any]
 """One record: the ECS-shaped JSON document (see the module docstring)."""
 
+ECS_VERSION = "8.11.0"
+"""The ECS version records follow (`ecs.version`): the one of Elasticsearch's `ecs@mappings`."""
+
 _MISSING = object()
 
 

@@ -17,7 +17,11 @@ class StrictModel(BaseModel):
 
 def resolve_path(value: Path, info: ValidationInfo) -> Path:
     """Resolves a relative path against the config file's folder (given in the validation context)."""
-    base = (info.context or {}).get("base_dir")
+    return resolve_against(value, (info.context or {}).get("base_dir"))
+
+
+def resolve_against(value: Path, base: Path | str | None) -> Path:
+    """`value` relative to `base` (unchanged when absolute or without a base)."""
     if base is None or value.is_absolute():
         return value
     return Path(os.path.normpath(Path(base) / value))

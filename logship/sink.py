@@ -11,7 +11,7 @@ from pydantic import Field
 
 from logship.batch import Batch
 from logship.schema import StrictModel
-from logship.units import ByteSize, Duration
+from logship.units import ByteSize, Duration, Milliseconds
 
 
 class Outcome(enum.Enum):
@@ -78,7 +78,13 @@ class BatchSettings(StrictModel):
 
     max_events: int = Field(2048, ge=1)
     max_bytes: ByteSize = Field(4 * 1024 * 1024, ge=1)
-    linger_ms: int = Field(200, ge=0)
+    linger_ms: Milliseconds = Field(200.0, ge=0)
+    """How long a take waits for the batch to fill: `200` (milliseconds) or a duration (`0.2s`)."""
+
+    @property
+    def linger(self) -> float:
+        """`linger_ms` in seconds, like every other duration."""
+        return self.linger_ms / 1000.0
 
 
 class QueueSettings(StrictModel):

@@ -71,7 +71,7 @@ class SinkWorker(threading.Thread):
     def run(self) -> None:
         name_native_thread(f"logship-{self.sink.name}"[:15])
         batch_cfg = self.settings.batch
-        linger = batch_cfg.linger_ms / 1000
+        linger = batch_cfg.linger
         while not self._abandon.is_set():
             batch = self.queue.take(batch_cfg.max_events, batch_cfg.max_bytes, linger)
             self._m_queue_events.set(self.queue.events)

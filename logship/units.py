@@ -41,6 +41,13 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"expected a duration like 30s, 500ms or 5m, got {value!r}")
 
 
+def parse_milliseconds(value: object) -> float:
+    """Milliseconds from a plain number (milliseconds) or a duration string like `200ms`, `1s`."""
+    if isinstance(value, str):
+        return parse_duration(value) * 1000.0
+    return parse_duration(value)
+
+
 def parse_size(value: object) -> int:
     """Bytes from an integer or a string like `512KiB`, `4MiB`, `1GB`."""
     if isinstance(value, bool):
@@ -59,6 +66,10 @@ def parse_size(value: object) -> int:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; config accepts `30s`, `500ms`, `5m`, `1h`, `1d` or a plain number of seconds."""
+
+Milliseconds = Annotated[float, BeforeValidator(parse_milliseconds)]
+"""A duration in milliseconds, for keys named `*_ms`: a plain number is milliseconds (as the key
+says), a string is any duration (`200ms`, `1s`). Dumped as milliseconds, so it reads back the same."""
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 """Bytes; config accepts `512KiB`, `4MiB`, `1GB` or a plain number of bytes."""

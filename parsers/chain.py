@@ -20,7 +20,9 @@ also carries the whole event text as `event.original` (set before redaction, so 
 too).
 
 `build_chains(config)` builds every input's chain from a validated config, and nothing else: it
-is a pure function of the config, so a reload can build new chains and swap them in.
+is a pure function of the config, so a reload can build new chains and swap them in. It reads
+only the parts `ChainSources` declares (the parsers section, the inputs' rule names and
+metadata, the agent's identity), so parsers depend on no config module of the agent.
 """
 
 from __future__ import annotations
@@ -31,16 +33,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from logship.framing import Lines
 from logship.record import LogEntry
+from parsers.compiler import compile_rule
 from parsers.redaction import Redactor
-from parsers.rule import Rule, compile_rule
-from parsers.stamp import Stamp, input_stamp
+from parsers.rule import Rule
+from parsers.stamp import AgentIdentity, Stamp, StampedInput, input_stamp
 
 if TYPE_CHECKING:
-    from logship.config import Config
     from parsers.enrich.step import EnrichChain
     from parsers.section import ParsersSettings
 
@@ -277,6 +279,49 @@ def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any
                 rec[key] = copying.deepcopy(value)
 
 
+class ChainInput(StampedInput, Protocol):
+    """What a chain is built from of an input's settings (`logship.config.InputSettings`)."""
+
+    @property
+    def name(self) -> str:
+        """The input's name (the chains' key)."""
+        ...
+
+    @property
+    def parsers(self) -> Sequence[str]:
+        """Its rule names, in order."""
+        ...
+
+    @property
+    def on_no_match(self) -> Literal["keep", "drop"]:
+        """What becomes of a line no rule matches."""
+        ...
+
+    @property
+    def keep_original(self) -> bool:
+        """Whether records carry the event's text as `event.original`."""
+        ...
+
+
+class ChainSources(Protocol):
+    """What `build_chains` reads of a validated config (`logship.config.Config`), and only that."""
+
+    @property
+    def parsers(self) -> ParsersSettings:
+        """The `parsers:` section: rules by name, the grok library, redaction."""
+        ...
+
+    @property
+    def inputs(self) -> Sequence[ChainInput]:
+        """The inputs, each naming its rules."""
+        ...
+
+    @property
+    def agent(self) -> AgentIdentity:
+        """The agent's host name and identity (for `host.name` and the stamps)."""
+        ...
+
+
 def build_redactor(parsers: ParsersSettings) -> Redactor | None:
     """The redactor of the `parsers.redact` settings, or None when nothing is redacted."""
     settings = parsers.redact
@@ -287,7 +332,9 @@ def build_redactor(parsers: ParsersSettings) -> Redactor | None:
     return redactor if redactor else None
 
 
-def build_chains(config: Config, clock: Callable[[], float] = time.time) -> dict[str, ParserChain]:
+def build_chains(
+    config: ChainSources, clock: Callable[[], float] = time.time
+) -> dict[str, ParserChain]:
     """Every input's ParserChain, by input name, from a validated config (nothing else is read).
 
     Each rule is compiled once and shared by the inputs that use it.

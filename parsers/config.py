@@ -1,7 +1,7 @@
 """Settings of one parser rule, as written in the agent config or a rule pack (`rules:` entries).
 
 Structure is checked here; what needs the grok library (expanding, compiling, checking that
-`types`, `timestamp.field` ... name captured fields) is checked by `parsers.rule.compile_rule`,
+`types`, `timestamp.field` ... name captured fields) is checked by `parsers.compiler.compile_rule`,
 which the `parsers:` section runs on every rule when the config loads.
 """
 

@@ -8,14 +8,16 @@ pack inside the package, `parsers/rules/*.yaml`).
       - name: myapp
         grok: '%{TIMESTAMP_ISO8601:ts} %{MYAPP_ID:myapp.id} %{GREEDYDATA:message}'
         timestamp: {field: ts, format: ISO8601}
+
+The files named by `parsers.include` are read by the config loader (`logship.rule_packs`), which
+hands their text to the `parsers:` section in the validation context (`RULE_PACKS_CONTEXT`):
+parsers do no file I/O. The built-in pack is package data, read once per process.
 """
 
 from __future__ import annotations
 
-import glob
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -107,29 +109,35 @@ def _describe(err: Any, doc: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def load_pack_file(path: Path) -> LoadedPack:
-    """Reads and validates one pack file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PackError(f"{path}: cannot read the file: {exc}") from None
-    return LoadedPack(str(path), parse_pack(text, str(path)))
+RULE_PACKS_CONTEXT = "rule_packs"
+"""The validation-context key under which the config loader hands the `include` entries' packs
+to `ParsersSettings`: a dict from an entry's position in `include` to its `IncludedPacks`."""
 
 
-def pack_files(entry: str) -> list[Path]:
-    """The files an `include` entry names: a file, a folder (its *.yaml / *.yml) or a glob.
+@dataclass(frozen=True, slots=True)
+class PackText:
+    """The text of one rule pack file, as the config loader read it; `origin` is its path."""
 
-    A plain path that does not exist is an error; a glob matching nothing is not (an empty
-    `parsers.d/` is fine).
-    """
-    path = Path(entry)
-    if glob.has_magic(entry):
-        return [Path(p) for p in sorted(glob.glob(entry)) if Path(p).is_file()]
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-    if path.is_file():
-        return [path]
-    raise PackError(f"{entry}: no such file or folder")
+    origin: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncludedPacks:
+    """What one `include` entry named: the texts of its files in order, or why they are missing."""
+
+    texts: tuple[PackText, ...] = ()
+    error: str | None = None
+    """A file or folder that does not exist, a file that cannot be read (the message names it)."""
+
+
+def load_included(included: IncludedPacks) -> list[LoadedPack]:
+    """Validates the packs of one `include` entry; PackError for the first that cannot be used."""
+    # The files read before a missing one are checked first: problems come in file order.
+    loaded = [LoadedPack(t.origin, parse_pack(t.text, t.origin)) for t in included.texts]
+    if included.error is not None:
+        raise PackError(included.error)
+    return loaded
 
 
 def load_builtin_packs() -> list[LoadedPack]:

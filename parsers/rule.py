@@ -1,4 +1,6 @@
-"""Compiled parser rules: the common interface, load-time errors, and `compile_rule`.
+"""Compiled parser rules: the common interface, load-time errors, and the helpers the kinds share.
+
+`parsers.compiler.compile_rule` builds a rule of the right kind from its settings.
 
 A compiled rule turns one line into a record in progress (`parse(line) -> dict | None`, None when
 the rule does not apply): the parsed fields nested by their dotted names, plus `@timestamp`,
@@ -9,14 +11,12 @@ the rule does not apply): the parsed fields nested by their dotted names, plus `
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from logship.record import LogEntry
 from parsers.condition import Predicate, compile_condition
 from parsers.config import RuleSettings
-from parsers.grok import GrokLibrary
 from parsers.level import LevelNormalizer
 from parsers.timestamp import TimestampParser, load_zone
 
@@ -89,27 +89,6 @@ def level_normalizer(settings: RuleSettings) -> LevelNormalizer:
 def drop_predicate(settings: RuleSettings) -> Predicate | None:
     """`drop_if` compiled, or None."""
     return compile_condition(settings.drop_if) if settings.drop_if is not None else None
-
-
-def compile_rule(
-    settings: RuleSettings,
-    library: GrokLibrary,
-    default_zone: str = "UTC",
-    clock: Callable[[], float] = time.time,
-) -> Rule:
-    """Compiles a rule; raises RuleError naming the setting and what is wrong."""
-    kind = settings.kind
-    if kind == "json":
-        from parsers.json_rule import JsonRule
-
-        return JsonRule(settings, default_zone, clock)
-    if kind == "logfmt":
-        from parsers.logfmt_rule import LogfmtRule
-
-        return LogfmtRule(settings, default_zone, clock)
-    from parsers.regex_rule import RegexRule
-
-    return RegexRule(settings, library, default_zone, clock)
 
 
 def check_add_values(add: dict[str, Any]) -> None:

@@ -13,6 +13,9 @@ Rules are found by name: inline and pack rules first, then the built-in pack shi
 logship, so a rule of yours named like a built-in one replaces it. Two rules of yours with one
 name are an error. Every rule of yours is compiled when the config loads (errors name the rule,
 the setting and the position); built-in rules are compiled when an input uses them.
+
+The `include` files are read by the config loader and handed over in the validation context
+(`parsers.pack.RULE_PACKS_CONTEXT`): validating the section reads no file.
 """
 
 from __future__ import annotations
@@ -20,22 +23,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from logship.schema import GlobPattern, StrictModel
+from parsers.compiler import compile_rule
 from parsers.config import RedactSettings, RuleSettings
 from parsers.grok import GrokError, GrokLibrary, load_builtin_patterns
 from parsers.pack import (
+    RULE_PACKS_CONTEXT,
+    IncludedPacks,
     LoadedPack,
     PackError,
     builtin_packs,
     check_pattern_names,
-    load_pack_file,
-    pack_files,
+    load_included,
 )
 from parsers.pattern import PatternError, compile_rule_pattern
-from parsers.rule import RuleError, compile_rule
+from parsers.rule import RuleError
 from parsers.timestamp import load_zone
 
 
@@ -96,13 +108,18 @@ class ParsersSettings(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _resolve(self) -> ParsersSettings:
+    def _resolve(self, info: ValidationInfo) -> ParsersSettings:
         errors: list[tuple[tuple[str | int, ...], str, Any]] = []
         packs: list[tuple[int, LoadedPack]] = []
+        given: dict[int, IncludedPacks] = (info.context or {}).get(RULE_PACKS_CONTEXT, {})
         for index, entry in enumerate(self.include):
+            included = given.get(index)
+            if included is None:
+                # The config loader reads the files (logship.rule_packs); parsers do no I/O.
+                errors.append((("include", index), f"{entry}: the file was not read", entry))
+                continue
             try:
-                files = pack_files(entry)
-                packs.extend((index, load_pack_file(f)) for f in files)
+                packs.extend((index, loaded) for loaded in load_included(included))
             except PackError as exc:
                 errors.append((("include", index), str(exc), entry))
         if errors:

@@ -18,15 +18,63 @@ the `event.dataset` a built-in rule adds. Tags are appended once each.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import logship
-from logship.input_metadata import ECS_VERSION
-from logship.record import LogEntry
+from logship.record import ECS_VERSION, LogEntry
 
-if TYPE_CHECKING:
-    from logship.config import AgentSettings, InputSettings
+
+class ServiceLike(Protocol):
+    """An input's `service:` settings (`logship.input_metadata.ServiceSettings`)."""
+
+    def model_dump(self) -> dict[str, Any]:
+        """Its values by key (None for the unset ones)."""
+        ...
+
+
+class StampedInput(Protocol):
+    """What a stamp reads of an input's settings (`logship.config.InputSettings`)."""
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Constant fields, nested."""
+        ...
+
+    @property
+    def service(self) -> ServiceLike | None:
+        """`service.*` constants, when set."""
+        ...
+
+    @property
+    def tags(self) -> Sequence[str]:
+        """Tags added to every record."""
+        ...
+
+    @property
+    def dataset(self) -> str | None:
+        """`event.dataset` of every record, when set."""
+        ...
+
+
+class AgentIdentity(Protocol):
+    """What a stamp reads of the agent's settings (`logship.config.AgentSettings`)."""
+
+    @property
+    def metadata(self) -> bool:
+        """Whether records carry `ecs.version` and `agent.*`."""
+        ...
+
+    @property
+    def name(self) -> str | None:
+        """`agent.name`, when set (else the host name)."""
+        ...
+
+    @property
+    def host_name(self) -> str:
+        """The host's name."""
+        ...
+
 
 StampLine = Callable[[LogEntry], None]
 """Adds an input's constants to one record in place."""
@@ -35,7 +83,7 @@ _SHARED = ("ecs", "agent")
 """Objects only the agent writes: shared by the records of a chunk (see the module docstring)."""
 
 
-def metadata_tree(inp: InputSettings, agent: AgentSettings) -> dict[str, Any]:
+def metadata_tree(inp: StampedInput, agent: AgentIdentity) -> dict[str, Any]:
     """The constants of an input's records, nested (without `tags` and `event.dataset`)."""
     tree: dict[str, Any] = copy.deepcopy(inp.fields)
     if inp.service is not None:
@@ -51,7 +99,7 @@ def metadata_tree(inp: InputSettings, agent: AgentSettings) -> dict[str, Any]:
     return tree
 
 
-def input_stamp(inp: InputSettings, agent: AgentSettings) -> Stamp | None:
+def input_stamp(inp: StampedInput, agent: AgentIdentity) -> Stamp | None:
     """The stamp of an input's records, or None when it adds nothing."""
     return Stamp.build(metadata_tree(inp, agent), list(inp.tags), inp.dataset)
 

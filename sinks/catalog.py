@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from logship.metrics import Metrics
 from logship.sink import Sink
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.sink import ElasticsearchSink
@@ -18,6 +17,7 @@ from sinks.http.config import HttpSinkSettings
 from sinks.http.sink import HttpSink
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
+from sinks.metrics import SinkMetrics
 from sinks.null import NullSink, NullSinkSettings
 from sinks.stdout import StdoutSink, StdoutSinkSettings
 
@@ -42,7 +42,7 @@ SINK_CLASSES: dict[type[Any], type[Any]] = {
 }
 
 
-def build_sink(settings: Any, metrics: Metrics | None = None) -> Sink:
+def build_sink(settings: Any, metrics: SinkMetrics | None = None) -> Sink:
     """The sink for one validated `sinks:` entry; sinks with a `bind_metrics` method get `metrics`."""
     sink: Sink = SINK_CLASSES[type(settings)](settings)
     bind = getattr(sink, "bind_metrics", None)

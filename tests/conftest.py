@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles.kafka_mock import MockKafka
 from tests.harness import AgentProcess
-from tests.kafka_mock import MockKafka
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 

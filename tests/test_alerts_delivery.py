@@ -14,8 +14,8 @@ from logship.alerts.runtime import AlertRuntime
 from logship.alerts.settings import AlertsSettings
 from logship.metrics import Metrics
 from logship.record import format_epoch
+from tests.doubles.webhook_server import Reply, WebhookServer
 from tests.harness import wait_until
-from tests.webhook_server import Reply, WebhookServer
 
 T0 = 1_764_000_000.0
 

@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from logship.record import format_epoch
+from tests.doubles.webhook_server import WebhookServer
 from tests.harness import AgentProcess, count_lines, wait_until, write_config
 from tests.test_http_endpoint import endpoint, scrape, value
-from tests.webhook_server import WebhookServer
 
 RULE = {
     "name": "app",

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from logship.agent import Agent
 from logship.config_file import parse_config
 from logship.pipeline import Pipeline, StartupError
-from tests.es_server import EsServer
+from tests.doubles.es_server import EsServer
 from tests.harness import REPO, AgentProcess, count_lines, wait_until, write_config
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}

@@ -19,6 +19,7 @@ import yaml
 
 from logship.readiness import StartReport, StartWatch
 from logship.shard import read_all
+from tests.doubles.webhook_server import WebhookServer
 from tests.harness import (
     REPO,
     AgentProcess,
@@ -28,7 +29,6 @@ from tests.harness import (
 )
 from tests.test_http_endpoint import base_config, get
 from tests.test_workers import write_files_for_both_workers
-from tests.webhook_server import WebhookServer
 
 
 def config(tmp_path: Path, workers: int, sink_path: Path, data_dir: Path | None = None) -> Path:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
-from logship.units import parse_duration, parse_size
+from logship.sink import BatchSettings
+from logship.units import Milliseconds, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,19 @@ def test_bad_durations_say_what_is_expected(bad: object) -> None:
 def test_bad_sizes_say_what_is_expected(bad: object) -> None:
     with pytest.raises(ValueError, match="size"):
         parse_size(bad)
+
+
+def test_milliseconds_take_a_plain_number_as_milliseconds_and_strings_as_durations() -> None:
+    adapter: TypeAdapter[float] = TypeAdapter(Milliseconds)
+    assert adapter.validate_python(200) == 200.0
+    assert adapter.validate_python("200ms") == 200.0
+    assert adapter.validate_python("1.5s") == 1500.0
+    with pytest.raises(ValidationError, match="expected a duration"):
+        adapter.validate_python("soon")
+
+
+def test_linger_ms_keeps_reading_integers_as_milliseconds_and_accepts_durations() -> None:
+    assert BatchSettings.model_validate({"linger_ms": 200}).linger == 0.2
+    assert BatchSettings.model_validate({"linger_ms": "0.5s"}).linger == 0.5
+    dumped = BatchSettings.model_validate({"linger_ms": "50ms"}).model_dump()
+    assert BatchSettings.model_validate(dumped).linger_ms == 50.0  # reads back the same

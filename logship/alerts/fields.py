@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from parsers.compiler import compile_rule
 from parsers.regex_rule import RegexRule
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 
 AGENT_FIELDS = frozenset(

@@ -1,6 +1,7 @@
 """What a `_bulk` response means for the batch: delivered, retry (which items), rejected (why).
 
 All of the decision lives in `classify_bulk_response`; the sink only carries it out.
+`BulkRetryLogic` is the same decision behind the shared HTTP layer's `RetryLogic` shape.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 
 from logship.sink import DELIVERED, Outcome, SendResult
+from sinks.transport.answer import Answer
 
 _CLEAN = re.compile(rb'^\s*\{\s*"errors"\s*:\s*false\b')
 
@@ -95,6 +97,32 @@ def classify_bulk_response(
     return BulkVerdict(
         SendResult(Outcome.RETRY, reason=what, retry_after=retry_after), cluster_ok=False
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRetryLogic:
+    """The `RetryLogic` of one bulk request of `len(indices)` items (see `classify_bulk_response`)."""
+
+    indices: Sequence[str]
+    own_ids: bool
+    auth_retry_interval: float = 30.0
+
+    def answered(self, answer: Answer) -> BulkVerdict:
+        """The verdict on the cluster's answer."""
+        return classify_bulk_response(
+            answer.status,
+            answer.body,
+            indices=self.indices,
+            own_ids=self.own_ids,
+            retry_after=answer.retry_after,
+            auth_retry_interval=self.auth_retry_interval,
+        )
+
+    def unanswered(self, error: str) -> BulkVerdict:
+        """The verdict when the cluster did not answer."""
+        return classify_bulk_response(
+            None, None, indices=self.indices, own_ids=self.own_ids, error=error
+        )
 
 
 def _classify_items(

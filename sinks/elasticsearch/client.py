@@ -8,12 +8,9 @@ The transport never retries: the sink worker owns retries and backoff.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
@@ -24,10 +21,13 @@ from elastic_transport import (
     Transport,
     TransportError,
 )
-from elastic_transport.client_utils import basic_auth_to_header, parse_cloud_id, url_to_node_config
+from elastic_transport.client_utils import parse_cloud_id, url_to_node_config
 
 from logship import __version__
-from sinks.elasticsearch.config import AuthSettings, ElasticsearchSinkSettings, TlsSettings
+from sinks.elasticsearch.config import ElasticsearchSinkSettings, ElasticsearchTlsSettings
+from sinks.transport.answer import Answer
+from sinks.transport.auth import auth_headers
+from sinks.transport.errors import Unreachable
 
 log = logging.getLogger(__name__)
 # The transport logs every non-2xx answer as a node failure; the sink logs what it means instead.
@@ -62,31 +62,6 @@ class _PassThroughNdjson(Serializer):
         return [orjson.loads(line) for line in data.splitlines() if line]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer: status, the decoded body (JSON, text or None) and the headers we use."""
-
-    status: int
-    body: Any
-    retry_after: float | None
-    product: str | None
-
-
-class Unreachable(Exception):
-    """No HTTP answer: connection refused or reset, timeout, TLS failure. The message says which."""
-
-
-def auth_headers(auth: AuthSettings) -> dict[str, str]:
-    """The Authorization header for the configured method (none when no auth is set)."""
-    if auth.username is not None and auth.password is not None:
-        return {"authorization": basic_auth_to_header((auth.username, auth.password))}
-    if auth.api_key is not None:
-        return {"authorization": f"ApiKey {auth.api_key}"}
-    if auth.bearer_token is not None:
-        return {"authorization": f"Bearer {auth.bearer_token}"}
-    return {}
-
-
 def node_configs(
     settings: ElasticsearchSinkSettings, urls: list[str] | None = None
 ) -> list[NodeConfig]:
@@ -115,7 +90,7 @@ def node_configs(
     ]
 
 
-def _tls_options(tls: TlsSettings) -> dict[str, Any]:
+def _tls_options(tls: ElasticsearchTlsSettings) -> dict[str, Any]:
     options: dict[str, Any] = {"verify_certs": tls.verify, "ssl_show_warn": False}
     if tls.ca_file is not None:
         options["ca_certs"] = str(tls.ca_file)
@@ -182,12 +157,7 @@ class Client:
         body = response.body
         if isinstance(body, bytes) and not raw:
             body = _decode(body)
-        return Answer(
-            status=meta.status,
-            body=body,
-            retry_after=parse_retry_after(meta.headers.get("retry-after")),
-            product=meta.headers.get(PRODUCT_HEADER),
-        )
+        return Answer(status=meta.status, body=body, headers=meta.headers)
 
     def close(self) -> None:
         """Closes the connections."""
@@ -229,17 +199,3 @@ def _describe_transport_error(exc: TransportError) -> str:
     cause = exc.errors[0] if exc.errors else None
     detail = str(cause) if cause is not None else str(exc.message)
     return f"{type(exc).__name__}: {detail}"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds, or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())

@@ -8,10 +8,12 @@ from typing import Literal
 from elastic_transport.client_utils import parse_cloud_id
 from pydantic import Field, field_validator, model_validator
 
-from logship.schema import ConfigPath, StrictModel
+from logship.schema import StrictModel
 from logship.sink import SinkSettings
 from logship.units import ByteSize, Duration
 from sinks.template import FieldTemplate, TemplateError
+from sinks.transport.auth import AuthSettings
+from sinks.transport.tls import TlsSettings
 
 # Elasticsearch's rules for the parts of a data stream name (`logs-<dataset>-<namespace>`):
 # lowercase, none of `\/*?"<>| ,#:`, and no `-`, which separates the parts.
@@ -35,60 +37,38 @@ def _stream_part(value: str, example: str) -> str:
     return value
 
 
-class AuthSettings(StrictModel):
-    """How the agent authenticates: basic (`username` + `password`), `api_key` or `bearer_token`."""
+class ElasticsearchAuthSettings(AuthSettings):
+    """Basic (`username` + `password`), `api_key` or `bearer_token`."""
 
-    username: str | None = None
-    password: str | None = None
     api_key: str | None = None
     """The encoded API key (base64 of `id:key`), as Kibana and the create-API-key API show it."""
-    bearer_token: str | None = None
 
-    @model_validator(mode="after")
-    def _one_method(self) -> AuthSettings:
-        methods = [
-            name
-            for name, given in (
-                ("username/password", self.username is not None or self.password is not None),
-                ("api_key", self.api_key is not None),
-                ("bearer_token", self.bearer_token is not None),
-            )
-            if given
+    def methods(self) -> list[str]:
+        """The authentication methods given (one at most once validated)."""
+        given = [
+            ("username/password", self.username is not None or self.password is not None),
+            ("api_key", self.api_key is not None),
+            ("bearer_token", self.bearer_token is not None),
         ]
-        if len(methods) > 1:
-            raise ValueError(f"choose one authentication method, got {' and '.join(methods)}")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together; set both or neither")
-        for key in ("username", "password", "api_key", "bearer_token"):
-            if getattr(self, key) == "":
-                raise ValueError(
-                    f"{key} is empty; is the environment variable that should fill it set?"
-                )
-        return self
+        return [name for name, present in given if present]
+
+    def authorization(self) -> str | None:
+        """The value of the Authorization header, None when no method is set."""
+        if self.api_key is not None:
+            return f"ApiKey {self.api_key}"
+        return super().authorization()
 
 
-class TlsSettings(StrictModel):
+class ElasticsearchTlsSettings(TlsSettings):
     """How the agent verifies the cluster's certificate (https URLs only)."""
 
-    ca_file: ConfigPath | None = None
-    """PEM file of the CA that signed the cluster's certificate (else the system / certifi CAs)."""
     ca_fingerprint: str | None = None
     """SHA-256 fingerprint of the cluster's CA or certificate, instead of `ca_file`."""
-    verify: bool = True
-    """false: encrypted but unauthenticated (anyone in the middle can read the logs); logged as a warning."""
-    client_cert: ConfigPath | None = None
-    client_key: ConfigPath | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> TlsSettings:
-        for key in ("ca_file", "client_cert", "client_key"):
-            path = getattr(self, key)
-            if path is not None and not path.is_file():
-                raise ValueError(f"{key}: {path} is not a readable file")
+    def _one_ca(self) -> ElasticsearchTlsSettings:
         if self.ca_file is not None and self.ca_fingerprint is not None:
             raise ValueError("set ca_file or ca_fingerprint, not both")
-        if (self.client_cert is None) != (self.client_key is None):
-            raise ValueError("client_cert and client_key go together")
         return self
 
 
@@ -130,8 +110,8 @@ class ElasticsearchSinkSettings(SinkSettings):
         default=[], json_schema_extra={"expected": "a list of URLs like https://es1:9200"}
     )
     cloud_id: str | None = None
-    auth: AuthSettings = AuthSettings()
-    tls: TlsSettings = TlsSettings()
+    auth: ElasticsearchAuthSettings = ElasticsearchAuthSettings()
+    tls: ElasticsearchTlsSettings = ElasticsearchTlsSettings()
 
     dataset: str | None = None
     """Data stream mode: documents go to `logs-<dataset>-<namespace>`; unset: the record's

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from parsers.config import RuleSettings
-from sinks.elasticsearch.client import Client, Unreachable, node_configs
+from sinks.elasticsearch.client import Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.enrich_mappings import ENRICH_PROPERTIES
 from sinks.elasticsearch.streams import DEFAULT_DATASET
+from sinks.transport.errors import Unreachable
 
 _RULE_TYPES = {"int": "long", "float": "double", "bool": "boolean"}
 _BUILTIN_PARTS = ("logs@mappings", "logs@settings", "ecs@mappings")

@@ -17,10 +17,12 @@ from urllib.parse import quote
 
 from logship.batch import Batch
 from logship.sink import Outcome, SendResult, SinkError
-from sinks.elasticsearch.classify import BulkVerdict, classify_bulk_response
-from sinks.elasticsearch.client import Client, Unreachable, node_configs
+from sinks.elasticsearch.classify import BulkRetryLogic, BulkVerdict
+from sinks.elasticsearch.client import PRODUCT_HEADER, Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import BulkItems, Target, encode_bulk
+from sinks.transport.errors import Unreachable
+from sinks.transport.retry import attempt
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class ElasticsearchSink:
             return
         body = answer.body if isinstance(answer.body, dict) else {}
         version = str(body.get("version", {}).get("number", ""))
-        if answer.product != "Elasticsearch":
+        if answer.header(PRODUCT_HEADER) != "Elasticsearch":
             raise SinkError(
                 f"{self.client.description} answered without the header X-Elastic-Product: "
                 f"Elasticsearch; point hosts at an Elasticsearch node (or a proxy that keeps the header)"
@@ -233,23 +235,13 @@ class ElasticsearchSink:
         stats.sent_bytes += len(payload)
         stats.max_items = max(stats.max_items, len(indices))
         stats.max_body_bytes = max(stats.max_body_bytes, len(body))
-        try:
-            answer = self.client.request(
+        logic = BulkRetryLogic(indices, self.target.ids, self.settings.auth_retry_interval)
+        verdict = attempt(
+            lambda: self.client.request(
                 "POST", self._bulk_target, body=payload, headers=self._headers, raw=True
-            )
-        except Unreachable as exc:
-            verdict = classify_bulk_response(
-                None, None, indices=indices, own_ids=self.target.ids, error=str(exc)
-            )
-        else:
-            verdict = classify_bulk_response(
-                answer.status,
-                answer.body,
-                indices=indices,
-                own_ids=self.target.ids,
-                retry_after=answer.retry_after,
-                auth_retry_interval=self.settings.auth_retry_interval,
-            )
+            ),
+            logic,
+        )
         if verdict.auth_failed:
             self._auth_failed(verdict.result.reason)
         elif verdict.cluster_ok:

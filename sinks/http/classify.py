@@ -1,12 +1,11 @@
-"""What an answer of the endpoint means for the batch: deliver, retry, or reject (one function)."""
+"""What an answer of the endpoint means for the batch: deliver, retry, or reject (`classify`)."""
 
 from __future__ import annotations
 
-import email.utils
-import time
+from dataclasses import dataclass
 
 from logship.sink import DELIVERED, Outcome, SendResult
-from sinks.http.client import Answer
+from sinks.transport.answer import Answer
 
 REJECTING = frozenset({400, 413, 415, 422})
 """Statuses that refuse the content itself: resending the same records cannot succeed."""
@@ -30,20 +29,20 @@ def classify(answer: Answer, where: str) -> SendResult:
         )
     if status in REJECTING:
         return SendResult(Outcome.REJECTED, reason=reason)
-    return SendResult(
-        Outcome.RETRY, reason=reason, retry_after=retry_after_seconds(answer.retry_after)
-    )
+    return SendResult(Outcome.RETRY, reason=reason, retry_after=answer.retry_after)
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (seconds, or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+@dataclass(frozen=True, slots=True)
+class WebhookRetryLogic:
+    """The `RetryLogic` of the http sink: `classify` for answers, retry when none came."""
+
+    where: str
+    """The endpoint (scheme://host:port) named in reasons."""
+
+    def answered(self, answer: Answer) -> SendResult:
+        """The verdict on the endpoint's answer."""
+        return classify(answer, self.where)
+
+    def unanswered(self, error: str) -> SendResult:
+        """No answer: retried with backoff."""
+        return SendResult(Outcome.RETRY, reason=f"{self.where}: {error}")

@@ -6,9 +6,7 @@ redirect means the configured URL is not the endpoint (the answer says where to 
 
 from __future__ import annotations
 
-import base64
 import logging
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,36 +14,15 @@ import certifi
 import urllib3
 
 from logship import __version__
-from sinks.http.config import HttpAuthSettings, HttpSinkSettings
+from sinks.http.config import HttpSinkSettings
+from sinks.transport.answer import Answer
+from sinks.transport.auth import auth_headers
+from sinks.transport.errors import Unreachable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_SHOWN = 300
 """Characters of an error answer's body kept for the reason (logs, dead letters)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer: status, the start of its body as text, and the headers a sink uses."""
-
-    status: int
-    body: str
-    retry_after: str | None
-    location: str | None
-
-
-class Unreachable(Exception):
-    """No HTTP answer: connection refused or reset, timeout, TLS failure. The message says which."""
-
-
-def auth_headers(auth: HttpAuthSettings) -> dict[str, str]:
-    """The Authorization header for the configured method (none when no auth is set)."""
-    if auth.username is not None and auth.password is not None:
-        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-    if auth.bearer_token is not None:
-        return {"Authorization": f"Bearer {auth.bearer_token}"}
-    return {}
 
 
 def endpoint(url: str) -> str:
@@ -107,12 +84,7 @@ class HttpClient:
         except OSError as exc:  # a TLS file that became unreadable, ...
             raise Unreachable(f"{type(exc).__name__}: {exc}") from None
         text = response.data[:MAX_BODY_SHOWN].decode("utf-8", "replace") if response.data else ""
-        return Answer(
-            status=response.status,
-            body=text,
-            retry_after=response.headers.get("Retry-After"),
-            location=response.headers.get("Location"),
-        )
+        return Answer(status=response.status, body=text, headers=response.headers)
 
     def close(self) -> None:
         """Closes pooled connections."""

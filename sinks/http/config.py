@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from logship.schema import ConfigPath, StrictModel
 from logship.sink import SinkSettings
 from logship.units import Duration
+from sinks.transport.auth import AuthSettings
+from sinks.transport.tls import TlsSettings
 
 _URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -18,49 +19,6 @@ _RESERVED_HEADERS = {"content-length", "content-encoding", "host", "transfer-enc
 Encoding = Literal["json_array", "ndjson", "json"]
 """json_array: one JSON array per request; ndjson: one JSON document per line; json: one record
 per request (for receivers that take a single object)."""
-
-
-class HttpAuthSettings(StrictModel):
-    """Basic (`username` + `password`) or `bearer_token`; values usually come from `${ENV}`."""
-
-    username: str | None = None
-    password: str | None = None
-    bearer_token: str | None = None
-
-    @model_validator(mode="after")
-    def _one_method(self) -> HttpAuthSettings:
-        basic = self.username is not None or self.password is not None
-        if basic and self.bearer_token is not None:
-            raise ValueError("choose one authentication method: username/password or bearer_token")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together; set both or neither")
-        for key in ("username", "password", "bearer_token"):
-            if getattr(self, key) == "":
-                raise ValueError(
-                    f"{key} is empty; is the environment variable that should fill it set?"
-                )
-        return self
-
-
-class HttpTlsSettings(StrictModel):
-    """How an https endpoint's certificate is verified, and an optional client certificate."""
-
-    ca_file: ConfigPath | None = None
-    """PEM file of the CA that signed the server's certificate (else the system / certifi CAs)."""
-    verify: bool = True
-    """false: encrypted but unauthenticated; logged as a warning at start."""
-    client_cert: ConfigPath | None = None
-    client_key: ConfigPath | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> HttpTlsSettings:
-        for key in ("ca_file", "client_cert", "client_key"):
-            path = getattr(self, key)
-            if path is not None and not path.is_file():
-                raise ValueError(f"{key}: {path} is not a readable file")
-        if (self.client_cert is None) != (self.client_key is None):
-            raise ValueError("client_cert and client_key go together")
-        return self
 
 
 class HttpSinkSettings(SinkSettings):
@@ -76,8 +34,8 @@ class HttpSinkSettings(SinkSettings):
         json_schema_extra={"expected": "a mapping of header name to value"},
     )
     """Extra request headers (`X-Api-Key: ${API_KEY}`); Content-Type is set by `encoding`."""
-    auth: HttpAuthSettings = Field(default_factory=HttpAuthSettings)
-    tls: HttpTlsSettings = Field(default_factory=HttpTlsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
     encoding: Encoding = "json_array"
     compression: Literal["none", "gzip"] = "none"
     request_timeout: Duration = Field(10.0, gt=0)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from logship.batch import Batch
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError
-from sinks.http.classify import classify
-from sinks.http.client import HttpClient, Unreachable
+from sinks.http.classify import WebhookRetryLogic
+from sinks.http.client import HttpClient
 from sinks.http.config import HttpSinkSettings
 from sinks.http.encoder import CONTENT_TYPES, bodies, compress
+from sinks.transport.retry import attempt
 
 
 class HttpSink:
@@ -20,6 +23,7 @@ class HttpSink:
         self.name = settings.name
         self.settings = settings
         self.client = HttpClient(settings)
+        self.retry_logic = WebhookRetryLogic(self.client.endpoint)
         self.headers = {"Content-Type": CONTENT_TYPES[settings.encoding]}
         if settings.compression == "gzip":
             self.headers["Content-Encoding"] = "gzip"
@@ -36,12 +40,8 @@ class HttpSink:
         parts = bodies(batch.lines(), self.settings.encoding)
         rejected: list[tuple[int, str]] = []
         for index, body in enumerate(parts):
-            try:
-                answer = self.client.post(compress(body, self.settings.compression), self.headers)
-            except Unreachable as exc:
-                result = SendResult(Outcome.RETRY, reason=f"{self.client.endpoint}: {exc}")
-            else:
-                result = classify(answer, self.client.endpoint)
+            payload = compress(body, self.settings.compression)
+            result = attempt(partial(self.client.post, payload, self.headers), self.retry_logic)
             if result.outcome is Outcome.DELIVERED:
                 continue
             if len(parts) == 1:

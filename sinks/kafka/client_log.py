@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
-from sinks.kafka.errors import describe
+from sinks.kafka.classify import explain
 
 log = logging.getLogger("sinks.kafka.librdkafka")
 
@@ -61,7 +61,7 @@ class ClientLog:
         skipped = self._due(("error", error.code()))
         if skipped is None:
             return
-        extra: dict[str, Any] = {"sink": self.sink_name, "error": describe(error)}
+        extra: dict[str, Any] = {"sink": self.sink_name, "error": explain(error)}
         if skipped:
             extra["repeats_not_logged"] = skipped
         if error.fatal():

@@ -9,7 +9,7 @@ How a send works (one batch at a time, the sink worker waits for the result):
    at most `message_timeout` plus one request timeout, the longest librdkafka can take to report.
 3. Successful deliveries are not reported one by one (`delivery.report.only.error`): a record
    without an error report was delivered. Error reports are matched back to records by
-   (topic, key, value) and classified (`sinks.kafka.errors`): permanent errors are returned as
+   (topic, key, value) (`sinks.kafka.reports`) and classified (`sinks.kafka.classify`): permanent errors are returned as
    `rejected` (dead-lettered by the worker), the rest as `retry_only`.
 
 The send returns only once every record has a report, or when waiting longer is pointless
@@ -22,31 +22,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable
-from typing import Any
 
-import orjson
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logship.batch import Batch
-from logship.metrics import Metrics
 from logship.record import LogEntry
 from logship.sink import DELIVERED, Outcome, SendResult, SinkError
-from sinks.kafka.client_log import ClientLog
+from sinks.kafka.classify import classify, explain, is_fatal
 from sinks.kafka.config import KafkaSinkSettings
-from sinks.kafka.errors import ErrorKind, classify, describe
+from sinks.kafka.encoder import encode_values
+from sinks.kafka.producer import ProducerKeeper, exception_text
+from sinks.kafka.reports import Report, Route, match_reports
 from sinks.kafka.route import MessageRoute
+from sinks.metrics import Counter, SinkMetrics
 
 log = logging.getLogger(__name__)
 
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 _WAIT_SLICE = 0.25
 """Seconds per flush slice: how quickly a waiting send notices that the sink is closing."""
 _ROOM_WAIT = 0.05
 """Seconds to serve delivery reports before producing again after a BufferError."""
-
-_Report = tuple[KafkaError, Message]
 
 
 class _StopAt(Exception):
@@ -65,98 +60,29 @@ class KafkaSink:
         self.name = settings.name
         self.settings = settings
         self.route = MessageRoute(settings.topic, settings.default_topic, settings.key)
-        self._config: dict[str, Any] = settings.producer_config()
+        self.producer = ProducerKeeper(self.name, settings.producer_config())
         self._report_wait = settings.delivery_wait
-        self._producer: Producer | None = None
         self._send_lock = threading.Lock()
         self._closing = threading.Event()
-        self._reports: list[_Report] | None = None
-        self._fatal: KafkaError | None = None
-        self._ready = False
-        self.last_error = ""
         self.buffer_full_waits = 0
         """How many times a produce found librdkafka's queue full and waited (never a drop)."""
-        self._m_buffer_full: Any = None
-        self._client_log = ClientLog(self.name)
+        self._m_buffer_full: Counter | None = None
 
     # --- state -----------------------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
         """True once Kafka answered (metadata or a delivery) and until it stops answering."""
-        return self._ready
+        return self.producer.ready
 
-    def bind_metrics(self, metrics: Metrics) -> None:
+    @property
+    def last_error(self) -> str:
+        """What Kafka or librdkafka last reported as wrong (empty before any error)."""
+        return self.producer.last_error
+
+    def bind_metrics(self, metrics: SinkMetrics) -> None:
         """Counts BufferError waits in `logship_sink_buffer_full_waits{sink=...}`."""
         self._m_buffer_full = metrics.sink_buffer_full.labels(self.name)
-
-    def _new_producer(self) -> Producer:
-        return Producer(
-            {
-                **self._config,
-                "on_delivery": self._on_error_report,
-                "error_cb": self._on_client_error,
-                "logger": self._client_log,
-            }
-        )
-
-    def _producer_now(self) -> Producer:
-        if self._fatal is not None:
-            self._discard_producer(f"fatal producer error: {describe(self._fatal)}")
-        if self._producer is None:
-            self._producer = self._new_producer()
-        return self._producer
-
-    def _discard_producer(self, why: str) -> None:
-        """Drops a producer that cannot go on; its undelivered records are retried by the agent."""
-        producer, self._producer = self._producer, None
-        self._fatal = None
-        if producer is None:
-            return
-        log.error(
-            "Kafka producer is unusable; creating a new one.",
-            extra={"sink": self.name, "reason": why},
-        )
-        self._reports = None
-        try:
-            producer.purge(in_queue=True, in_flight=True, blocking=False)
-        except KafkaException:
-            pass  # a fatal producer may refuse; it is destroyed either way
-        self._serve(producer.poll, 0)
-        del producer
-
-    def _serve(self, call: Callable[[float], int], timeout: float) -> int | None:
-        """Runs `producer.flush` or `poll`: the number of messages librdkafka still holds.
-
-        confluent-kafka raises a fatal client error (the idempotent producer lost its state)
-        from poll / flush instead of calling error_cb: it is recorded here, the producer is
-        replaced at the next send, and None says that deliveries are unknown.
-        """
-        try:
-            return int(call(timeout))
-        except (KafkaException, SystemError) as exc:
-            error = _kafka_error(exc)
-            if error is None:
-                raise
-            self._fatal = error
-            self.last_error = describe(error)
-            self._client_log.error(error)
-            return None
-
-    # --- callbacks (run inside poll / flush, on the calling thread) ---------------------------
-
-    def _on_error_report(self, error: KafkaError | None, message: Message) -> None:
-        reports = self._reports
-        if error is not None and reports is not None:
-            reports.append((error, message))
-
-    def _on_client_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:  # one lost connection is routine
-            self._ready = False
-        if error.fatal():
-            self._fatal = error
-        self.last_error = describe(error)
-        self._client_log.error(error)
 
     # --- Sink protocol ---------------------------------------------------------------------
 
@@ -167,18 +93,18 @@ class KafkaSink:
         SASL mechanisms): that will not fix itself.
         """
         try:
-            producer = self._producer_now()
+            producer = self.producer.get()
         except KafkaException as exc:
             raise SinkError(
-                f"cannot create the Kafka producer: {_text(exc)}; check producer_options"
+                f"cannot create the Kafka producer: {exception_text(exc)}; check producer_options"
             ) from None
         servers = ",".join(self.settings.bootstrap_servers)
         topic = self.route.constant_topic
         try:
             metadata = producer.list_topics(topic=topic, timeout=self.settings.metadata_timeout)
         except KafkaException as exc:
-            self._ready = False
-            self.last_error = _text(exc)
+            self.producer.ready = False
+            self.producer.last_error = exception_text(exc)
             log.warning(
                 "Kafka is unreachable; the agent keeps running and retrying.",
                 extra={
@@ -189,7 +115,7 @@ class KafkaSink:
                 },
             )
             return
-        self._ready = True
+        self.producer.ready = True
         log.info(
             "Kafka is reachable.",
             extra={
@@ -202,7 +128,7 @@ class KafkaSink:
         if found is not None and found.error is not None:
             log.error(
                 "Kafka topic is not usable; its records will be retried or dead-lettered.",
-                extra={"sink": self.name, "topic": topic, "error": describe(found.error)},
+                extra={"sink": self.name, "topic": topic, "error": explain(found.error)},
             )
 
     @property
@@ -216,9 +142,9 @@ class KafkaSink:
             if self._closing.is_set():
                 return SendResult(Outcome.RETRY, reason="the Kafka sink is closing")
             try:
-                producer = self._producer_now()
+                producer = self.producer.get()
             except KafkaException as exc:
-                self.last_error = _text(exc)
+                self.producer.last_error = exception_text(exc)
                 return SendResult(
                     Outcome.RETRY, reason=f"cannot create the Kafka producer: {self.last_error}"
                 )
@@ -245,11 +171,12 @@ class KafkaSink:
             )
             return
         try:
-            producer, self._producer = self._producer, None
+            producer = self.producer.take()
             if producer is None:
                 return
-            self._reports = None
-            left = self._serve(producer.flush, max(0.0, timeout - (time.monotonic() - started)))
+            left = self.producer.serve(
+                producer.flush, max(0.0, timeout - (time.monotonic() - started))
+            )
             if left != 0:
                 log.warning(
                     "Kafka sink closed with undelivered messages; they were not acknowledged "
@@ -260,11 +187,7 @@ class KafkaSink:
                         "last_error": self.last_error,
                     },
                 )
-                try:
-                    producer.purge(in_queue=True, in_flight=True, blocking=False)
-                except KafkaException:
-                    pass
-                self._serve(producer.poll, 0)
+                self.producer.purge(producer, in_flight=True)
             del producer
         finally:
             self._send_lock.release()
@@ -273,17 +196,13 @@ class KafkaSink:
 
     def _send(self, producer: Producer, batch: Batch, deadline: float) -> SendResult:
         entries = batch.entries
-        if batch.ndjson is not None:
-            values = batch.lines()  # encoded by the tailer (constant topic, no key)
-        else:
-            dumps = orjson.dumps
-            options = _JSON_OPTIONS
-            values = [dumps(entry, option=options) for entry in entries]
-        reports: list[_Report] = []
-        self._reports = reports
+        values = encode_values(batch)
+        keeper = self.producer
+        reports: list[Report] = []
+        keeper.reports = reports
         rejected: list[tuple[int, str]] = []
         retry: list[int] = []
-        routes: list[tuple[str, bytes | None] | None] | None = None
+        routes: list[Route | None] | None = None
         stopped_at: int | None = None
         reason = ""
         try:
@@ -295,35 +214,46 @@ class KafkaSink:
         except _StopAt as stop:
             stopped_at, reason = stop.index, stop.reason
         left = self._wait_for_reports(producer, deadline)
-        self._reports = None
+        keeper.reports = None
 
         if stopped_at is not None:
             retry.extend(range(stopped_at, len(values)))
         if left != 0:
             # Without a report nothing is known to be delivered: resend all but the rejected.
-            if left is None and self._fatal is not None:
-                reason = describe(self._fatal)
+            if left is None and keeper.fatal is not None:
+                reason = explain(keeper.fatal)
             elif self._closing.is_set():
                 reason = "the Kafka sink is closing"
             else:
                 reason = f"no delivery report within {self._report_wait:.0f}s"
-                self._ready = False
+                keeper.ready = False
                 producer.purge(in_queue=True, in_flight=False, blocking=False)
-                self._serve(producer.poll, 0)
+                keeper.serve(producer.poll, 0)
             done = {i for i, _ in rejected}
             return self._result(reason, [i for i in range(len(values)) if i not in done], rejected)
         if reports:
-            failure = self._sort_reports(reports, values, routes, rejected, retry)
-            reason = reason or failure
-        if self._fatal is not None:
-            reason = reason or describe(self._fatal)
+            match = match_reports(
+                reports, values, routes, self.route.constant_topic, rejected, retry
+            )
+            if match.fatal is not None:
+                keeper.fatal = match.fatal
+            if match.timed_out:
+                keeper.ready = False
+            if match.unmatched:
+                log.error(
+                    "Kafka delivery reports did not match the batch; resending it.",
+                    extra={"sink": self.name, "unmatched": match.unmatched},
+                )
+            reason = reason or match.reason
+        if keeper.fatal is not None:
+            reason = reason or explain(keeper.fatal)
         if len(retry) < len(values) - len(rejected) or not values:
-            self._ready = True  # something got through: Kafka answers
+            keeper.ready = True  # something got through: Kafka answers
         return self._result(reason, retry, rejected)
 
     def _result(self, reason: str, retry: list[int], rejected: list[tuple[int, str]]) -> SendResult:
         if retry:
-            self.last_error = reason
+            self.producer.last_error = reason
             return SendResult(
                 Outcome.RETRY, reason=reason, retry_only=sorted(set(retry)), rejected=rejected
             )
@@ -355,7 +285,7 @@ class KafkaSink:
         producer: Producer,
         entries: list[LogEntry],
         values: list[bytes],
-        routes: list[tuple[str, bytes | None] | None],
+        routes: list[Route | None],
         deadline: float,
         rejected: list[tuple[int, str]],
         retry: list[int],
@@ -404,20 +334,19 @@ class KafkaSink:
                     raise _StopAt(index, "the Kafka sink is closing")
                 if time.monotonic() >= deadline:
                     raise _StopAt(index, "librdkafka's queue stayed full")
-                if self._serve(producer.poll, _ROOM_WAIT) is None:
+                if self.producer.serve(producer.poll, _ROOM_WAIT) is None:
                     raise _StopAt(index, self.last_error)
             else:
                 error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
                 if error is None:
                     retry.append(index)
                     return
-                kind = classify(error)
-                if kind is ErrorKind.REJECT:
-                    rejected.append((index, describe(error)))
+                if is_fatal(error):
+                    self.producer.fatal = error
+                    raise _StopAt(index, explain(error))
+                if classify(error) is Outcome.REJECTED:
+                    rejected.append((index, explain(error)))
                     return
-                if kind is ErrorKind.FATAL:
-                    self._fatal = error
-                    raise _StopAt(index, describe(error))
                 retry.append(index)
                 return
             try:
@@ -432,76 +361,10 @@ class KafkaSink:
         Returns how many messages librdkafka still holds, or None after a fatal client error.
         """
         while True:
-            left = self._serve(
+            left = self.producer.serve(
                 producer.flush, max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))
             )
             if left is None or left == 0:
                 return left
             if self._closing.is_set() or time.monotonic() >= deadline:
                 return left
-
-    def _sort_reports(
-        self,
-        reports: list[_Report],
-        values: list[bytes],
-        routes: list[tuple[str, bytes | None] | None] | None,
-        rejected: list[tuple[int, str]],
-        retry: list[int],
-    ) -> str:
-        """Matches error reports to records; fills `rejected` / `retry`; returns a retry reason."""
-        constant = self.route.constant_topic
-        by_message: defaultdict[tuple[str, bytes | None, bytes], deque[int]] = defaultdict(deque)
-        if routes is None:
-            for index, value in enumerate(values):
-                by_message[(constant or "", None, value)].append(index)
-        else:
-            for index, route in enumerate(routes):  # shorter than values if producing stopped
-                if route is not None:
-                    by_message[(route[0], route[1], values[index])].append(index)
-        reason = ""
-        unmatched = 0
-        for error, message in reports:
-            topic = message.topic() or ""
-            found = by_message.get((topic, message.key(), message.value() or b""))
-            if not found:
-                unmatched += 1
-                continue
-            index = found.popleft()
-            kind = classify(error)
-            if kind is ErrorKind.REJECT:
-                rejected.append((index, describe(error)))
-                continue
-            if kind is ErrorKind.FATAL:
-                self._fatal = error
-            if error.code() == KafkaError._MSG_TIMED_OUT:
-                self._ready = False
-            retry.append(index)
-            reason = reason or describe(error)
-        if unmatched:
-            # Cannot happen by construction; if it does, resend everything not rejected.
-            log.error(
-                "Kafka delivery reports did not match the batch; resending it.",
-                extra={"sink": self.name, "unmatched": unmatched},
-            )
-            done = {i for i, _ in rejected}
-            retry[:] = [i for i in range(len(values)) if i not in done]
-            reason = reason or "unmatched delivery reports"
-        failed = len(retry)
-        if failed:
-            reason = f"{failed} of {len(values)} records failed: {reason}"
-        return reason
-
-
-def _kafka_error(exc: BaseException) -> KafkaError | None:
-    """The KafkaError inside an exception or its causes (a SystemError can wrap one)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
-            return seen.args[0]
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _text(exc: KafkaException) -> str:
-    error = exc.args[0] if exc.args else None
-    return describe(error) if isinstance(error, KafkaError) else str(exc)

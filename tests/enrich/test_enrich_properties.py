@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from logship.enrich_wiring import open_database
 from logship.framing import LineFramer
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain, EnrichStepSettings
 from parsers.enrich.geoip import GeoipStep
 from parsers.enrich.url import UrlStep, url_parts
 from parsers.enrich.user_agent import UserAgentStep
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 from tests.enrich.conftest import ASN_DB, CITY_DB
 

@@ -11,8 +11,8 @@ import pytest
 from logship.framing import Lines
 from logship.stages import parse_events
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.setup import plan_setup

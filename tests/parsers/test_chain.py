@@ -6,10 +6,10 @@ from typing import Any
 
 from logship.framing import Lines
 from parsers.chain import NO_RULE, ParserChain
+from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.grok import GrokLibrary
 from parsers.redaction import Redactor
-from parsers.rule import compile_rule
 
 FILE = {"path": "/var/log/app.log", "device_id": "2049", "inode": "77"}
 

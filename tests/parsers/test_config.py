@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from logship.config import Config
 from logship.config_file import ConfigError, parse_config
 from logship.framing import Lines
+from logship.rule_packs import rule_packs_context
 from parsers.chain import build_chains
+from parsers.pack import RULE_PACKS_CONTEXT, IncludedPacks, PackText
 from parsers.section import ParsersSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -223,14 +226,15 @@ def test_build_chains_compiles_each_rule_once_for_all_inputs() -> None:
 
 def test_the_example_parsers_section_and_rule_packs_load_and_work() -> None:
     example = yaml.safe_load((REPO / "config" / "logship.example.yaml").read_text())
+    base = REPO / "config"
     section = ParsersSettings.model_validate(
-        example["parsers"], context={"base_dir": REPO / "config"}
+        example["parsers"], context={"base_dir": base, **rule_packs_context(example, base)}
     )
     for name in ("shop_app", "haproxy_http", "payments_json"):
         assert name in section.rule_names()
     doc = yaml.safe_load(config_text(rules="[shop_app, payments_json, haproxy_http]"))
     doc["parsers"] = example["parsers"]
-    config = Config.model_validate(doc, context={"base_dir": REPO / "config"})
+    config = Config.model_validate(doc, context={"base_dir": base, **rule_packs_context(doc, base)})
     chain = build_chains(config)["web"]
     texts = [
         "2026-05-01 12:00:00,123 ERROR [main] com.shop.Orders - order AB-12345 failed",
@@ -250,3 +254,14 @@ def test_the_example_parsers_section_and_rule_packs_load_and_work() -> None:
     assert "card_token" not in payments
     assert haproxy["@timestamp"] == "2025-11-24T10:00:00.123Z"
     assert haproxy["source"] == {"ip": "10.0.0.1", "address": "10.0.0.1", "port": 5555}
+
+
+def test_validating_the_section_reads_no_file_the_loader_hands_the_packs_over() -> None:
+    text = "rules: [{name: from_memory, regex: '(?P<c>c)'}]\n"
+    given = {0: IncludedPacks((PackText("memory.yaml", text),))}
+    section = ParsersSettings.model_validate(
+        {"include": ["/nonexistent/p.yaml"]}, context={RULE_PACKS_CONTEXT: given}
+    )
+    assert "from_memory" in section.rule_names()
+    with pytest.raises(ValidationError, match="was not read"):
+        ParsersSettings.model_validate({"include": ["/nonexistent/p.yaml"]})

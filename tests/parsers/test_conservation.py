@@ -17,10 +17,11 @@ from logship.config import InputSettings
 from logship.framing import Lines
 from logship.stages import LineStages
 from parsers.chain import PARSE_FAILURE, ParserChain
+from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.grok import GrokLibrary
 from parsers.redaction import Redactor
-from parsers.rule import Rule, compile_rule
+from parsers.rule import Rule
 
 FILE = {"path": "/var/log/app.log", "device_id": "1", "inode": "2"}
 

@@ -16,8 +16,8 @@ import pytest
 from logship.framing import LineFramer
 from logship.record import get_field
 from parsers.chain import ChainStats, ParserChain
+from parsers.compiler import compile_rule
 from parsers.level import normalize_level
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 
 # (corpus file, chain, minimum rate of lines matched, what the file is)

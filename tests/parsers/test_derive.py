@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from logship.config_file import ConfigError, parse_config
+from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.forwarded import choose_client, is_private_ipv4, split_addresses
 from parsers.regex_rule import RegexRule
-from parsers.rule import RuleError, compile_rule
+from parsers.rule import RuleError
 from parsers.section import ParsersSettings
 from tests.parsers.test_config import REPO, config_text
 

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from logship.framing import LineFramer
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.redaction import BUILTIN_REDACTORS, Redactor
 from parsers.regex_rule import RegexRule
-from parsers.rule import Rule, compile_rule
+from parsers.rule import Rule
 from parsers.section import ParsersSettings
 
 SECTION = ParsersSettings()

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from logship.framing import Lines
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.redaction import BUILTIN_REDACTORS, Redactor, luhn_valid
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 
 CARD = "4111 1111 1111 1111"  # a test Visa number (Luhn-valid)

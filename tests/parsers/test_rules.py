@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.grok import GrokLibrary
 from parsers.regex_rule import RegexRule
-from parsers.rule import RuleError, compile_rule
+from parsers.rule import RuleError
 
 LIBRARY = GrokLibrary.builtin()
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.grok import GrokLibrary
 from parsers.logfmt_rule import parse_logfmt
-from parsers.rule import compile_rule
 
 
 def rule(**settings: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from logship.record import get_field
-from parsers.rule import compile_rule
+from parsers.compiler import compile_rule
 from parsers.section import ParsersSettings
 
 HERE = Path(__file__).parent

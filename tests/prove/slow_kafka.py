@@ -1,6 +1,6 @@
 """A mock Kafka broker process that can also be made slow: every request answered after a delay.
 
-`tests.kafka_mock` runs librdkafka's mock cluster and takes JSON commands on stdin; this module
+`tests.doubles.kafka_mock` runs librdkafka's mock cluster and takes JSON commands on stdin; this module
 adds one command, `{"cmd": "rtt", "broker": 1, "ms": 2000}` (rd_kafka_mock_broker_set_rtt),
 for the slow-sink proof. Run as `python -m tests.prove.slow_kafka`; `SlowMockKafka` starts it.
 """
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.kafka_mock import REPO, MockKafka, _handle, _MockCluster
+from tests.doubles.kafka_mock import REPO, MockKafka, _handle, _MockCluster
 
 
 class _SlowCluster(_MockCluster):

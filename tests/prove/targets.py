@@ -13,9 +13,9 @@ from array import array
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.es_server import EsServer
+from tests.doubles.es_server import EsServer
+from tests.doubles.kafka_mock import _QUIET as QUIET
 from tests.harness import wait_until
-from tests.kafka_mock import _QUIET as QUIET
 from tests.prove.ledger import N_FIELD, Ledger
 from tests.prove.slow_kafka import SlowMockKafka
 from tests.prove.small_disk import SmallDisk

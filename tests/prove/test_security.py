@@ -33,7 +33,7 @@ from logship.checkpoint import CheckpointStore, FileCheckpoint
 from logship.identity import FileIdentity
 from logship.shard import Shard
 from tests.certs import make_ca, make_server_cert
-from tests.es_server import EsServer
+from tests.doubles.es_server import EsServer
 from tests.harness import REPO, AgentProcess, count_lines, run_cli, wait_until, write_config
 from tests.prove.endpoint import base_url, get
 from tests.prove.ledger import RULE

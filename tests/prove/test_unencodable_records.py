@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.es_server import EsServer
+from tests.doubles.es_server import EsServer
 from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
 from tests.prove.ledger import RULE
 

@@ -20,11 +20,11 @@ import pytest
 from logship.enrich_wiring import open_database
 from logship.framing import LineFramer
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain, EnrichStepSettings
 from parsers.enrich.geoip import GeoipStep
 from parsers.enrich.url import UrlStep
 from parsers.enrich.user_agent import UserAgentStep
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 from tests.parsers.filebeat.test_filebeat_parity import flatten
 

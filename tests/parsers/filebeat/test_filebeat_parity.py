@@ -22,7 +22,7 @@ import pytest
 from logship.framing import LineFramer, Lines
 from logship.multiline import MultilineAssembler, MultilineSettings
 from parsers.chain import ParserChain
-from parsers.rule import compile_rule
+from parsers.compiler import compile_rule
 from parsers.section import ParsersSettings
 
 HERE = Path(__file__).parent

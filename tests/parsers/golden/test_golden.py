@@ -19,8 +19,8 @@ import pytest
 
 from logship.framing import LineFramer
 from parsers.chain import ParserChain
+from parsers.compiler import compile_rule
 from parsers.regex_rule import RegexRule
-from parsers.rule import compile_rule
 from parsers.section import ParsersSettings
 
 HERE = Path(__file__).parent

@@ -3,26 +3,16 @@
 librdkafka already retries transient errors (leader moved, broker down, timeouts) inside
 `message.timeout.ms`; an error that reaches a delivery report is either permanent for that
 record or the timeout itself. Unknown errors are retried: a record is only ever given up on
-(dead-lettered) for an error known to be about that record.
+(dead-lettered) for an error known to be about that record. The outcomes are the shared
+contract's (`Outcome.RETRY`, `Outcome.REJECTED`); a fatal error is also retried, after the
+producer is rebuilt (`is_fatal`).
 """
 
 from __future__ import annotations
 
-import enum
-
 from confluent_kafka import KafkaError
 
-
-class ErrorKind(enum.Enum):
-    """What the sink does with a record that failed with an error."""
-
-    RETRY = "retry"
-    """Transient: the agent resends the record after a backoff."""
-    REJECT = "reject"
-    """Permanent for this record: it goes to the dead-letter file and is acknowledged."""
-    FATAL = "fatal"
-    """The producer instance is unusable (idempotence state lost): rebuild it, then resend."""
-
+from logship.sink import Outcome
 
 PERMANENT_CODES: dict[int, str] = {
     KafkaError.MSG_SIZE_TOO_LARGE: "the record is larger than message.max.bytes",
@@ -42,16 +32,23 @@ PERMANENT_CODES: dict[int, str] = {
 """Errors that are about the record itself: resending it would fail the same way."""
 
 
-def classify(error: KafkaError) -> ErrorKind:
-    """RETRY, REJECT or FATAL for an error from `produce()` or a delivery report."""
-    if error.fatal() or error.code() == KafkaError._FATAL:
-        return ErrorKind.FATAL
-    if error.code() in PERMANENT_CODES:
-        return ErrorKind.REJECT
-    return ErrorKind.RETRY
+def is_fatal(error: KafkaError) -> bool:
+    """True when the producer instance is unusable (idempotence state lost): rebuild it, then resend."""
+    return bool(error.fatal()) or error.code() == KafkaError._FATAL
 
 
-def describe(error: KafkaError) -> str:
+def classify(error: KafkaError) -> Outcome:
+    """What becomes of a record that failed with `error` (from `produce()` or a delivery report).
+
+    `Outcome.REJECTED`: permanent for this record, dead-lettered and acknowledged.
+    `Outcome.RETRY`: resent after a backoff; fatal errors too (once the producer is rebuilt).
+    """
+    if not is_fatal(error) and error.code() in PERMANENT_CODES:
+        return Outcome.REJECTED
+    return Outcome.RETRY
+
+
+def explain(error: KafkaError) -> str:
     """A reason for logs and dead letters: `MSG_SIZE_TOO_LARGE: the record is larger ... (Broker: ...)`."""
     hint = PERMANENT_CODES.get(error.code())
     text = error.str()

@@ -19,7 +19,7 @@ from logship.shard import read_all
 from sinks.elasticsearch.client import Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import document_id
-from tests.es_server import EsServer, basic_auth, make_test_ca
+from tests.doubles.es_server import EsServer, basic_auth, make_test_ca
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 
 START = 1_764_028_000  # 2025-11-24T23:46:40Z: lines cross midnight, so daily indices change

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
-from sinks.kafka.errors import ErrorKind, classify, describe
+from logship.sink import Outcome
+from sinks.kafka.classify import classify, explain, is_fatal
 
 
 @pytest.mark.parametrize(
@@ -21,7 +22,7 @@ from sinks.kafka.errors import ErrorKind, classify, describe
     ],
 )
 def test_errors_about_the_record_reject_it(code: int) -> None:
-    assert classify(KafkaError(code)) is ErrorKind.REJECT
+    assert classify(KafkaError(code)) is Outcome.REJECTED
 
 
 @pytest.mark.parametrize(
@@ -39,17 +40,22 @@ def test_errors_about_the_record_reject_it(code: int) -> None:
     ],
 )
 def test_transient_and_unknown_errors_are_retried(code: int) -> None:
-    assert classify(KafkaError(code)) is ErrorKind.RETRY
+    assert classify(KafkaError(code)) is Outcome.RETRY
 
 
 def test_a_fatal_error_asks_for_a_new_producer() -> None:
     fatal = KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, fatal=True)
-    assert classify(fatal) is ErrorKind.FATAL
-    assert (
-        classify(KafkaError(KafkaError._FATAL)) is ErrorKind.FATAL
-    )  # produce() on a dead producer
+    assert is_fatal(fatal)
+    assert classify(fatal) is Outcome.RETRY  # resent once the producer is rebuilt
+    assert is_fatal(KafkaError(KafkaError._FATAL))  # produce() on a dead producer
+    assert not is_fatal(KafkaError(KafkaError._MSG_TIMED_OUT))
+
+
+def test_a_fatal_error_is_never_a_rejection_even_with_a_permanent_code() -> None:
+    fatal = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, fatal=True)
+    assert classify(fatal) is Outcome.RETRY
 
 
 def test_the_reason_says_what_happened_in_words() -> None:
-    reason = describe(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+    reason = explain(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
     assert reason.startswith("MSG_SIZE_TOO_LARGE: the record is larger than message.max.bytes")

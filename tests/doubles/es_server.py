@@ -10,7 +10,7 @@ Failures are injected by tests: `item_fault` (per document: 429, 5xx, 400...), `
 (whole answers: 429 / 503 with Retry-After, 401, ...), `max_content_length` (413), `delay`,
 `credentials` (401 without them), and `down()` / `up()` (connection refused, open connections cut).
 
-Run alone (for the benchmark): `python -m tests.es_server --port 0 [--no-sources]`; it prints
+Run alone (for the benchmark): `python -m tests.doubles.es_server --port 0 [--no-sources]`; it prints
 `listening PORT` and serves until SIGTERM.
 """
 
@@ -24,19 +24,20 @@ import gzip
 import itertools
 import signal
 import socket
-import ssl
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
+
+from tests.doubles.http_server import KillableHttpServer, TrackedServer
 
 ItemFault = Callable[[str, str | None, dict[str, Any]], tuple[int, dict[str, Any]] | None]
 """(index, _id, document) -> (status, error object) to fail that item, or None to index it."""
@@ -357,14 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Like Elasticsearch (Netty): no Nagle delay between the headers and the body of an answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.conn_lock:
-            self.server.connections.add(self.connection)
 
     def finish(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # the connection was cut (`down`)
             super().finish()
-        with self.server.conn_lock:
-            self.server.connections.discard(self.connection)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -585,19 +582,16 @@ def _filter(answer: dict[str, Any], filter_path: str) -> dict[str, Any]:
     return out
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(TrackedServer):
     def __init__(self, address: tuple[str, int], state: EsState) -> None:
-        super().__init__(address, _Handler)
         self.state = state
-        self.connections: set[socket.socket] = set()
-        self.conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
 
 
-class EsServer:
+class EsServer(KillableHttpServer):
     """The fake cluster on 127.0.0.1; `url` to configure the agent with, `state` to inspect and inject."""
+
+    thread_name = "es-server"
 
     def __init__(
         self,
@@ -607,60 +601,17 @@ class EsServer:
         keyfile: Path | None = None,
         keep_sources: bool = True,
     ) -> None:
+        super().__init__(port, certfile=certfile, keyfile=keyfile)
         self.state = EsState(keep_sources)
-        self.port = port
-        self._tls: ssl.SSLContext | None = None
-        if certfile is not None:
-            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._tls.load_cert_chain(certfile, keyfile)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+
+    def make_server(self, address: tuple[str, int]) -> TrackedServer:
+        """A server answering from `state`."""
+        return _Server(address, self.state)
 
     @property
     def url(self) -> str:
         """The base URL, e.g. http://127.0.0.1:9200."""
-        scheme = "https" if self._tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
-
-    def start(self) -> EsServer:
-        """Starts listening (on the same port as before after `down`)."""
-        server = _Server(("127.0.0.1", self.port), self.state)
-        if self._tls is not None:
-            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="es-server",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stops listening and cuts every open connection: clients see the cluster as down."""
-        server = self._server
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        with server.conn_lock:
-            for conn in list(server.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-
-    down = stop
-    up = start
-
-    def __enter__(self) -> EsServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base_url
 
 
 @dataclass(frozen=True, slots=True)

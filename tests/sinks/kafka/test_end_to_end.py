@@ -16,8 +16,8 @@ import pytest
 
 from logship.checkpoint import CheckpointError
 from logship.shard import read_all
+from tests.doubles.kafka_mock import MockKafka, TopicReader
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
-from tests.kafka_mock import MockKafka, TopicReader
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}
 PAD = "x" * 60

@@ -10,7 +10,7 @@ import pytest
 
 from sinks.elasticsearch.enrich_mappings import ENRICH_PROPERTIES
 from sinks.elasticsearch.setup import METADATA_PROPERTIES
-from tests.es_server import EsServer
+from tests.doubles.es_server import EsServer
 from tests.harness import run_cli, write_config
 
 NGINX_RULE = {

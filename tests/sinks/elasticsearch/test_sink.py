@@ -19,7 +19,7 @@ from logship.sink_worker import SinkWorker
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import document_id
 from sinks.elasticsearch.sink import ElasticsearchSink
-from tests.es_server import EsServer, Fault, basic_auth, make_test_ca
+from tests.doubles.es_server import EsServer, Fault, basic_auth, make_test_ca
 from tests.harness import read_ndjson, wait_until
 
 

@@ -18,13 +18,13 @@ from logship.metrics import Metrics, current_value
 from logship.sink import Outcome
 from logship.sink_queue import SinkQueue
 from logship.sink_worker import SinkWorker
-from sinks.http.classify import classify, retry_after_seconds
-from sinks.http.client import Answer
+from sinks.http.classify import classify
 from sinks.http.config import HttpSinkSettings
 from sinks.http.sink import HttpSink
-from tests.es_server import make_test_ca
+from sinks.transport.answer import Answer, parse_retry_after
+from tests.doubles.es_server import make_test_ca
+from tests.doubles.webhook_server import Reply, WebhookServer
 from tests.harness import wait_until
-from tests.webhook_server import Reply, WebhookServer
 
 RECORDS = [{"message": f"line {i}", "n": i} for i in range(3)]
 
@@ -105,7 +105,7 @@ def test_one_record_per_request_retries_only_what_was_not_accepted(hook: Webhook
 def test_answers_are_classified(
     status: int, headers: dict[str, str], outcome: Outcome, retry_after: float | None
 ) -> None:
-    answer = Answer(status, "body text", headers.get("Retry-After"), headers.get("Location"))
+    answer = Answer(status, "body text", headers)
     result = classify(answer, "http://127.0.0.1:1")
     assert result.outcome is outcome
     assert result.retry_after == retry_after
@@ -114,8 +114,8 @@ def test_answers_are_classified(
 
 
 def test_retry_after_as_an_http_date() -> None:
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
-    assert retry_after_seconds("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("soon") is None
 
 
 def test_a_down_endpoint_is_retried_and_named_without_its_path(hook: WebhookServer) -> None:

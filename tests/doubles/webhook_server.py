@@ -15,18 +15,17 @@ so a test can tell attempts from deliveries (`delivered()`).
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import ssl
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
+
+from tests.doubles.http_server import KillableHttpServer, TrackedServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,25 +57,10 @@ class Received:
             return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(TrackedServer):
     def __init__(self, address: tuple[str, int], hook: WebhookServer) -> None:
         self.hook = hook
-        self.connections: set[socket.socket] = set()
-        self.conn_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.conn_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.conn_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -118,32 +102,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
 
-class WebhookServer:
+class WebhookServer(KillableHttpServer):
     """The fake webhook on 127.0.0.1; `url` to configure, `requests` to inspect."""
+
+    thread_name = "webhook-server"
 
     def __init__(
         self, path: str = "/hook", *, certfile: Path | None = None, keyfile: Path | None = None
     ) -> None:
+        super().__init__(certfile=certfile, keyfile=keyfile)
         self.path = path
-        self.port = 0
         self.requests: list[Received] = []
         self.script: deque[Reply] = deque()
         self.default = Reply()
         self.delay = 0.0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._tls: ssl.SSLContext | None = None
-        if certfile is not None:
-            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._tls.load_cert_chain(certfile, keyfile)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+
+    def make_server(self, address: tuple[str, int]) -> TrackedServer:
+        """A server whose handler records requests and answers as scripted."""
+        return _Server(address, self)
 
     @property
     def url(self) -> str:
         """The webhook URL, e.g. http://127.0.0.1:PORT/hook."""
-        scheme = "https" if self._tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}{self.path}"
+        return f"{self.base_url}{self.path}"
 
     def next_reply(self) -> Reply:
         """The scripted reply for this request, else the default."""
@@ -164,44 +147,13 @@ class WebhookServer:
         with self.lock:
             return len(self.requests)
 
-    def start(self) -> WebhookServer:
+    def start(self) -> Self:
         """Starts listening (on the same port as before after `down`)."""
         self.stopping.clear()
-        server = _Server(("127.0.0.1", self.port), self)
-        if self._tls is not None:
-            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="webhook-server",
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        """Stops listening and cuts every open connection: clients see the webhook as down."""
-        server = self._server
-        if server is None:
-            return
-        self.stopping.set()
-        server.shutdown()
-        server.server_close()
-        with server.conn_lock:
-            for conn in list(server.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-
-    down = stop
-    up = start
-
-    def __enter__(self) -> WebhookServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        """Wakes handlers waiting out a `delay`, then stops like every fake endpoint."""
+        if self._server is not None:
+            self.stopping.set()
+        super().stop()

@@ -4,13 +4,13 @@ The mock cluster ships inside librdkafka (the copy bundled with confluent-kafka)
 real Kafka protocol over TCP on 127.0.0.1. Running it in a separate process lets a test freeze it
 (SIGSTOP / SIGCONT) like a hung broker, and keeps its threads out of the process under test.
 
-    with MockKafka() as kafka:                 # starts `python -m tests.kafka_mock`
+    with MockKafka() as kafka:                 # starts `python -m tests.doubles.kafka_mock`
         kafka.create_topic("logs", partitions=1)
         producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
         kafka.freeze(); ...; kafka.thaw()      # SIGSTOP / SIGCONT the broker process
         kafka.broker_down(); kafka.broker_up() # close / reopen its listener
 
-Run by hand or from a benchmark: `python -m tests.kafka_mock [--topic NAME[:PARTITIONS]]...`
+Run by hand or from a benchmark: `python -m tests.doubles.kafka_mock [--topic NAME[:PARTITIONS]]...`
 prints one JSON line `{"bootstrap_servers": "127.0.0.1:PORT", "pid": ...}` on stdout, then
 serves JSON commands, one per stdin line, answering each with one JSON line:
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Kafka protocol ApiKeys and error codes used by the tests.
 API_PRODUCE = 0
@@ -188,7 +188,7 @@ def serve(brokers: int, topics: list[str], stdin: IO[str], stdout: IO[str]) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tests.kafka_mock`: run a mock Kafka cluster until stdin closes or SIGTERM."""
+    """`python -m tests.doubles.kafka_mock`: run a mock Kafka cluster until stdin closes or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--brokers", type=int, default=1, help="number of mock brokers")
     parser.add_argument(
@@ -224,7 +224,7 @@ class MockKafka:
 
     def start(self) -> MockKafka:
         """Starts the broker process and waits for its address."""
-        cmd = [sys.executable, "-m", "tests.kafka_mock", "--brokers", str(self.brokers)]
+        cmd = [sys.executable, "-m", "tests.doubles.kafka_mock", "--brokers", str(self.brokers)]
         for topic in self.topics:
             cmd += ["--topic", topic]
         self.proc = subprocess.Popen(
@@ -419,7 +419,7 @@ class TopicReader(threading.Thread):
 def _quiet_logger() -> Any:
     import logging
 
-    logger = logging.getLogger("tests.kafka_mock.librdkafka")
+    logger = logging.getLogger("tests.doubles.kafka_mock.librdkafka")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
     return logger

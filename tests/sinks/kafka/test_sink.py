@@ -15,8 +15,7 @@ from logship.sink import Outcome, SinkError
 from sinks.catalog import build_sink
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
-from tests.harness import wait_until
-from tests.kafka_mock import (
+from tests.doubles.kafka_mock import (
     API_PRODUCE,
     ERR_MSG_SIZE_TOO_LARGE,
     ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -24,6 +23,7 @@ from tests.kafka_mock import (
     MockKafka,
     TopicReader,
 )
+from tests.harness import wait_until
 
 FAST_FAILURE = {"request.timeout.ms": 1000, "reconnect.backoff.max.ms": 500}
 """Broker-down tests: requests and messages time out in seconds, not librdkafka's defaults."""
@@ -188,7 +188,7 @@ def test_a_fatal_producer_error_replaces_the_producer_and_the_batch_is_resent(
     mock_kafka.create_topic("logs", partitions=1)
     sink = make_sink(sinks, mock_kafka)
     assert sink.send(Batch(records(10))).outcome is Outcome.DELIVERED
-    first_producer = sink._producer
+    first_producer = sink.producer.current
     # The broker loses the idempotent producer's sequence: librdkafka raises a fatal error.
     mock_kafka.request_errors(API_PRODUCE, [ERR_OUT_OF_ORDER_SEQUENCE_NUMBER])
     batch = records(100, phase=2)
@@ -197,7 +197,7 @@ def test_a_fatal_producer_error_replaces_the_producer_and_the_batch_is_resent(
     assert "OUT_OF_ORDER_SEQUENCE_NUMBER" in result.reason
     assert list(result.retry_only) == list(range(100))  # nothing known to be delivered
     assert sink.send(Batch(batch)).outcome is Outcome.DELIVERED
-    assert sink._producer is not first_producer
+    assert sink.producer.current is not first_producer
     delivered = read(mock_kafka, "logs", 110).values()
     assert {r["n"] for r in delivered[10:]} == set(range(100))
 
@@ -276,7 +276,11 @@ def test_settings_the_producer_cannot_be_built_from_raise_sink_error(
         )
     sink = make_sink(sinks, mock_kafka)
     # The same problem appearing after the config loaded (the file changed): not startable.
-    sink._config = {**sink._config, "security.protocol": "ssl", "ssl.ca.location": str(ca)}
+    sink.producer.config = {
+        **sink.producer.config,
+        "security.protocol": "ssl",
+        "ssl.ca.location": str(ca),
+    }
     with pytest.raises(SinkError, match="cannot create the Kafka producer"):
         sink.healthcheck()
 
@@ -289,12 +293,12 @@ def test_close_gives_up_within_its_timeout_when_kafka_is_gone(
     assert sink.send(Batch(records(5))).outcome is Outcome.DELIVERED
     mock_kafka.freeze()
     try:
-        producer = sink._producer
+        producer = sink.producer.current
         assert producer is not None
         for record in records(100):
             producer.produce("logs", orjson.dumps(record))
         sink.close(1.0)  # returns; the 100 undelivered messages were never acknowledged
-        assert sink._producer is None
+        assert sink.producer.current is None
         assert sink.send(Batch(records(1))).outcome is Outcome.RETRY  # closed: nothing accepted
     finally:
         mock_kafka.thaw()

@@ -292,9 +292,9 @@ def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
     """
     import resource
 
-    from logship.batch import Batch
-    from logship.framing import Lines
-    from logship.process import tune_malloc
+    from logship.core.batch import Batch
+    from logship.core.lines import Lines
+    from logship.core.process import tune_malloc
     from parsers.chain import ParserChain
     from parsers.rule import compile_rule
     from parsers.section import ParsersSettings

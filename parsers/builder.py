@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 
 Kind = str
 """What a leaf holds: raw, int, float, bool, string, map, level, timestamp, const,

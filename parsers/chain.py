@@ -1,6 +1,6 @@
 """ParserChain: an input's ordered rules (first match wins) turning framed lines into LogEntry records.
 
-This is the one place where LogEntry documents are completed (see `logship.record`): a rule
+This is the one place where LogEntry documents are completed (see `logship.core.record`): a rule
 returns the parsed part (fields nested by their dotted names, `@timestamp`, `message`,
 `log.level`, `tags` when it has them); the chain adds `log.file`, `log.offset`, `host.name`, the
 read time when the line had no timestamp, the raw line when the rule chose no message, and
@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
-from logship.framing import Lines
-from logship.record import LogEntry
+from logship.core.lines import Lines
+from logship.core.record import LogEntry
 from parsers.redaction import Redactor
 from parsers.rule import Rule, compile_rule
 from parsers.stamp import Stamp, input_stamp
 
 if TYPE_CHECKING:
-    from logship.config import Config
+    from logship.app.config import Config
     from parsers.enrich.step import EnrichChain
     from parsers.section import ParsersSettings
 
@@ -92,7 +92,7 @@ class ParserChain:
         self.clock = clock
         self.enrichment: EnrichChain | None = None
         """The input's `enrich:` steps, set by the agent (it opens their databases); applied
-        to each batch after parsing by `logship.stages.parse_events`."""
+        to each batch after parsing by `logship.tail.stages.parse_events`."""
 
     def parse(
         self,

@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from logship import strict_yaml
-from logship.schema import StrictModel
+from logship.core import strict_yaml
+from logship.core.schema import StrictModel
 from parsers.config import RuleSettings
 from parsers.grok import PATTERN_NAME
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.condition import Predicate, compile_condition
 from parsers.config import RuleSettings
 from parsers.grok import GrokLibrary

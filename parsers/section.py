@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from logship.schema import GlobPattern, StrictModel
+from logship.core.schema import GlobPattern, StrictModel
 from parsers.config import RedactSettings, RuleSettings
 from parsers.grok import GrokError, GrokLibrary, load_builtin_patterns
 from parsers.pack import (

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import logship
-from logship.input_metadata import ECS_VERSION
-from logship.record import LogEntry
+from logship.core.metadata import ECS_VERSION
+from logship.core.record import LogEntry
 
 if TYPE_CHECKING:
-    from logship.config import AgentSettings, InputSettings
+    from logship.app.config import AgentSettings, InputSettings
 
 StampLine = Callable[[LogEntry], None]
 """Adds an input's constants to one record in place."""

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from logship.metrics import Metrics
-from logship.sink import Sink
+from logship.core.metrics import Metrics
+from logship.core.sink import Sink
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.sink import ElasticsearchSink
 from sinks.file import FileSink, FileSinkSettings

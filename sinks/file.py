@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from logship.batch import Batch
-from logship.durable import write_all
-from logship.schema import ConfigPath
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
+from logship.core.batch import Batch
+from logship.core.durable import write_all
+from logship.core.schema import ConfigPath
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
 
 log = logging.getLogger(__name__)
 

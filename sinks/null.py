@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, SendResult, SinkSettings
+from logship.core.batch import Batch
+from logship.core.sink import DELIVERED, SendResult, SinkSettings
 
 
 class NullSinkSettings(SinkSettings):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, Outcome, SendResult, SinkSettings
+from logship.core.batch import Batch
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkSettings
 
 
 class StdoutSinkSettings(SinkSettings):

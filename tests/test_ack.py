@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from logship.ack import AckTracker
+from logship.core.ack import AckTracker
 
 
 def test_watermark_moves_only_over_contiguous_acknowledged_chunks() -> None:

@@ -15,11 +15,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from logship.alerts.engine import AlertEngine
-from logship.alerts.notification import Notification
-from logship.alerts.presets import alertmanager, label_name
-from logship.alerts.settings import AlertRuleSettings
-from logship.record import format_epoch
+from logship.core.record import format_epoch
+from logship.observe.alerts.engine import AlertEngine
+from logship.observe.alerts.notification import Notification
+from logship.observe.alerts.presets import alertmanager, label_name
+from logship.observe.alerts.settings import AlertRuleSettings
 
 LABEL_SET = {
     "type": "object",

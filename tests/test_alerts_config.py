@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.config_file import ConfigError, parse_config
+from logship.app.config_file import ConfigError, parse_config
 from parsers.condition import (
     ConditionSettings,
     _compare,

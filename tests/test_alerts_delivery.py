@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from logship.alerts.runtime import AlertRuntime
-from logship.alerts.settings import AlertsSettings
-from logship.metrics import Metrics
-from logship.record import format_epoch
+from logship.core.metrics import Metrics
+from logship.core.record import format_epoch
+from logship.observe.alerts.runtime import AlertRuntime
+from logship.observe.alerts.settings import AlertsSettings
 from tests.harness import wait_until
 from tests.webhook_server import Reply, WebhookServer
 

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.record import format_epoch
+from logship.core.record import format_epoch
 from tests.harness import AgentProcess, count_lines, wait_until, write_config
 from tests.test_http_endpoint import endpoint, scrape, value
 from tests.webhook_server import WebhookServer

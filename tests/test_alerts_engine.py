@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.alerts.engine import LATENESS, AlertEngine
-from logship.alerts.notification import Notification
-from logship.alerts.settings import AlertRuleSettings
-from logship.record import format_epoch
+from logship.core.record import format_epoch
+from logship.observe.alerts.engine import LATENESS, AlertEngine
+from logship.observe.alerts.notification import Notification
+from logship.observe.alerts.settings import AlertRuleSettings
 
 T0 = 1_764_000_000.0
 ERROR = {"field": "log.level", "equals": "error"}

@@ -71,7 +71,7 @@ def test_check_prints_the_resolved_config_with_secrets_masked_and_the_matched_fi
 
 
 def test_secret_looking_values_are_masked_for_display() -> None:
-    from logship.secrets import mask_secrets
+    from logship.core.secrets import mask_secrets
 
     shown = mask_secrets(
         {"sasl.password": "hunter2", "api_key": "k", "name": "n", "nested": [{"token": "t"}]}
@@ -185,7 +185,7 @@ def test_a_file_deleted_while_being_read_is_read_to_its_end(
 
 
 def test_pem_keys_and_keystores_count_as_secrets() -> None:
-    from logship.secrets import is_secret_key
+    from logship.core.secrets import is_secret_key
 
     assert is_secret_key("ssl.key.pem")
     assert is_secret_key("ssl.keystore.password")

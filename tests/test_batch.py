@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import orjson
 
-from logship.ack import AckTracker
-from logship.batch import Batch
-from logship.ndjson import encode_ndjson
-from logship.sink_queue import SinkQueue
+from logship.core.ack import AckTracker
+from logship.core.batch import Batch
+from logship.core.ndjson import encode_ndjson
+from logship.deliver.queue import SinkQueue
 
 
 def encoded(start: int, n: int) -> Batch:

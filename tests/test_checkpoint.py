@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logship.checkpoint import CheckpointError, CheckpointStore, FileCheckpoint
+from logship.state.checkpoint import CheckpointError, CheckpointStore, FileCheckpoint
 
 CP = FileCheckpoint(
     path="/var/log/a.log", offset=123, fingerprint="ab", fingerprint_bytes=10, updated=1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logship import __version__
-from logship.cli import main
+from logship.app.cli import main
 
 
 def test_version_flag_prints_the_same_line_as_the_version_command(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from logship.config_file import ConfigError, load_config, parse_config
+from logship.app.config_file import ConfigError, load_config, parse_config
 from sinks.file import FileSinkSettings
 
 VALID = """

@@ -2,7 +2,7 @@
 and `logship parse` prints exactly what `logship run` ships.
 
 Python tracebacks are written by `logging.exception` itself; the Java traces are Kafka's own
-logs from the shared corpora. Both go through the agent's stage code (`logship.stages`, as
+logs from the shared corpora. Both go through the agent's stage code (`logship.tail.stages`, as
 `logship parse` and the tailer run it) with a config loaded like the agent loads it.
 """
 
@@ -18,8 +18,8 @@ import orjson
 import pytest
 import yaml
 
-from logship.config_file import load_config
-from logship.parse_command import parse_stream
+from logship.app.config_file import load_config
+from logship.app.parse_command import parse_stream
 from parsers.chain import PARSE_FAILURE, build_chains
 from tests.harness import AgentProcess, count_lines, read_ndjson, run_cli, wait_until, write_config
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from logship.container import ContainerDecoder, kubernetes_fields, runtime_time
-from logship.framing import LineFramer, Lines
+from logship.core.lines import Lines
+from logship.tail.container import ContainerDecoder, kubernetes_fields, runtime_time
+from logship.tail.framing import LineFramer
 
 
 def decode(fmt: str, data: bytes, limit: int = 1 << 20) -> tuple[Lines, ContainerDecoder]:

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from logship.config_file import ConfigError, parse_config
-from logship.derived_metrics import OVERFLOW, DerivedMetrics, DerivedMetricSettings
+from logship.app.config_file import ConfigError, parse_config
+from logship.observe.derived_metrics import OVERFLOW, DerivedMetrics, DerivedMetricSettings
 from tests.harness import AgentProcess, count_lines, wait_until, write_config
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from logship.discovery import FileFinder
+from logship.tail.discovery import FileFinder
 
 
 def make(root: Path, *names: str) -> None:

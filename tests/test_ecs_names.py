@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from logship.config import Config
-from logship.ecs_names import ecs_warnings
+from logship.app.config import Config
+from logship.app.ecs_names import ecs_warnings
 from tests.harness import AgentProcess, run_cli, write_config
 
 FLAT_RULE = {

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.shard import read_all
+from logship.state.shard import read_all
 from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
 
 RULE = {

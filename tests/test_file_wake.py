@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from logship import file_wake
-from logship.batch import Batch
-from logship.file_wake import FileWakeups
+from logship.core.batch import Batch
+from logship.tail import file_wake
+from logship.tail.file_wake import FileWakeups
 from tests.harness import wait_until
 from tests.test_tailer import Rig
 
@@ -134,7 +134,7 @@ def test_at_the_watch_limit_files_are_left_to_polling_with_one_warning_and_a_cou
     files = [tmp_path / f"{n}.log" for n in range(3)]
     for path in files:
         path.write_text("")
-    with caplog.at_level(logging.WARNING, logger="logship.file_wake"):
+    with caplog.at_level(logging.WARNING, logger="logship.tail.file_wake"):
         assert [watcher.arm(p.name, opened(p)) for p in files] == [False, False, False]
     assert watcher.failures == 1
     assert len(calls) == 1, "no new watch is tried for a while"

@@ -7,7 +7,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship.framing import LineFramer, Lines
+from logship.core.lines import Lines
+from logship.tail.framing import LineFramer
 
 
 def feed_all(framer: LineFramer, pieces: list[bytes]) -> Lines:

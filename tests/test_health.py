@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from logship.batch import Batch
-from logship.health import Health
-from logship.sink_queue import SinkQueue
+from logship.core.batch import Batch
+from logship.deliver.queue import SinkQueue
+from logship.observe.health import Health
 
 
 class Clock:

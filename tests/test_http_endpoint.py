@@ -16,9 +16,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from logship.agent import Agent
-from logship.config_file import parse_config
-from logship.pipeline import Pipeline, StartupError
+from logship.app.agent import Agent
+from logship.app.config_file import parse_config
+from logship.app.pipeline import Pipeline, StartupError
 from tests.es_server import EsServer
 from tests.harness import REPO, AgentProcess, count_lines, wait_until, write_config
 
@@ -354,7 +354,7 @@ def test_the_default_address_taken_turns_the_endpoint_off_with_a_warning(
 
 @pytest.mark.parametrize("address", ["localhost", "127.0.0.1:", ":9600", "127.0.0.1:99999", "a:b"])
 def test_a_bad_address_is_a_config_error_naming_the_key(tmp_path: Path, address: str) -> None:
-    from logship.config_file import ConfigError
+    from logship.app.config_file import ConfigError
 
     with pytest.raises(ConfigError, match=r"agent\.http\.address: expected host:port"):
         config_in(tmp_path, {"address": address})
@@ -417,7 +417,7 @@ def test_every_exposed_metric_is_in_the_metrics_reference(tmp_path: Path) -> Non
 def test_idle_connections_beyond_the_cap_are_dropped_and_the_endpoint_recovers(
     tmp_path: Path,
 ) -> None:
-    from logship.http_endpoint import MAX_CONCURRENT
+    from logship.app.http_endpoint import MAX_CONCURRENT
 
     config = config_in(tmp_path, {"address": "127.0.0.1:0"})
     pipeline = Pipeline(config)

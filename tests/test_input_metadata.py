@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import logship
-from logship.config import Config
-from logship.config_file import ConfigError, parse_config
-from logship.framing import Lines
+from logship.app.config import Config
+from logship.app.config_file import ConfigError, parse_config
+from logship.core.lines import Lines
 from parsers.chain import build_chains
 from parsers.stamp import Stamp
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.batch import Batch
-from logship.metrics import Metrics
-from logship.sink import Outcome, SinkError
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import Outcome, SinkError
 from sinks.catalog import build_sink
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink

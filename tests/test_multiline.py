@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from logship.framing import LineFramer, Lines
-from logship.multiline import MultilineAssembler, MultilineSettings
+from logship.core.lines import Lines
+from logship.tail.framing import LineFramer
+from logship.tail.multiline import MultilineAssembler, MultilineSettings
 
 
 def assemble(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from logship.ndjson import encode_line, encode_ndjson
+from logship.core.ndjson import encode_line, encode_ndjson
 
 
 def test_entries_become_one_json_document_per_line() -> None:

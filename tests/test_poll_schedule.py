@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logship.poll_schedule import PollSchedule
+from logship.tail.poll_schedule import PollSchedule
 
 
 def test_due_files_come_earliest_first_and_only_once() -> None:

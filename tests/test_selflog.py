@@ -6,8 +6,8 @@ import logging
 
 import orjson
 
-from logship.secrets import redact_tree, secret_values
-from logship.selflog import JsonFormatter
+from logship.core.secrets import redact_tree, secret_values
+from logship.observe.selflog import JsonFormatter
 
 
 def record(message: str, **fields: object) -> logging.LogRecord:

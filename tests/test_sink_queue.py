@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from logship.ack import AckTracker, Ticket
-from logship.batch import Batch
-from logship.sink_queue import SinkQueue
+from logship.core.ack import AckTracker, Ticket
+from logship.core.batch import Batch
+from logship.deliver.queue import SinkQueue
 from tests.harness import wait_until
 
 

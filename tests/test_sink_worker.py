@@ -7,13 +7,13 @@ from pathlib import Path
 
 import orjson
 
-from logship.ack import AckTracker
-from logship.batch import Batch
-from logship.dead_letter import DeadLetterFile
-from logship.metrics import Metrics
-from logship.sink import DELIVERED, Outcome, SendResult
-from logship.sink_queue import SinkQueue
-from logship.sink_worker import SinkWorker
+from logship.core.ack import AckTracker
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import DELIVERED, Outcome, SendResult
+from logship.deliver.dead_letter import DeadLetterFile
+from logship.deliver.queue import SinkQueue
+from logship.deliver.worker import SinkWorker
 from sinks.file import FileSink, FileSinkSettings
 from tests.harness import wait_until
 
@@ -214,7 +214,7 @@ def test_a_record_json_cannot_encode_is_dead_lettered_and_the_rest_delivered(
 
 
 def test_retries_and_dead_letters_work_on_encoded_batches(tmp_path: Path) -> None:
-    from logship.ndjson import encode_ndjson
+    from logship.core.ndjson import encode_ndjson
 
     acks = AckTracker()
     acks.track("f", 0)

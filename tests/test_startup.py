@@ -17,8 +17,8 @@ import orjson
 import pytest
 import yaml
 
-from logship.readiness import StartReport, StartWatch
-from logship.shard import read_all
+from logship.app.readiness import StartReport, StartWatch
+from logship.state.shard import read_all
 from tests.harness import (
     REPO,
     AgentProcess,
@@ -295,8 +295,8 @@ def test_a_worker_start_report_reaches_the_supervisor_side_whole() -> None:
 def test_the_supervisor_restarts_crashes_and_stops_on_start_up_failures(
     tmp_path: Path, said: str, code: int, agent_exit: int | None
 ) -> None:
-    from logship.config_file import load_config
-    from logship.supervisor import Supervisor
+    from logship.app.config_file import load_config
+    from logship.app.supervisor import Supervisor
 
     path = config(tmp_path, 2, tmp_path / "out" / "logs.ndjson")
     supervisor = Supervisor(load_config(path), path, 2)
@@ -320,9 +320,9 @@ def test_the_supervisor_restarts_crashes_and_stops_on_start_up_failures(
 def test_healthz_with_workers_shows_a_crash_loop_as_restarts_and_the_last_exit_code(
     tmp_path: Path,
 ) -> None:
-    from logship.config_file import load_config
-    from logship.federation import federation_routes
-    from logship.supervisor import Supervisor
+    from logship.app.config_file import load_config
+    from logship.app.federation import federation_routes
+    from logship.app.supervisor import Supervisor
 
     path = config(tmp_path, 2, tmp_path / "out" / "logs.ndjson")
     supervisor = Supervisor(load_config(path), path, 2)

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logship.checkpoint import CheckpointStore, FileCheckpoint
-from logship.identity import FileIdentity
-from logship.status import registry_rows, render_table
+from logship.app.status import registry_rows, render_table
+from logship.state.checkpoint import CheckpointStore, FileCheckpoint
+from logship.tail.identity import FileIdentity
 from tests.harness import AgentProcess, count_lines, run_cli, wait_until, write_config
 
 

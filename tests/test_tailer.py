@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from logship.ack import AckTracker
-from logship.checkpoint import FileCheckpoint
-from logship.config import InputSettings
-from logship.identity import FileIdentity, fingerprint
-from logship.metrics import Metrics
-from logship.registry import FileRegistry
-from logship.sink_queue import SinkQueue
-from logship.tailer import InputRuntime, Tailer
+from logship.app.config import InputSettings
+from logship.core.ack import AckTracker
+from logship.core.metrics import Metrics
+from logship.deliver.queue import SinkQueue
+from logship.state.checkpoint import FileCheckpoint
+from logship.state.registry import FileRegistry
+from logship.tail.identity import FileIdentity, fingerprint
+from logship.tail.tailer import InputRuntime, Tailer
 from parsers.chain import ParserChain
 from tests.harness import wait_until
 
@@ -214,7 +214,7 @@ def test_an_unreadable_file_is_logged_once_counted_and_retried(
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr("logship.reader.os.open", guarded_open)
+    monkeypatch.setattr("logship.tail.reader.os.open", guarded_open)
     rigs.append(rig.start())
     wait_until(
         lambda: rig.metric("logship_file_errors_total", input="app") == 1,

@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from logship.ack import AckTracker
-from logship.checkpoint import CheckpointStore
-from logship.config import InputSettings
-from logship.metrics import Metrics
-from logship.registry import FileRegistry
-from logship.sink_queue import SinkQueue
-from logship.tailer import InputRuntime, Tailer
+from logship.app.config import InputSettings
+from logship.core.ack import AckTracker
+from logship.core.metrics import Metrics
+from logship.deliver.queue import SinkQueue
+from logship.state.checkpoint import CheckpointStore
+from logship.state.registry import FileRegistry
+from logship.tail.tailer import InputRuntime, Tailer
 from parsers.chain import ParserChain
 
 

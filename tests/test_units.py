@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from logship.units import parse_duration, parse_size
+from logship.core.units import parse_duration, parse_size
 
 
 @pytest.mark.parametrize(

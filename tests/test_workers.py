@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from logship.checkpoint import CheckpointStore, FileCheckpoint
-from logship.federation import merge_metrics
-from logship.identity import FileIdentity
-from logship.shard import Shard, consolidate, read_all, registry_files
+from logship.app.federation import merge_metrics
+from logship.state.checkpoint import CheckpointStore, FileCheckpoint
+from logship.state.shard import Shard, consolidate, read_all, registry_files
+from logship.tail.identity import FileIdentity
 from tests.harness import REPO, AgentProcess, count_lines, read_ndjson, wait_until, write_config
 from tests.prove.process_tree import children
 

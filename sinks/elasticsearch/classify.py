@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from logship.sink import DELIVERED, Outcome, SendResult
+from logship.core.sink import DELIVERED, Outcome, SendResult
 
 _CLEAN = re.compile(rb'^\s*\{\s*"errors"\s*:\s*false\b')
 

@@ -200,7 +200,7 @@ def _clear_frames(exc: BaseException) -> None:
     elastic-transport keeps the error it raises in a local of the frame raising it: a reference
     cycle through the traceback that keeps that frame, the request body and the frames of
     every caller (the batch being sent) alive until the cyclic garbage collector runs, which
-    the agent makes rare (logship.process.tune_gc). While a cluster is down every failed
+    the agent makes rare (logship.core.process.tune_gc). While a cluster is down every failed
     attempt would hold on to another batch.
     """
     seen: set[int] = set()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
 
-from logship.batch import Batch
-from logship.sink import Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.sink import Outcome, SendResult, SinkError
 from sinks.elasticsearch.classify import BulkVerdict, classify_bulk_response
 from sinks.elasticsearch.client import Client, Unreachable, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 
-from logship.sink import DELIVERED, Outcome, SendResult
+from logship.core.sink import DELIVERED, Outcome, SendResult
 from sinks.http.client import Answer
 
 REJECTING = frozenset({400, 413, 415, 422})

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from logship.schema import ConfigPath, StrictModel
-from logship.sink import SinkSettings
-from logship.units import Duration
+from logship.core.schema import ConfigPath, StrictModel
+from logship.core.sink import SinkSettings
+from logship.core.units import Duration
 
 _URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

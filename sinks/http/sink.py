@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.http.classify import classify
 from sinks.http.client import HttpClient, Unreachable
 from sinks.http.config import HttpSinkSettings

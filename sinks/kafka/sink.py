@@ -29,10 +29,10 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from logship.batch import Batch
-from logship.metrics import Metrics
-from logship.record import LogEntry
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.record import LogEntry
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.kafka.client_log import ClientLog
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.errors import ErrorKind, classify, describe

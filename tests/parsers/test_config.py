@@ -1,5 +1,5 @@
 """The `parsers:` section in the agent config: forms, rule packs, built-ins by name, and errors as
-people read them (through logship.config_file's formatter)."""
+people read them (through logship.app.config_file's formatter)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from logship.config import Config
-from logship.config_file import ConfigError, parse_config
-from logship.framing import Lines
+from logship.app.config import Config
+from logship.app.config_file import ConfigError, parse_config
+from logship.core.lines import Lines
 from parsers.chain import build_chains
 from parsers.section import ParsersSettings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.framing import LineFramer
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.redaction import BUILTIN_REDACTORS, Redactor
 from parsers.regex_rule import RegexRule

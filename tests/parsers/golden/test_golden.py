@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.framing import LineFramer
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.regex_rule import RegexRule
 from parsers.rule import compile_rule

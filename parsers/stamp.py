@@ -26,7 +26,8 @@ from logship.core.metadata import ECS_VERSION
 from logship.core.record import LogEntry
 
 if TYPE_CHECKING:
-    from logship.app.config import AgentSettings, InputSettings
+    from logship.app.config import AgentSettings
+    from logship.tail.settings import InputSettings
 
 StampLine = Callable[[LogEntry], None]
 """Adds an input's constants to one record in place."""

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from logship.app.config import InputSettings
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics
 from logship.deliver.queue import SinkQueue
 from logship.state.checkpoint import FileCheckpoint
 from logship.state.registry import FileRegistry
+from logship.tail.files import InputRuntime
 from logship.tail.identity import FileIdentity, fingerprint
-from logship.tail.tailer import InputRuntime, Tailer
+from logship.tail.settings import InputSettings
+from logship.tail.tailer import Tailer
 from parsers.chain import ParserChain
 from tests.harness import wait_until
 

@@ -28,13 +28,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from logship.app.config import InputSettings
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics
 from logship.deliver.queue import SinkQueue
 from logship.state.checkpoint import CheckpointStore
 from logship.state.registry import FileRegistry
-from logship.tail.tailer import InputRuntime, Tailer
+from logship.tail.files import InputRuntime
+from logship.tail.settings import InputSettings
+from logship.tail.tailer import Tailer
 from parsers.chain import ParserChain
 
 

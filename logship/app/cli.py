@@ -12,11 +12,12 @@ from pathlib import Path
 import yaml
 
 from logship import __version__
-from logship.app.config import Config, InputSettings
+from logship.app.config import Config
 from logship.app.config_file import ConfigError, load_config
 from logship.app.pipeline import StartupError
 from logship.core.secrets import mask_secrets, secret_values
 from logship.observe.selflog import configure as configure_logging
+from logship.tail.settings import InputSettings
 
 log = logging.getLogger("logship.app.cli")
 

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from logship.app.config import Config, InputSettings
+from logship.app.config import Config
 from logship.state.data_dir import StartupError
+from logship.tail.settings import InputSettings
 from parsers.enrich import EnrichChain, Step, StepCounts
 from parsers.enrich.geoip import GeoipStep, GeoReader
 from parsers.enrich.url import UrlStep

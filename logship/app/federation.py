@@ -13,17 +13,45 @@ supervisor asks them all and combines the answers:
 
 from __future__ import annotations
 
+import subprocess
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 
 from logship.app.http_endpoint import Answer, Routes
 from logship.state.shard import worker_port_file
 
-if TYPE_CHECKING:
-    from logship.app.supervisor import Supervisor
+
+class WorkerView(Protocol):
+    """What the routes read of one worker process (`supervisor.WorkerProcess`)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None: ...
+    @property
+    def restarts(self) -> int: ...
+    @property
+    def exit_codes(self) -> Sequence[int]: ...
+    @property
+    def alive(self) -> bool: ...
+
+
+class Supervisor(Protocol):
+    """What the routes read of the supervisor (`logship.app.supervisor.Supervisor`); a protocol
+    so the supervisor, which serves these routes, is not imported back."""
+
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def workers(self) -> Sequence[WorkerView]: ...
+
 
 _TIMEOUT = 3.0
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"

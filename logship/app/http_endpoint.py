@@ -25,16 +25,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from prometheus_client.exposition import choose_encoder
-
-from logship.app.status import live_status
-from logship.core.secrets import redact_tree
 from logship.state.data_dir import StartupError
 
 if TYPE_CHECKING:
     from logship.app.config import HttpSettings
-    from logship.app.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -206,34 +200,3 @@ def listen_problem(settings: HttpSettings, exc: OSError) -> tuple[bool, str]:
         f"agent.http.address: {problem}; the endpoint will be off (the default address is "
         f"taken); set agent.http.address to choose another, or null"
     )
-
-
-def pipeline_routes(pipeline: Pipeline) -> Routes:
-    """The routes of one agent process: its metrics, health and status."""
-    started = time.time()
-
-    def metrics(accept: str) -> Answer:
-        pipeline.health.sample()
-        pipeline.live_metrics.refresh()
-        encoder, content_type = choose_encoder(accept)
-        return 200, content_type, encoder(pipeline.metrics.registry)
-
-    def healthz(accept: str) -> Answer:
-        live, checks = pipeline.health.liveness()
-        doc = {"status": "ok" if live else "unhealthy", "checks": [c.to_json() for c in checks]}
-        return (200 if live else 503), "application/json", _json(doc, pipeline.secrets)
-
-    def readyz(accept: str) -> Answer:
-        ready, checks = pipeline.health.readiness()
-        doc = {"status": "ready" if ready else "not ready", "checks": [c.to_json() for c in checks]}
-        return (200 if ready else 503), "application/json", _json(doc, pipeline.secrets)
-
-    def status(accept: str) -> Answer:
-        doc = live_status(pipeline, started)
-        return 200, "application/json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
-
-    return {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status}
-
-
-def _json(doc: dict[str, Any], secrets: frozenset[str]) -> bytes:
-    return orjson.dumps(redact_tree(doc, secrets)) + b"\n"

@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from logship.app.config import InputSettings
 from logship.core.lines import Lines
 from logship.core.ndjson import encode_ndjson
+from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields, parse_events
 from parsers.chain import NO_RULE, ChainStats, ParserChain
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
-from logship.app.http_endpoint import HttpEndpoint, bind_or_disable, pipeline_routes
+from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.preflight import raise_problems
+from logship.app.status import pipeline_routes
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics, current_value
 from logship.core.secrets import secret_values
@@ -29,7 +30,8 @@ from logship.state.checkpoint import CheckpointError, CheckpointStore
 from logship.state.data_dir import StartupError, claim
 from logship.state.registry import FileRegistry
 from logship.state.shard import SINGLE, Shard, consolidate, worker_port_file
-from logship.tail.tailer import InputRuntime, RecordObserver, Tailer
+from logship.tail.files import InputRuntime, RecordObserver
+from logship.tail.tailer import Tailer
 from parsers.chain import build_chains
 from sinks.catalog import build_sink
 

@@ -9,20 +9,57 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import orjson
+from prometheus_client.exposition import choose_encoder
 
 from logship import __version__
-from logship.core.metrics import current_value
+from logship.app.config import Config
+from logship.app.http_endpoint import Answer, Routes
+from logship.core.ack import AckTracker
+from logship.core.metrics import Metrics, current_value
 from logship.core.record import format_epoch
 from logship.core.secrets import redact_tree
-from logship.observe.live_metrics import file_lags
+from logship.deliver.worker import SinkWorker
+from logship.observe.health import Health
+from logship.observe.live_metrics import FileStates, LiveMetrics, file_lags
+from logship.state.checkpoint import CheckpointStore
+from logship.state.registry import FileRegistry
 from logship.state.shard import read_all
+from logship.tail.files import InputRuntime
 from logship.tail.identity import FileIdentity
 
-if TYPE_CHECKING:
-    from logship.app.pipeline import Pipeline
+
+class PipelineView(Protocol):
+    """What /status and the routes read of a running pipeline (`logship.app.pipeline.Pipeline`
+    has these); a protocol so the pipeline, which serves the routes, is not imported back."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def live_metrics(self) -> LiveMetrics: ...
+    @property
+    def secrets(self) -> frozenset[str]: ...
+    @property
+    def tailer(self) -> FileStates: ...
+    @property
+    def acks(self) -> AckTracker: ...
+    @property
+    def inputs(self) -> Sequence[InputRuntime]: ...
+    @property
+    def workers(self) -> Sequence[SinkWorker]: ...
+    @property
+    def store(self) -> CheckpointStore: ...
+    @property
+    def registry(self) -> FileRegistry: ...
 
 
 # --- `logship status`: the registry on disk ------------------------------------------------
@@ -122,7 +159,7 @@ def _ago(seconds: float) -> str:
 # --- /status: the running agent ----------------------------------------------------------
 
 
-def live_status(pipeline: Pipeline, started: float) -> dict[str, Any]:
+def live_status(pipeline: PipelineView, started: float) -> dict[str, Any]:
     """The running agent's state as JSON-ready data: inputs, open files, offsets, lag, sinks.
 
     Holds no config values beyond names and paths, and any secret value of the config that
@@ -212,3 +249,37 @@ def live_status(pipeline: Pipeline, started: float) -> dict[str, Any]:
     }
     masked: dict[str, Any] = redact_tree(doc, pipeline.secrets)
     return masked
+
+
+# --- the routes one agent process serves ----------------------------------------------------
+
+
+def pipeline_routes(pipeline: PipelineView) -> Routes:
+    """The routes of one agent process: its metrics, health and status."""
+    started = time.time()
+
+    def metrics(accept: str) -> Answer:
+        pipeline.health.sample()
+        pipeline.live_metrics.refresh()
+        encoder, content_type = choose_encoder(accept)
+        return 200, content_type, encoder(pipeline.metrics.registry)
+
+    def healthz(accept: str) -> Answer:
+        live, checks = pipeline.health.liveness()
+        doc = {"status": "ok" if live else "unhealthy", "checks": [c.to_json() for c in checks]}
+        return (200 if live else 503), "application/json", _json(doc, pipeline.secrets)
+
+    def readyz(accept: str) -> Answer:
+        ready, checks = pipeline.health.readiness()
+        doc = {"status": "ready" if ready else "not ready", "checks": [c.to_json() for c in checks]}
+        return (200 if ready else 503), "application/json", _json(doc, pipeline.secrets)
+
+    def status(accept: str) -> Answer:
+        doc = live_status(pipeline, started)
+        return 200, "application/json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+    return {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status}
+
+
+def _json(doc: dict[str, Any], secrets: frozenset[str]) -> bytes:
+    return orjson.dumps(redact_tree(doc, secrets)) + b"\n"

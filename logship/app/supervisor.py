@@ -41,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 
 from logship.app.config import Config
+from logship.app.federation import federation_routes
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.preflight import raise_problems
 from logship.app.readiness import READY_ENV, StartWatch
@@ -144,7 +145,6 @@ class Supervisor:
                     worker.watch.close()
 
     def _start_http(self) -> None:
-        from logship.app.federation import federation_routes
 
         address = self.config.agent.http.host_port
         if address is None:

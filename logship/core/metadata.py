@@ -8,14 +8,12 @@ chain merges into every record, so they cost a few dict operations per record.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from logship.core.schema import StrictModel
-
-if TYPE_CHECKING:
-    from logship.app.config import Config
 
 ECS_VERSION = "8.11.0"
 """The ECS version records follow (`ecs.version`): the one of Elasticsearch's `ecs@mappings`."""
@@ -182,7 +180,33 @@ def _paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str
     return out
 
 
-def known_datasets(config: Config) -> list[str]:
+class _Rule(Protocol):
+    @property
+    def add(self) -> Mapping[str, Any]: ...
+
+
+class _Rules(Protocol):
+    def rule(self, name: str) -> _Rule: ...
+
+
+class _Input(Protocol):
+    @property
+    def dataset(self) -> str | None: ...
+    @property
+    def parsers(self) -> Sequence[str]: ...
+
+
+class _Config(Protocol):
+    """What `known_datasets` reads of the config (logship.app.config.Config): core imports no
+    layer above it."""
+
+    @property
+    def inputs(self) -> Sequence[_Input]: ...
+    @property
+    def parsers(self) -> _Rules: ...
+
+
+def known_datasets(config: _Config) -> list[str]:
     """The `event.dataset` values the inputs' records can carry: each input's `dataset`, else
     what its rules add (for `logship setup elasticsearch` of a sink routing by dataset)."""
     found: list[str] = []

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics
 from logship.observe.health import Health, WorkerView
-from logship.tail.tailer import FileState
+from logship.tail.files import FileState
 
 
 class FileStates(Protocol):

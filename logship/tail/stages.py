@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from logship.app.config import InputSettings
 from logship.core.lines import Lines
 from logship.core.record import LogEntry, format_epoch
 from logship.tail.container import ContainerDecoder, kubernetes_fields
 from logship.tail.framing import LineFramer
 from logship.tail.multiline import MultilineAssembler
+from logship.tail.settings import InputSettings
 
 if TYPE_CHECKING:
     from parsers.chain import ChainStats, ParserChain

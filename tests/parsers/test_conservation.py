@@ -13,8 +13,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.app.config import InputSettings
 from logship.core.lines import Lines
+from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages
 from parsers.chain import PARSE_FAILURE, ParserChain
 from parsers.config import RuleSettings

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logship.app.config import InputSettings
 from logship.core.lines import Lines
+from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages
 
 

@@ -9,34 +9,36 @@ comparison cannot use (`gt: 500` on a field converted to bool).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
 
 from logship.observe.alerts.fields import InputFields, input_fields
-from logship.observe.alerts.settings import ALERT_VARIABLES, AlertRuleSettings
+from logship.observe.alerts.settings import ALERT_VARIABLES, AlertRuleSettings, AlertsSettings
+from logship.tail.settings import InputSettings
 from parsers.condition import ConditionSettings
+from parsers.section import ParsersSettings
 from sinks.template import FieldTemplate
-
-if TYPE_CHECKING:
-    from logship.app.config import Config
 
 _NUMERIC_OPERATORS = ("gt", "gte", "lt", "lte")
 
 
-def alert_problems(config: Config) -> list[str]:
-    """Every problem of the `alerts:` section, one line each, located by key."""
-    alerts = config.alerts
+def alert_problems(
+    alerts: AlertsSettings,
+    sink_names: Sequence[str],
+    inputs_list: Sequence[InputSettings],
+    parsers: ParsersSettings,
+) -> list[str]:
+    """Every problem of the `alerts:` section, one line each, located by key; the config's
+    sink names, inputs and parser rules are what it is checked against."""
     problems: list[str] = []
     _unique(problems, "alerts.rules", [r.name for r in alerts.rules])
     _unique(problems, "alerts.destinations", [d.name for d in alerts.destinations])
-    sink_names = {s.name for s in config.sinks}
     for index, destination in enumerate(alerts.destinations):
         if destination.name in sink_names:
             problems.append(
                 f"alerts.destinations[{index}].name: {destination.name!r} is also a sink's name; "
                 f"names must be unique across sinks and alert destinations (metrics, dead letters)"
             )
-    inputs = {i.name: i for i in config.inputs}
+    inputs = {i.name: i for i in inputs_list}
     destinations = [d.name for d in alerts.destinations]
     fields_of: dict[str, InputFields] = {}
     for index, rule in enumerate(alerts.rules):
@@ -60,7 +62,7 @@ def alert_problems(config: Config) -> list[str]:
             if name not in fields_of:
                 inp = inputs[name]
                 fields_of[name] = input_fields(
-                    inp.parsers, config.parsers, container=inp.container is not None
+                    inp.parsers, parsers, container=inp.container is not None
                 )
             views.append((name, fields_of[name]))
         problems += _field_problems(where, rule, views)

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from logship.app.config import InputSettings
 from logship.core.record import LogEntry, format_epoch
 from logship.observe.alerts.engine import AlertEngine
 from logship.observe.alerts.notification import Notification
 from logship.observe.alerts.settings import AlertRuleSettings
+from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields
 from parsers.chain import ParserChain
 

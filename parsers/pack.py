@@ -22,12 +22,13 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from logship.core import strict_yaml
+from logship.core.errors import LogshipError
 from logship.core.schema import StrictModel
 from parsers.config import RuleSettings
 from parsers.grok import PATTERN_NAME
 
 
-class PackError(ValueError):
+class PackError(LogshipError, ValueError):
     """A rule pack that cannot be loaded; one line per problem, each naming the file."""
 
 

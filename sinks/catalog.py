@@ -43,9 +43,8 @@ SINK_CLASSES: dict[type[Any], type[Any]] = {
 
 
 def build_sink(settings: Any, metrics: Metrics | None = None) -> Sink:
-    """The sink for one validated `sinks:` entry; sinks with a `bind_metrics` method get `metrics`."""
+    """The sink for one validated `sinks:` entry, bound to `metrics` when given."""
     sink: Sink = SINK_CLASSES[type(settings)](settings)
-    bind = getattr(sink, "bind_metrics", None)
-    if metrics is not None and bind is not None:
-        bind(metrics)
+    if metrics is not None:
+        sink.bind_metrics(metrics)
     return sink

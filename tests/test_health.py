@@ -23,9 +23,15 @@ class Clock:
 class FakeTailer:
     scans: int = 1
     alive: bool = True
+    error: BaseException | None = None
 
     def is_alive(self) -> bool:
         return self.alive
+
+
+def fake_sink(name: str, ready: bool = True, last_error: str = "") -> SimpleNamespace:
+    """The Sink members health reads (logship.core.sink.Sink)."""
+    return SimpleNamespace(name=name, ready=ready, last_error=last_error, request_timeout=10.0)
 
 
 @dataclass
@@ -37,16 +43,14 @@ class FakeWorker:
     last_delivery: float = 0.0
     queue: SinkQueue = field(default_factory=lambda: SinkQueue(10, 1 << 20))
     settings: Any = field(
-        default_factory=lambda: SimpleNamespace(
-            retry=SimpleNamespace(max_backoff=30.0), request_timeout=10.0
-        )
+        default_factory=lambda: SimpleNamespace(retry=SimpleNamespace(max_backoff=30.0))
     )
     sink: Any = None
     attempts: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sink is None:
-            self.sink = SimpleNamespace(name=self.name)
+            self.sink = fake_sink(self.name)
 
     def is_alive(self) -> bool:
         return self.alive
@@ -182,7 +186,7 @@ def test_a_silent_supervisor_loop_is_wedged() -> None:
 
 def test_a_sink_that_says_it_is_not_ready_makes_the_agent_not_ready() -> None:
     clock = Clock()
-    worker = FakeWorker(sink=SimpleNamespace(name="es", ready=False, last_error="401"), name="es")
+    worker = FakeWorker(sink=fake_sink("es", ready=False, last_error="401"), name="es")
     health = make(FakeTailer(), worker, clock=clock)
     assert health.liveness()[0]
     ready, checks = health.readiness()

@@ -23,10 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from logship.app.config import Config
 from logship.core import strict_yaml
+from logship.core.errors import LogshipError
 from logship.core.secrets import MASK, is_secret_key
 
 
-class ConfigError(Exception):
+class ConfigError(LogshipError):
     """The config cannot be used. `problems` holds one human-readable line per problem."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -103,9 +103,7 @@ class Pipeline:
         """The inputs as the tailer runs them, feeding this pipeline's sink queues."""
         chains = attach_enrichment(config, build_chains(config), self.metrics)
         own_files = frozenset(
-            os.path.abspath(str(path))
-            for s in config.sinks
-            if (path := getattr(s, "path", None)) is not None
+            os.path.abspath(path) for s in self.sinks if (path := s.output_path) is not None
         )
         own_dir = os.path.abspath(self.data_dir) + os.sep
         return [
@@ -115,7 +113,7 @@ class Pipeline:
                 queues=self.queues,
                 own_files=own_files,
                 own_dirs=(own_dir,),
-                encode=all(getattr(sink, "takes_ndjson", False) for sink in self.sinks),
+                encode=all(sink.takes_ndjson for sink in self.sinks),
             )
             for inp in config.inputs
         ]

@@ -10,6 +10,8 @@ from typing import Protocol
 from pydantic import Field
 
 from logship.core.batch import Batch
+from logship.core.errors import LogshipError
+from logship.core.metrics import Metrics
 from logship.core.schema import StrictModel
 from logship.core.units import ByteSize, Duration
 
@@ -44,20 +46,44 @@ class SendResult:
 DELIVERED = SendResult(Outcome.DELIVERED)
 
 
-class SinkError(Exception):
+class SinkError(LogshipError):
     """A sink cannot work with its configuration or target (raised by `healthcheck`); says what to do."""
 
 
 class Sink(Protocol):
     """Something that durably accepts batches of entries. Knows nothing about files or offsets.
 
-    A sink may also have `takes_ndjson = True` (or such a property): it only needs the records'
-    JSON text, so when every sink of an input says so the tailer encodes each chunk right after
-    parsing and the batches arrive encoded (`batch.ndjson`, see `logship.core.batch`). Without it a
-    sink always gets dicts in `batch.entries`.
+    Every member the runtime uses is declared here; a sink with nothing to say for one has a
+    constant (`ready = True`, `request_timeout = 0.0`, `output_path = None`, ...).
     """
 
     name: str
+
+    @property
+    def takes_ndjson(self) -> bool:
+        """True if it only needs the records' JSON text: when every sink of an input says so,
+        the tailer encodes each chunk right after parsing and the batches arrive encoded
+        (`batch.ndjson`, see `logship.core.batch`). Otherwise it gets dicts in `batch.entries`."""
+
+    @property
+    def ready(self) -> bool:
+        """False while its target is known not to answer (/readyz says not ready)."""
+
+    @property
+    def last_error(self) -> str:
+        """Why it is not ready, or "" (shown by /readyz)."""
+
+    @property
+    def request_timeout(self) -> float:
+        """The longest one send may legitimately wait on its target, in seconds (0 when it
+        does not wait on a network): health allows it before it calls a worker wedged."""
+
+    @property
+    def output_path(self) -> str | None:
+        """The local file it writes, if any: the agent never tails its own output."""
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Gets the agent's metrics once, before the first send (most sinks keep none)."""
 
     def healthcheck(self) -> None:
         """Checks the target at start-up; raises SinkError with a suggestion when it cannot work.

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from logship.core.sink import Sink, SinkSettings
 from logship.deliver.queue import SinkQueue
 
 
@@ -35,6 +36,8 @@ class TailerView(Protocol):
     """What health needs from the tailer."""
 
     scans: int
+    error: BaseException | None
+    """Why the thread stopped, if it failed."""
 
     def is_alive(self) -> bool:
         """True while the thread runs."""
@@ -43,8 +46,8 @@ class TailerView(Protocol):
 class WorkerView(Protocol):
     """What health needs from a sink worker."""
 
-    sink: Any
-    settings: Any
+    sink: Sink
+    settings: SinkSettings
     queue: SinkQueue
     last_error: str
     last_delivery: float
@@ -156,10 +159,8 @@ class Health:
 
     def worker_limit(self, worker: WorkerView) -> float:
         """Seconds without a completed send attempt, with records queued, before a worker is wedged."""
-        retry = getattr(worker.settings, "retry", None)
-        backoff = float(getattr(retry, "max_backoff", 0.0))
-        request = float(getattr(worker.settings, "request_timeout", 0.0) or 0.0)
-        return self.stall_timeout + backoff + request
+        backoff = worker.settings.retry.max_backoff
+        return self.stall_timeout + backoff + worker.sink.request_timeout
 
     def _checks(self) -> tuple[Check, list[Check], Check | None]:
         """(tailer, one per worker, the supervisor loop) verdicts now."""
@@ -176,7 +177,7 @@ class Health:
             return Check("tailer", True, "not_started")
         age = self._tailer.see(self.tailer.scans, now)
         if not self.tailer.is_alive():
-            error = getattr(self.tailer, "error", None)
+            error = self.tailer.error
             detail = "the tailer thread has stopped" + (f": {error!r}" if error else "")
             return Check("tailer", False, "dead", detail, age)
         if age <= self.stall_timeout + self.scan_interval:
@@ -258,8 +259,8 @@ class Health:
                 worker.last_error or "the last send failed",
                 live.progress_age_s,
             )
-        if not getattr(worker.sink, "ready", True):
-            error = str(getattr(worker.sink, "last_error", "") or "")
+        if not worker.sink.ready:
+            error = worker.sink.last_error
             return Check(
                 live.component,
                 False,

@@ -26,6 +26,7 @@ from pathlib import Path
 import orjson
 
 from logship.core.durable import write_all
+from logship.core.errors import LogshipError
 
 VERSION = 1
 FILE_NAME = "registry.json"
@@ -34,7 +35,7 @@ BACKUP_SUFFIX = ".bak"
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(Exception):
+class CheckpointError(LogshipError):
     """The registry cannot be read or written; the message says which file and what to do."""
 
 

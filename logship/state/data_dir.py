@@ -6,8 +6,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from logship.core.errors import LogshipError
 
-class StartupError(Exception):
+
+class StartupError(LogshipError):
     """The agent cannot start; the message names the config key or file and what to do."""
 
 

@@ -27,6 +27,7 @@ from elastic_transport import (
 from elastic_transport.client_utils import basic_auth_to_header, parse_cloud_id, url_to_node_config
 
 from logship import __version__
+from logship.core.errors import LogshipError
 from sinks.elasticsearch.config import AuthSettings, ElasticsearchSinkSettings, TlsSettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Answer:
     product: str | None
 
 
-class Unreachable(Exception):
+class Unreachable(LogshipError):
     """No HTTP answer: connection refused or reset, timeout, TLS failure. The message says which."""
 
 

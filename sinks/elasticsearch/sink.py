@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from logship.core.batch import Batch
+from logship.core.metrics import Metrics
 from logship.core.sink import Outcome, SendResult, SinkError
 from sinks.elasticsearch.classify import BulkVerdict, classify_bulk_response
 from sinks.elasticsearch.client import Client, Unreachable, node_configs
@@ -67,6 +68,18 @@ class _Partial:
 
 class ElasticsearchSink:
     """Bulk-indexes batches into data streams or indices; see the module docstring."""
+
+    # Sink protocol members (logship.core.sink); `ready` and `last_error` are below.
+    takes_ndjson = False
+    output_path: str | None = None
+
+    @property
+    def request_timeout(self) -> float:
+        """Its `request_timeout` setting."""
+        return self.settings.request_timeout
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: ElasticsearchSinkSettings) -> None:
         self.name = settings.name

@@ -16,6 +16,7 @@ import certifi
 import urllib3
 
 from logship import __version__
+from logship.core.errors import LogshipError
 from sinks.http.config import HttpAuthSettings, HttpSinkSettings
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Answer:
     location: str | None
 
 
-class Unreachable(Exception):
+class Unreachable(LogshipError):
     """No HTTP answer: connection refused or reset, timeout, TLS failure. The message says which."""
 
 

@@ -61,6 +61,11 @@ class _StopAt(Exception):
 class KafkaSink:
     """A Sink over a confluent-kafka Producer. `ready` says whether Kafka answers."""
 
+    # Sink protocol members it has nothing to say for (logship.core.sink): librdkafka's own
+    # timeouts bound a produce, and a send does not wait on the network.
+    request_timeout = 0.0
+    output_path: str | None = None
+
     def __init__(self, settings: KafkaSinkSettings) -> None:
         self.name = settings.name
         self.settings = settings

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -100,51 +99,14 @@ class Agent:
         return code
 
     def shutdown(self) -> bool:
-        """Stops reading, drains the queues, writes the final checkpoint. True if fully drained."""
-        p = self.pipeline
-        p.health.stop()
-        deadline = time.monotonic() + self.config.agent.shutdown_timeout
+        """Stops reading, drains the queues, writes the final checkpoint. True if fully drained.
+
+        The order is the pipeline's (`Pipeline.stop`); a second stop request skips draining."""
         log.info(
             "Shutting down: draining queues.",
             extra={"timeout_s": self.config.agent.shutdown_timeout},
         )
-        p.tailer.finish()
-        while p.tailer.is_alive() and not self._hurry.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            p.tailer.join(timeout=min(remaining, 0.2))
-        p.tailer.stop()
-        p.tailer.join(timeout=5)
-        for queue in p.queues:
-            queue.close()
-        for worker in p.workers:
-            while worker.is_alive() and not self._hurry.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                worker.join(timeout=min(remaining, 0.2))
-        drained = True
-        for worker, queue in zip(p.workers, p.queues, strict=True):
-            if worker.is_alive():
-                drained = False
-                worker.abandon()
-                worker.join(timeout=5)
-                log.warning(
-                    "Shutdown timeout: undelivered records are not checkpointed and will be re-read.",
-                    extra={
-                        "sink": worker.sink.name,
-                        "queued": queue.events,
-                        "last_error": worker.last_error,
-                    },
-                )
-        p.checkpoint()
-        for sink in p.sinks:
-            try:
-                sink.close(max(1.0, deadline - time.monotonic()))
-            except Exception:
-                log.exception("Closing a sink failed.", extra={"sink": sink.name})
-        p.release()
+        drained = self.pipeline.stop(self.config.agent.shutdown_timeout, self._hurry)
         log.info("Agent stopped.", extra={"drained": drained})
         return drained
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 
 from logship.app.config import Config
@@ -247,6 +249,57 @@ class Pipeline:
                 worker_port_file(Path(self.data_dir), self.shard.index).write_text(
                     str(self.http.address[1])
                 )
+
+    def stop(self, timeout: float, hurry: threading.Event | None = None) -> bool:
+        """Stops in the reverse of `start`, within `timeout` seconds; True if fully drained.
+
+        Health first (a stopping agent is not wedged); the tailer reads files deleted while open
+        to their end, then stops; the queues close and the workers drain them (unless `hurry` is
+        set); a worker still busy at the deadline is abandoned (its records are not
+        checkpointed, so they are read again next time); the final checkpoint; the sinks close;
+        alert delivery and the HTTP endpoint stop and the data folder is released.
+        """
+        hurry = hurry or threading.Event()
+        self.health.stop()
+        deadline = time.monotonic() + timeout
+        self.tailer.finish()
+        while self.tailer.is_alive() and not hurry.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.tailer.join(timeout=min(remaining, 0.2))
+        self.tailer.stop()
+        self.tailer.join(timeout=5)
+        for queue in self.queues:
+            queue.close()
+        for worker in self.workers:
+            while worker.is_alive() and not hurry.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                worker.join(timeout=min(remaining, 0.2))
+        drained = True
+        for worker, queue in zip(self.workers, self.queues, strict=True):
+            if worker.is_alive():
+                drained = False
+                worker.abandon()
+                worker.join(timeout=5)
+                log.warning(
+                    "Shutdown timeout: undelivered records are not checkpointed and will be re-read.",
+                    extra={
+                        "sink": worker.sink.name,
+                        "queued": queue.events,
+                        "last_error": worker.last_error,
+                    },
+                )
+        self.checkpoint()
+        for sink in self.sinks:
+            try:
+                sink.close(max(1.0, deadline - time.monotonic()))
+            except Exception:
+                log.exception("Closing a sink failed.", extra={"sink": sink.name})
+        self.release()
+        return drained
 
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""

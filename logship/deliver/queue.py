@@ -8,6 +8,9 @@ A take lingers for more entries (`linger_ms`) only while the producer is still r
 the tailer has read everything there is and expects nothing more soon (`producer_idle`: no
 file that just returned data is still being re-checked), what is queued goes at once, so a
 line written to a quiet agent is not held for the linger time.
+
+With `drop_oldest` (alert notifications, `logship.observe.alerts.outbox`) a full queue never
+blocks the producer: the oldest batches are dropped to make room, and counted in `dropped`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from logship.core.batch import Batch
 class SinkQueue:
     """A thread-safe FIFO of batches, bounded by entries and bytes, that hands out merged batches."""
 
-    def __init__(self, max_events: int, max_bytes: int) -> None:
+    def __init__(self, max_events: int, max_bytes: int, drop_oldest: bool = False) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.drop_oldest = drop_oldest
+        self.dropped = 0
+        """Entries dropped: with `drop_oldest`, to make room (or because the queue was closed)."""
         self._items: deque[Batch] = deque()
         self._events = 0
         self._bytes = 0
@@ -44,8 +50,12 @@ class SinkQueue:
         return self._bytes
 
     def put(self, batch: Batch) -> bool:
-        """Queues a batch, blocking while the queue is full. False if interrupted before it fit."""
+        """Queues a batch, blocking while the queue is full. False if interrupted before it fit.
+
+        With `drop_oldest` it queues at once, dropping the oldest batches while it does not fit."""
         n = len(batch)
+        if self.drop_oldest:
+            return self._put_dropping(batch, n)
         with self._cond:
             while (
                 self._items
@@ -64,6 +74,34 @@ class SinkQueue:
             self._producer_idle = False
             self._cond.notify_all()
             return True
+
+    def _put_dropping(self, batch: Batch, n: int) -> bool:
+        with self._cond:
+            if self._closed:
+                self.dropped += n
+                return False
+            while self._items and (
+                self._events + n > self.max_events or self._bytes + batch.nbytes > self.max_bytes
+            ):
+                old = self._items.popleft()
+                self._events -= len(old)
+                self._bytes -= old.nbytes
+                self.dropped += len(old)
+            self._items.append(batch)
+            self._events += n
+            self._bytes += batch.nbytes
+            self._cond.notify_all()
+            return True
+
+    def drain(self) -> list[Batch]:
+        """Takes every queued batch out at once (a hand-over to another queue)."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            self._events = 0
+            self._bytes = 0
+            self._cond.notify_all()
+            return items
 
     def producer_idle(self) -> None:
         """The producer has read everything there is for now: a lingering take stops waiting."""

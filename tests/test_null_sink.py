@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from logship.app.config_file import load_config
+from logship.app.sink_registry import build_sink
 from logship.core.batch import Batch
 from logship.core.sink import Outcome
-from sinks.catalog import build_sink
 from sinks.null import NullSink, NullSinkSettings
 from tests.harness import AgentProcess, wait_until, write_config
 

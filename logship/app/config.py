@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.app.sink_registry import SinkSettingsUnion
 from logship.core.schema import ConfigPath, StrictModel
 from logship.core.units import Duration
 from logship.observe.alerts.checks import alert_problems
@@ -26,7 +27,6 @@ from logship.observe.alerts.settings import AlertsSettings
 from logship.observe.derived_metrics import DerivedMetricSettings, name_clashes
 from logship.tail.settings import InputSettings
 from parsers.section import ParsersSettings, unknown_key_message
-from sinks.catalog import SinkSettingsUnion
 
 
 class HttpSettings(StrictModel):

@@ -16,6 +16,7 @@ from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.preflight import raise_problems
+from logship.app.sink_registry import build_sink
 from logship.app.status import pipeline_routes
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics, current_value
@@ -35,7 +36,6 @@ from logship.state.shard import SINGLE, Shard, consolidate, worker_port_file
 from logship.tail.files import InputRuntime, RecordObserver
 from logship.tail.tailer import Tailer
 from parsers.chain import build_chains
-from sinks.catalog import build_sink
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from logship.app.sink_registry import build_sink
 from logship.core.batch import Batch
 from logship.core.metrics import Metrics
 from logship.core.sink import Outcome
-from sinks.catalog import build_sink
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import BulkItems
 

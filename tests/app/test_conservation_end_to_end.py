@@ -21,7 +21,15 @@ import yaml
 from logship.app.config_file import load_config
 from logship.app.parse_command import parse_stream
 from parsers.chain import PARSE_FAILURE, build_chains
-from tests.harness import AgentProcess, count_lines, read_ndjson, run_cli, wait_until, write_config
+from tests.harness import (
+    AgentProcess,
+    config_doc,
+    count_lines,
+    read_ndjson,
+    run_cli,
+    wait_until,
+    write_config,
+)
 
 PY_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 KAFKA_RULE = {
@@ -88,33 +96,17 @@ def write_python_log(path: Path) -> list[str]:
 
 
 def config_for(tmp_path: Path, parsers: list[str], preset: str, **extra: Any) -> Path:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    return write_config(
-        tmp_path / "agent.yaml",
-        {
-            "agent": {"data_dir": str(tmp_path / "data"), "checkpoint_interval": "200ms"},
-            "inputs": [
-                {
-                    "name": "app",
-                    "paths": [str(logs / "*.log")],
-                    "parsers": parsers,
-                    "poll_interval": "50ms",
-                    "multiline": {"preset": preset, "flush_timeout": "200ms"},
-                    **extra,
-                }
-            ],
-            "parsers": [KAFKA_RULE],
-            "sinks": [
-                {
-                    "name": "out",
-                    "type": "file",
-                    "path": str(tmp_path / "out" / "logs.ndjson"),
-                    "batch": {"linger_ms": 20},
-                }
-            ],
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    doc = config_doc(
+        tmp_path,
+        input={
+            "parsers": parsers,
+            "multiline": {"preset": preset, "flush_timeout": "200ms"},
+            **extra,
         },
+        parsers=[KAFKA_RULE],
     )
+    return write_config(tmp_path / "agent.yaml", doc)
 
 
 def parse_like_the_agent(config: Path, log: Path) -> list[dict[str, Any]]:

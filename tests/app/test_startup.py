@@ -11,7 +11,6 @@ import subprocess
 import sys
 import urllib.error
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -19,38 +18,29 @@ import yaml
 
 from logship.app.readiness import StartReport, StartWatch
 from logship.state.shard import read_all
+from tests.app.test_http_endpoint import base_config, get
+from tests.app.test_workers import write_files_for_both_workers
 from tests.harness import (
     REPO,
     AgentProcess,
+    config_doc,
     run_cli,
     wait_until,
     write_config,
 )
-from tests.test_http_endpoint import base_config, get
-from tests.test_workers import write_files_for_both_workers
 from tests.webhook_server import WebhookServer
 
 
 def config(tmp_path: Path, workers: int, sink_path: Path, data_dir: Path | None = None) -> Path:
-    doc: dict[str, Any] = {
-        "agent": {
+    doc = config_doc(
+        tmp_path,
+        agent={
             "data_dir": str(data_dir or tmp_path / "data"),
-            "checkpoint_interval": "200ms",
             "workers": workers,
             "http": {"address": None},
         },
-        "inputs": [
-            {"name": "app", "paths": [str(tmp_path / "logs" / "*.log")], "poll_interval": "50ms"}
-        ],
-        "sinks": [
-            {
-                "name": "out",
-                "type": "file",
-                "path": str(sink_path),
-                "batch": {"linger_ms": 20, "max_events": 200},
-            }
-        ],
-    }
+        sink={"path": str(sink_path), "batch": {"linger_ms": 20, "max_events": 200}},
+    )
     return write_config(tmp_path / f"agent-{workers}.yaml", doc)
 
 

@@ -136,8 +136,8 @@ def test_a_new_input_is_picked_up_and_sink_changes_wait_for_a_restart(
 def test_alert_windows_and_silences_survive_a_reload(
     tmp_path: Path, agents: list[AgentProcess]
 ) -> None:
-    from tests.test_alerts_end_to_end import config as alert_config
-    from tests.test_alerts_end_to_end import lines as alert_lines
+    from tests.observe.alerts.test_alerts_end_to_end import config as alert_config
+    from tests.observe.alerts.test_alerts_end_to_end import lines as alert_lines
     from tests.webhook_server import WebhookServer
 
     with WebhookServer() as hook:

@@ -10,7 +10,14 @@ import orjson
 import pytest
 
 from logship.state.shard import read_all
-from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
+from tests.harness import (
+    AgentProcess,
+    config_doc,
+    count_lines,
+    read_ndjson,
+    wait_until,
+    write_config,
+)
 
 RULE = {
     "name": "numbered",
@@ -20,31 +27,15 @@ RULE = {
 
 
 def make_config(tmp_path: Path, **agent: Any) -> Path:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    return write_config(
-        tmp_path / "agent.yaml",
-        {
-            "agent": {"data_dir": str(tmp_path / "data"), "checkpoint_interval": "200ms", **agent},
-            "inputs": [
-                {
-                    "name": "app",
-                    "paths": [str(logs / "*.log")],
-                    "parsers": ["numbered"],
-                    "poll_interval": "50ms",
-                }
-            ],
-            "parsers": [RULE],
-            "sinks": [
-                {
-                    "name": "out",
-                    "type": "file",
-                    "path": str(tmp_path / "out" / "logs.ndjson"),
-                    "batch": {"max_events": 2000, "linger_ms": 20},
-                }
-            ],
-        },
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    doc = config_doc(
+        tmp_path,
+        agent=agent,
+        input={"parsers": ["numbered"]},
+        parsers=[RULE],
+        sink={"batch": {"max_events": 2000, "linger_ms": 20}},
     )
+    return write_config(tmp_path / "agent.yaml", doc)
 
 
 def append_lines(path: Path, start: int, count: int, chunk: int = 5000) -> None:

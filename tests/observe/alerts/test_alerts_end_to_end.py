@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from logship.core.record import format_epoch
-from tests.harness import AgentProcess, count_lines, wait_until, write_config
-from tests.test_http_endpoint import endpoint, scrape, value
+from tests.app.test_http_endpoint import endpoint, scrape, value
+from tests.harness import AgentProcess, config_doc, count_lines, wait_until, write_config
 from tests.webhook_server import WebhookServer
 
 RULE = {
@@ -31,37 +31,15 @@ def hook() -> Iterator[WebhookServer]:
 
 
 def config(tmp_path: Path, alerts: dict[str, Any]) -> Path:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    return write_config(
-        tmp_path / "agent.yaml",
-        {
-            "agent": {
-                "data_dir": str(tmp_path / "data"),
-                "checkpoint_interval": "200ms",
-                "workers": 1,
-                "http": {"address": "127.0.0.1:0"},
-            },
-            "inputs": [
-                {
-                    "name": "app",
-                    "paths": [str(logs / "*.log")],
-                    "parsers": ["app"],
-                    "poll_interval": "50ms",
-                }
-            ],
-            "parsers": [RULE],
-            "sinks": [
-                {
-                    "name": "out",
-                    "type": "file",
-                    "path": str(tmp_path / "out" / "logs.ndjson"),
-                    "batch": {"linger_ms": 20},
-                }
-            ],
-            "alerts": alerts,
-        },
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    doc = config_doc(
+        tmp_path,
+        agent={"workers": 1, "http": {"address": "127.0.0.1:0"}},
+        input={"parsers": ["app"]},
+        parsers=[RULE],
+        alerts=alerts,
     )
+    return write_config(tmp_path / "agent.yaml", doc)
 
 
 def lines(levels_services: list[tuple[str, str]], start: int = 0) -> str:

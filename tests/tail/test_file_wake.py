@@ -17,7 +17,7 @@ from logship.core.batch import Batch
 from logship.tail import file_wake
 from logship.tail.file_wake import FileWakeups
 from tests.harness import wait_until
-from tests.test_tailer import Rig
+from tests.tail.test_tailer import Rig
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/fd"), reason="inotify watches need Linux and /proc"

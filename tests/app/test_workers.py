@@ -17,38 +17,21 @@ from logship.app.federation import merge_metrics
 from logship.state.checkpoint import CheckpointStore, FileCheckpoint
 from logship.state.shard import Shard, consolidate, read_all, registry_files
 from logship.tail.identity import FileIdentity
-from tests.harness import REPO, AgentProcess, count_lines, read_ndjson, wait_until, write_config
+from tests.harness import (
+    REPO,
+    AgentProcess,
+    config_doc,
+    count_lines,
+    read_ndjson,
+    wait_until,
+    write_config,
+)
 from tests.prove.process_tree import children
 
 
 def make_config(tmp_path: Path, workers: int | str, **agent: Any) -> Path:
-    return write_config(
-        tmp_path / f"agent-{workers}.yaml",
-        {
-            "agent": {
-                "data_dir": str(tmp_path / "data"),
-                "checkpoint_interval": "200ms",
-                "workers": workers,
-                "http": {"address": None},
-                **agent,
-            },
-            "inputs": [
-                {
-                    "name": "app",
-                    "paths": [str(tmp_path / "logs" / "*.log")],
-                    "poll_interval": "50ms",
-                }
-            ],
-            "sinks": [
-                {
-                    "name": "out",
-                    "type": "file",
-                    "path": str(tmp_path / "out" / "logs.ndjson"),
-                    "batch": {"linger_ms": 20},
-                }
-            ],
-        },
-    )
+    doc = config_doc(tmp_path, agent={"workers": workers, "http": {"address": None}, **agent})
+    return write_config(tmp_path / f"agent-{workers}.yaml", doc)
 
 
 def write_files(tmp_path: Path, files: int, start: int, count: int) -> None:

@@ -11,25 +11,18 @@ from typing import Any
 
 import pytest
 
-from tests.harness import AgentProcess, count_lines, read_ndjson, wait_until, write_config
+from tests.harness import (
+    AgentProcess,
+    config_doc,
+    count_lines,
+    read_ndjson,
+    wait_until,
+    write_config,
+)
 
 
 def agent_config(tmp_path: Path, inputs: list[dict[str, Any]], **agent: Any) -> Path:
-    return write_config(
-        tmp_path / "agent.yaml",
-        {
-            "agent": {"data_dir": str(tmp_path / "data"), "checkpoint_interval": "200ms", **agent},
-            "inputs": inputs,
-            "sinks": [
-                {
-                    "name": "out",
-                    "type": "file",
-                    "path": str(tmp_path / "out" / "logs.ndjson"),
-                    "batch": {"linger_ms": 20},
-                }
-            ],
-        },
-    )
+    return write_config(tmp_path / "agent.yaml", config_doc(tmp_path, agent=agent, inputs=inputs))
 
 
 def open_log_files(pid: int, folder: Path) -> int:

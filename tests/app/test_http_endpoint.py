@@ -20,7 +20,7 @@ from logship.app.agent import Agent
 from logship.app.config_file import parse_config
 from logship.app.pipeline import Pipeline, StartupError
 from tests.es_server import EsServer
-from tests.harness import REPO, AgentProcess, count_lines, wait_until, write_config
+from tests.harness import REPO, AgentProcess, config_doc, count_lines, wait_until, write_config
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}
 PAD = "x" * 40
@@ -73,29 +73,15 @@ def append_lines(path: Path, start: int, count: int) -> None:
 
 
 def base_config(tmp_path: Path, sink: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {
-        "agent": {
-            "data_dir": str(tmp_path / "data"),
-            "checkpoint_interval": "200ms",
-            "http": {"address": "127.0.0.1:0"},
-        },
-        "inputs": [
-            {
-                "name": "app",
-                "paths": [str(logs / "*.log")],
-                "parsers": ["numbered"],
-                "poll_interval": "50ms",
-                "max_line_bytes": 256,
-            }
-        ],
-        "parsers": [RULE],
-        "sinks": [sink],
-    }
-    for key, val in extra.items():
-        doc[key] = val
-    return doc
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    return config_doc(
+        tmp_path,
+        agent={"http": {"address": "127.0.0.1:0"}},
+        input={"parsers": ["numbered"], "max_line_bytes": 256},
+        parsers=[RULE],
+        sinks=[sink],
+        **extra,
+    )
 
 
 # --- /metrics during an end-to-end run ------------------------------------------------------

@@ -8,29 +8,17 @@ from typing import Any
 
 import pytest
 
+from tests import harness
 from tests.harness import AgentProcess, count_lines, read_ndjson, run_cli, wait_until, write_config
 
 
 def config_doc(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "agent": {"data_dir": str(tmp_path / "data"), "checkpoint_interval": "100ms"},
-        "inputs": [
-            {
-                "name": "app",
-                "paths": [str(tmp_path / "logs" / "*.log")],
-                "poll_interval": "50ms",
-                "scan_interval": "200ms",
-            }
-        ],
-        "sinks": [
-            {
-                "name": "out",
-                "type": "file",
-                "path": str(tmp_path / "out" / "logs.ndjson"),
-                "batch": {"linger_ms": 10},
-            }
-        ],
-    }
+    doc = harness.config_doc(
+        tmp_path,
+        agent={"checkpoint_interval": "100ms"},
+        input={"scan_interval": "200ms"},
+        sink={"batch": {"linger_ms": 10}},
+    )
     doc.update(overrides)
     return doc
 

@@ -17,7 +17,7 @@ from logship.tail.files import ClosedFile, InputRuntime
 from logship.tail.identity import matches
 from logship.tail.reader import FileReader, GzipFileReader
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("logship.tail.tailer")  # the tailer's messages, under its name
 
 
 def start_offset(

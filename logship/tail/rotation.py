@@ -15,7 +15,7 @@ from logship.tail.identity import fingerprint, head
 from logship.tail.reader import GzipFileReader
 from logship.tail.stages import LineStages
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("logship.tail.tailer")  # the tailer's messages, under its name
 
 
 def same_generation(tf: TailedFile) -> bool:

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from logship.checkpoint import CheckpointError
-from logship.shard import read_all
+from logship.state.checkpoint import CheckpointError
+from logship.state.shard import read_all
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:

@@ -77,7 +77,7 @@ def json_rule_supported() -> bool:
     """True when the agent's config accepts JSON_RULE (the parser engine has landed)."""
     from pydantic import ValidationError
 
-    from logship.config import Config
+    from logship.app.config import Config
 
     doc = agent_doc(Path("/nonexistent"), ["/nonexistent/*.log"], {"type": "null"}, [JSON_RULE])
     try:

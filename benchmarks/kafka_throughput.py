@@ -292,13 +292,13 @@ def sink_only(lines: int, variants: list[tuple[str, dict[str, Any]]]) -> None:
     """
     import resource
 
-    from logship.batch import Batch
-    from logship.framing import Lines
-    from logship.process import tune_malloc
+    from logship.app.sink_registry import build_sink
+    from logship.core.batch import Batch
+    from logship.core.lines import Lines
+    from logship.core.process import tune_malloc
     from parsers.chain import ParserChain
     from parsers.compiler import compile_rule
     from parsers.section import ParsersSettings
-    from sinks.catalog import build_sink
     from sinks.file import FileSinkSettings
     from sinks.kafka.config import KafkaSinkSettings
 

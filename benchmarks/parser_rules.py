@@ -41,8 +41,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from nginx_log import lines as nginx_lines  # noqa: E402
 
-from logship.framing import Lines  # noqa: E402
-from logship.record import format_iso  # noqa: E402
+from logship.core.lines import Lines  # noqa: E402
+from logship.core.record import format_iso  # noqa: E402
 from parsers.chain import ParserChain  # noqa: E402
 from parsers.compiler import compile_rule  # noqa: E402
 from parsers.config import RuleSettings  # noqa: E402

@@ -27,8 +27,8 @@ from benchmarks.agent_run import (
 from benchmarks.nginx_log import ensure_input
 from benchmarks.report import Report
 from benchmarks.throughput import workdir
-from logship.identity import FileIdentity
-from logship.shard import Shard
+from logship.state.shard import Shard
+from logship.tail.identity import FileIdentity
 
 
 def split_input(lines: int, work: Path) -> list[Path]:

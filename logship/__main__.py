@@ -2,6 +2,6 @@
 
 import sys
 
-from logship.cli import main
+from logship.app.cli import main
 
 sys.exit(main())

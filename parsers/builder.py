@@ -35,7 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.errors import LogshipError
+from logship.core.record import LogEntry
 
 Kind = str
 """What a leaf holds: raw, int, float, bool, string, map, level, timestamp, const,
@@ -69,7 +70,7 @@ class Hook:
     function: Callable[[LogEntry, tuple[str, ...], Any], None]
 
 
-class BuilderError(ValueError):
+class BuilderError(LogshipError, ValueError):
     """Two leaves want the same place, or a value where an object is needed."""
 
 

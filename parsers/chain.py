@@ -1,6 +1,6 @@
 """ParserChain: an input's ordered rules (first match wins) turning framed lines into LogEntry records.
 
-This is the one place where LogEntry documents are completed (see `logship.record`): a rule
+This is the one place where LogEntry documents are completed (see `logship.core.record`): a rule
 returns the parsed part (fields nested by their dotted names, `@timestamp`, `message`,
 `log.level`, `tags` when it has them); the chain adds `log.file`, `log.offset`, `host.name`, the
 read time when the line had no timestamp, the raw line when the rule chose no message, and
@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from logship.framing import Lines
-from logship.record import LogEntry
+from logship.core.lines import Lines
+from logship.core.record import LogEntry
 from parsers.compiler import compile_rule
 from parsers.redaction import Redactor
 from parsers.rule import Rule
@@ -94,7 +94,7 @@ class ParserChain:
         self.clock = clock
         self.enrichment: EnrichChain | None = None
         """The input's `enrich:` steps, set by the agent (it opens their databases); applied
-        to each batch after parsing by `logship.stages.parse_events`."""
+        to each batch after parsing by `logship.tail.stages.parse_events`."""
 
     def parse(
         self,
@@ -280,7 +280,7 @@ def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any
 
 
 class ChainInput(StampedInput, Protocol):
-    """What a chain is built from of an input's settings (`logship.config.InputSettings`)."""
+    """What a chain is built from of an input's settings (`logship.app.config.InputSettings`)."""
 
     @property
     def name(self) -> str:
@@ -304,7 +304,7 @@ class ChainInput(StampedInput, Protocol):
 
 
 class ChainSources(Protocol):
-    """What `build_chains` reads of a validated config (`logship.config.Config`), and only that."""
+    """What `build_chains` reads of a validated config (`logship.app.config.Config`), and only that."""
 
     @property
     def parsers(self) -> ParsersSettings:

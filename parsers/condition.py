@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from logship.record import LogEntry
-from logship.schema import StrictModel
+from logship.core.record import LogEntry
+from logship.core.schema import StrictModel
 from parsers.pattern import PatternError, compile_pattern
 
 Scalar = str | int | float | bool
@@ -107,7 +107,7 @@ class ConditionCode:
     """Conditions as Python source sharing one loop body: field reads once, tests inlined.
 
     The one implementation of the condition language's semantics. `compile_condition` turns a
-    single condition into a function; alert rules (`logship.alerts`) put the tests of several
+    single condition into a function; alert rules (`logship.observe.alerts`) put the tests of several
     conditions into one generated loop over a chunk of records, where each field that several
     conditions read is looked up once per record. Per record, the common cases (a str or int
     compared with constants) run as inline expressions; the rest goes through the helper

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from logship.schema import StrictModel
+from logship.core.schema import StrictModel
 from parsers.condition import ConditionSettings
 from parsers.grok import TYPE_ALIASES
 from parsers.redaction import BUILTIN_REDACTORS

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 
 
 def match_event(match: Callable[[str], Any], text: str) -> tuple[Any, str] | None:

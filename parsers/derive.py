@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.fields import child_object, set_path
 from parsers.forwarded import choose_client, is_ip, split_addresses
 

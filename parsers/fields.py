@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.level import SYSLOG_SEVERITY_NAMES, LevelNormalizer
 from parsers.timestamp import TimestampParser
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
+from logship.core.errors import LogshipError
+
 GROK_REFERENCE = re.compile(r"%\{([^}:]*)(?::([^}:]*))?(?::([^}]*))?\}")
 PATTERN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -31,7 +33,7 @@ TYPE_ALIASES = {
 }
 
 
-class GrokError(ValueError):
+class GrokError(LogshipError, ValueError):
     """A grok pattern that cannot be expanded (unknown pattern, bad reference, a cycle)."""
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.config import RuleSettings
 from parsers.conserve import parse_by_first_line
 from parsers.derive import DERIVATIONS

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.config import RuleSettings
 from parsers.conserve import parse_by_first_line
 from parsers.fields import nest

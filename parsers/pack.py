@@ -9,7 +9,7 @@ pack inside the package, `parsers/rules/*.yaml`).
         grok: '%{TIMESTAMP_ISO8601:ts} %{MYAPP_ID:myapp.id} %{GREEDYDATA:message}'
         timestamp: {field: ts, format: ISO8601}
 
-The files named by `parsers.include` are read by the config loader (`logship.rule_packs`), which
+The files named by `parsers.include` are read by the config loader (`logship.app.rule_packs`), which
 hands their text to the `parsers:` section in the validation context (`RULE_PACKS_CONTEXT`):
 parsers do no file I/O. The built-in pack is package data, read once per process.
 """
@@ -23,13 +23,14 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from logship import strict_yaml
-from logship.schema import StrictModel
+from logship.core import strict_yaml
+from logship.core.errors import LogshipError
+from logship.core.schema import StrictModel
 from parsers.config import RuleSettings
 from parsers.grok import PATTERN_NAME
 
 
-class PackError(ValueError):
+class PackError(LogshipError, ValueError):
     """A rule pack that cannot be loaded; one line per problem, each naming the file."""
 
 

@@ -20,12 +20,14 @@ from typing import Any
 
 import regex
 
+from logship.core.errors import LogshipError
+
 _NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_.@-]*\Z")
 
 Compiled = re.Pattern[str] | regex.Pattern[str]
 
 
-class PatternError(ValueError):
+class PatternError(LogshipError, ValueError):
     """A pattern that cannot be used; the message names the position in the user's text."""
 
     def __init__(self, message: str, position: int | None = None) -> None:

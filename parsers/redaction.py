@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.pattern import compile_pattern
 
 BUILTIN_REDACTORS = ("credit_card", "email", "bearer_token", "password")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.builder import BuilderError, Hook, Leaf, generate_builder
 from parsers.config import RuleSettings
 from parsers.conserve import append_rest, match_event

@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from logship.record import LogEntry
+from logship.core.errors import LogshipError
+from logship.core.record import LogEntry
 from parsers.condition import Predicate, compile_condition
 from parsers.config import RuleSettings
 from parsers.level import LevelNormalizer
@@ -30,7 +31,7 @@ RESERVED_PATHS = {
 }
 
 
-class RuleError(ValueError):
+class RuleError(LogshipError, ValueError):
     """A rule that cannot be compiled; `key` is the setting at fault (`grok`, `types`, ...)."""
 
     def __init__(self, key: str, message: str) -> None:

@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from logship.schema import GlobPattern, StrictModel
+from logship.core.schema import GlobPattern, StrictModel
 from parsers.compiler import compile_rule
 from parsers.config import RedactSettings, RuleSettings
 from parsers.grok import GrokError, GrokLibrary, load_builtin_patterns
@@ -115,7 +115,7 @@ class ParsersSettings(StrictModel):
         for index, entry in enumerate(self.include):
             included = given.get(index)
             if included is None:
-                # The config loader reads the files (logship.rule_packs); parsers do no I/O.
+                # The config loader reads the files (logship.app.rule_packs); parsers do no I/O.
                 errors.append((("include", index), f"{entry}: the file was not read", entry))
                 continue
             try:

@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import logship
-from logship.record import ECS_VERSION, LogEntry
+from logship.core.record import ECS_VERSION, LogEntry
 
 
 class ServiceLike(Protocol):
-    """An input's `service:` settings (`logship.input_metadata.ServiceSettings`)."""
+    """An input's `service:` settings (`logship.core.metadata.ServiceSettings`)."""
 
     def model_dump(self) -> dict[str, Any]:
         """Its values by key (None for the unset ones)."""
@@ -34,7 +34,7 @@ class ServiceLike(Protocol):
 
 
 class StampedInput(Protocol):
-    """What a stamp reads of an input's settings (`logship.config.InputSettings`)."""
+    """What a stamp reads of an input's settings (`logship.app.config.InputSettings`)."""
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class StampedInput(Protocol):
 
 
 class AgentIdentity(Protocol):
-    """What a stamp reads of the agent's settings (`logship.config.AgentSettings`)."""
+    """What a stamp reads of the agent's settings (`logship.app.config.AgentSettings`)."""
 
     @property
     def metadata(self) -> bool:

@@ -12,10 +12,11 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from logship.batch import Batch
-from logship.durable import write_all
-from logship.schema import ConfigPath
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
+from logship.core.batch import Batch
+from logship.core.durable import write_all
+from logship.core.metrics import Metrics
+from logship.core.schema import ConfigPath
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,19 @@ class FileSink:
 
     takes_ndjson = True
     """Only the records' JSON text is written: the tailer may hand over encoded batches."""
+
+    # Sink protocol members it has nothing to say for (logship.core.sink).
+    ready = True
+    last_error = ""
+    request_timeout = 0.0
+
+    @property
+    def output_path(self) -> str | None:
+        """The file it appends to: never tailed by the agent."""
+        return str(self.path)
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: FileSinkSettings) -> None:
         self.name = settings.name

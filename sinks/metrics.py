@@ -1,4 +1,4 @@
-"""What sinks need of the agent's metrics: a protocol that `logship.metrics.Metrics` satisfies.
+"""What sinks need of the agent's metrics: a protocol that `logship.core.metrics.Metrics` satisfies.
 
 Sinks count through it without importing the agent's metrics module (sinks import only the
 shared contract).

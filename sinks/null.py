@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, SendResult, SinkSettings
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import DELIVERED, SendResult, SinkSettings
 
 
 class NullSinkSettings(SinkSettings):
@@ -23,6 +24,15 @@ class NullSinkSettings(SinkSettings):
 
 class NullSink:
     """Discards batches; counts what it discarded (reported when it closes)."""
+
+    # Sink protocol members it has nothing to say for (logship.core.sink).
+    ready = True
+    last_error = ""
+    request_timeout = 0.0
+    output_path: str | None = None
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: NullSinkSettings) -> None:
         self.name = settings.name

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, Outcome, SendResult, SinkSettings
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkSettings
 
 
 class StdoutSinkSettings(SinkSettings):
@@ -20,6 +21,15 @@ class StdoutSink:
 
     takes_ndjson = True
     """Only the records' JSON text is written: the tailer may hand over encoded batches."""
+
+    # Sink protocol members it has nothing to say for (logship.core.sink).
+    ready = True
+    last_error = ""
+    request_timeout = 0.0
+    output_path: str | None = None
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: StdoutSinkSettings) -> None:
         self.name = settings.name

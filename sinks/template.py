@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from logship.record import LogEntry, get_field
+from logship.core.errors import LogshipError
+from logship.core.record import LogEntry, get_field
 
 _TOKEN = re.compile(r"\{\{|\}\}|%%|%[YmdH]|\{([^{}:]+)(?::-([^{}]*))?\}|[{}%]")
 _DATE_SLICES = {"%Y": (0, 4), "%m": (5, 7), "%d": (8, 10), "%H": (11, 13)}
 
 
-class TemplateError(ValueError):
+class TemplateError(LogshipError, ValueError):
     """The template text cannot be parsed; the message says where."""
 
 

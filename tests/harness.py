@@ -31,6 +31,58 @@ def wait_until(
         time.sleep(interval)
 
 
+def config_doc(
+    tmp_path: Path,
+    *,
+    agent: dict[str, Any] | None = None,
+    input: dict[str, Any] | None = None,
+    inputs: list[dict[str, Any]] | None = None,
+    sink: dict[str, Any] | None = None,
+    sinks: list[dict[str, Any]] | None = None,
+    **sections: Any,
+) -> dict[str, Any]:
+    """The one config builder of the tests: one input `app` tailing `tmp_path/logs/*.log`, one
+    file sink `out` writing `tmp_path/out/logs.ndjson`, state in `tmp_path/data`.
+
+    `agent`, `input` and `sink` are merged over those defaults (a key set to a value replaces
+    it); `inputs` / `sinks` replace the lists whole; any other section (`parsers`, `alerts`,
+    `metrics`) is added as given.
+    """
+    logs = tmp_path / "logs"
+    doc: dict[str, Any] = {
+        "agent": {
+            "data_dir": str(tmp_path / "data"),
+            "checkpoint_interval": "200ms",
+            **(agent or {}),
+        },
+        "inputs": inputs
+        if inputs is not None
+        else [
+            {
+                "name": "app",
+                "paths": [str(logs / "*.log")],
+                "poll_interval": "50ms",
+                **(input or {}),
+            }
+        ],
+    }
+    doc.update(sections)
+    doc["sinks"] = (
+        sinks
+        if sinks is not None
+        else [
+            {
+                "name": "out",
+                "type": "file",
+                "path": str(tmp_path / "out" / "logs.ndjson"),
+                "batch": {"linger_ms": 20},
+                **(sink or {}),
+            }
+        ]
+    )
+    return doc
+
+
 def write_config(path: Path, doc: dict[str, Any]) -> Path:
     """Writes a config dict as YAML; returns the path."""
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

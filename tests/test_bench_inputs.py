@@ -13,8 +13,8 @@ from benchmarks.java_log import JAVA_RULE, events, write
 from benchmarks.json_lines import JSON_RULE
 from benchmarks.json_lines import lines as json_lines
 from benchmarks.latency import percentile
-from logship.framing import LineFramer
-from logship.multiline import MultilineAssembler, MultilineSettings
+from logship.tail.framing import LineFramer
+from logship.tail.multiline import MultilineAssembler, MultilineSettings
 from parsers.section import ParsersSettings
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from logship.config import Config
-from logship.config_file import parse_config
-from logship.container import kubernetes_fields
-from logship.stages import LineStages
+from logship.app.config import Config
+from logship.app.config_file import parse_config
+from logship.tail.container import kubernetes_fields
+from logship.tail.stages import LineStages
 from parsers.chain import ParserChain
 from tests.harness import REPO, run_cli
 

@@ -3,7 +3,7 @@ chain and per batch: `user_agent` (ua-parser), `geoip` (MaxMind-format databases
 parts, as Elasticsearch's `uri_parts` processor gives them).
 
 Like the rest of `parsers`, nothing here does I/O: the agent opens the GeoIP databases
-(`logship.enrich_wiring`) and hands the open readers to the `geoip` step.
+(`logship.app.enrich_wiring`) and hands the open readers to the `geoip` step.
 """
 
 from parsers.enrich.settings import EnrichStepSettings

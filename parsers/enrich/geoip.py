@@ -15,7 +15,7 @@ import functools
 import ipaddress
 from typing import Any, NamedTuple, Protocol
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.enrich.settings import GeoipStepSettings
 from parsers.enrich.step import FieldSource, StepCounts, ensure
 

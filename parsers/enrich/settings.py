@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from logship.schema import ConfigPath, StrictModel
+from logship.core.schema import ConfigPath, StrictModel
 
 _DOTTED = r"^[A-Za-z0-9_@]+(\.[A-Za-z0-9_@]+)*$"
 

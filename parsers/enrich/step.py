@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from logship.record import LogEntry, get_field
+from logship.core.record import LogEntry, get_field
 
 OUTCOMES = ("enriched", "missed", "failed")
 """Per record a step looks at: fields added; nothing to add (no value, a private address, not

@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.enrich.settings import UrlStepSettings
 from parsers.enrich.step import FieldSource, StepCounts, ensure
 

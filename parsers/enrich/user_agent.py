@@ -14,7 +14,7 @@ import functools
 import threading
 from typing import Any, NamedTuple, Protocol
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from parsers.enrich.settings import UserAgentStepSettings
 from parsers.enrich.step import FieldSource, StepCounts, ensure
 

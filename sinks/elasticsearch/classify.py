@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from logship.sink import DELIVERED, Outcome, SendResult
+from logship.core.sink import DELIVERED, Outcome, SendResult
 from sinks.transport.answer import Answer
 
 _CLEAN = re.compile(rb'^\s*\{\s*"errors"\s*:\s*false\b')

@@ -24,7 +24,10 @@ from elastic_transport import (
 from elastic_transport.client_utils import parse_cloud_id, url_to_node_config
 
 from logship import __version__
-from sinks.elasticsearch.config import ElasticsearchSinkSettings, ElasticsearchTlsSettings
+from sinks.elasticsearch.config import (
+    ElasticsearchSinkSettings,
+    ElasticsearchTlsSettings,
+)
 from sinks.transport.answer import Answer
 from sinks.transport.auth import auth_headers
 from sinks.transport.errors import Unreachable
@@ -170,7 +173,7 @@ def _clear_frames(exc: BaseException) -> None:
     elastic-transport keeps the error it raises in a local of the frame raising it: a reference
     cycle through the traceback that keeps that frame, the request body and the frames of
     every caller (the batch being sent) alive until the cyclic garbage collector runs, which
-    the agent makes rare (logship.process.tune_gc). While a cluster is down every failed
+    the agent makes rare (logship.core.process.tune_gc). While a cluster is down every failed
     attempt would hold on to another batch.
     """
     seen: set[int] = set()

@@ -8,9 +8,9 @@ from typing import Literal
 from elastic_transport.client_utils import parse_cloud_id
 from pydantic import Field, field_validator, model_validator
 
-from logship.schema import StrictModel
-from logship.sink import SinkSettings
-from logship.units import ByteSize, Duration
+from logship.core.schema import StrictModel
+from logship.core.sink import SinkSettings
+from logship.core.units import ByteSize, Duration
 from sinks.template import FieldTemplate, TemplateError
 from sinks.transport.auth import AuthSettings
 from sinks.transport.tls import TlsSettings

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.streams import record_dataset
 from sinks.template import FieldTemplate

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from logship.core.errors import LogshipError
 from parsers.config import RuleSettings
 from sinks.elasticsearch.client import Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
@@ -86,7 +87,7 @@ ECS_PROPERTIES: dict[str, Any] = {
 """The ECS fields the agent and its usual rules emit, for index mode (dotted names are expanded)."""
 
 
-class SetupError(Exception):
+class SetupError(LogshipError):
     """Setup cannot go on; the message says what to fix."""
 
 

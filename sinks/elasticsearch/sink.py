@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
 
-from logship.batch import Batch
-from logship.sink import Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import Outcome, SendResult, SinkError
 from sinks.elasticsearch.classify import BulkRetryLogic, BulkVerdict
 from sinks.elasticsearch.client import PRODUCT_HEADER, Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
@@ -69,6 +70,18 @@ class _Partial:
 
 class ElasticsearchSink:
     """Bulk-indexes batches into data streams or indices; see the module docstring."""
+
+    # Sink protocol members (logship.core.sink); `ready` and `last_error` are below.
+    takes_ndjson = False
+    output_path: str | None = None
+
+    @property
+    def request_timeout(self) -> float:
+        """Its `request_timeout` setting."""
+        return self.settings.request_timeout
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: ElasticsearchSinkSettings) -> None:
         self.name = settings.name

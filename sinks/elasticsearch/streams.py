@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 
 DEFAULT_DATASET = "generic"
 """The dataset of records without `event.dataset` (and Elasticsearch's own default)."""

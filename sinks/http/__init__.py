@@ -4,6 +4,6 @@ One file per stage: `config` (settings), `encoder` (batch -> request bodies), `c
 request over urllib3, no retries of its own), `classify` (answer -> SendResult), `sink` (the
 Sink the worker drives). Retries, backoff and Retry-After are the sink worker's.
 
-Alerts (`logship.alerts`) deliver their notifications through the same sink, with a preset
+Alerts (`logship.observe.alerts`) deliver their notifications through the same sink, with a preset
 body per notification.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logship.sink import DELIVERED, Outcome, SendResult
+from logship.core.sink import DELIVERED, Outcome, SendResult
 from sinks.transport.answer import Answer
 
 REJECTING = frozenset({400, 413, 415, 422})

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from logship.sink import SinkSettings
-from logship.units import Duration
+from logship.core.sink import SinkSettings
+from logship.core.units import Duration
 from sinks.transport.auth import AuthSettings
 from sinks.transport.tls import TlsSettings
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from logship.batch import Batch
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.http.classify import WebhookRetryLogic
 from sinks.http.client import HttpClient
 from sinks.http.config import HttpSinkSettings
@@ -18,6 +19,19 @@ class HttpSink:
 
     takes_ndjson = True
     """Only the records' JSON text is sent: the tailer may hand over encoded batches."""
+
+    # Sink protocol members it has nothing to say for (logship.core.sink).
+    ready = True
+    last_error = ""
+    output_path: str | None = None
+
+    @property
+    def request_timeout(self) -> float:
+        """Its `request_timeout` setting."""
+        return self.settings.request_timeout
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Keeps no metrics of its own."""
 
     def __init__(self, settings: HttpSinkSettings) -> None:
         self.name = settings.name

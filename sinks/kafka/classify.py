@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError
 
-from logship.sink import Outcome
+from logship.core.sink import Outcome
 
 PERMANENT_CODES: dict[int, str] = {
     KafkaError.MSG_SIZE_TOO_LARGE: "the record is larger than message.max.bytes",

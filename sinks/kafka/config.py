@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from logship.secrets import is_secret_key
-from logship.sink import SinkSettings
-from logship.units import Duration
+from logship.core.secrets import is_secret_key
+from logship.core.sink import SinkSettings
+from logship.core.units import Duration
 from sinks.template import FieldTemplate, TemplateError
 
 OptionValue = str | int | float | bool

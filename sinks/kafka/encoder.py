@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from logship.batch import Batch
-from logship.record import LogEntry
+from logship.core.batch import Batch
+from logship.core.record import LogEntry
 
 JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 """Records may hold non-string keys (a parser's int fields): they become JSON strings."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
 
-from logship.sink import Outcome
+from logship.core.sink import Outcome
 from sinks.kafka.classify import classify, explain, is_fatal
 
 Report = tuple[KafkaError, Message]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logship.record import LogEntry
+from logship.core.record import LogEntry
 from sinks.kafka.config import topic_name_problem
 from sinks.template import FieldTemplate
 

@@ -25,9 +25,9 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from logship.batch import Batch
-from logship.record import LogEntry
-from logship.sink import DELIVERED, Outcome, SendResult, SinkError
+from logship.core.batch import Batch
+from logship.core.record import LogEntry
+from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.kafka.classify import classify, explain, is_fatal
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.encoder import encode_values
@@ -55,6 +55,11 @@ class _StopAt(Exception):
 
 class KafkaSink:
     """A Sink over a confluent-kafka Producer. `ready` says whether Kafka answers."""
+
+    # Sink protocol members it has nothing to say for (logship.core.sink): librdkafka's own
+    # timeouts bound a produce, and a send does not wait on the network.
+    request_timeout = 0.0
+    output_path: str | None = None
 
     def __init__(self, settings: KafkaSinkSettings) -> None:
         self.name = settings.name

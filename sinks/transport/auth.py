@@ -6,7 +6,7 @@ import base64
 
 from pydantic import model_validator
 
-from logship.schema import StrictModel
+from logship.core.schema import StrictModel
 
 
 class AuthSettings(StrictModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from logship.core.errors import LogshipError
 
-class Unreachable(Exception):
+
+class Unreachable(LogshipError):
     """No HTTP answer: connection refused or reset, timeout, TLS failure. The message says which."""

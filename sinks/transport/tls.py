@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from logship.schema import ConfigPath, StrictModel
+from logship.core.schema import ConfigPath, StrictModel
 
 
 class TlsSettings(StrictModel):

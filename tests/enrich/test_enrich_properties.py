@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship.enrich_wiring import open_database
-from logship.framing import LineFramer
+from logship.app.enrich_wiring import open_database
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain, EnrichStepSettings

@@ -10,14 +10,14 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.config_file import ConfigError, parse_config
-from logship.data_dir import StartupError
-from logship.enrich_wiring import attach_enrichment, build_enrichment, open_database
-from logship.framing import Lines
-from logship.metrics import Metrics, current_value
-from logship.pipeline import Pipeline
-from logship.preflight import problems
-from logship.stages import parse_events
+from logship.app.config_file import ConfigError, parse_config
+from logship.app.enrich_wiring import attach_enrichment, build_enrichment, open_database
+from logship.app.pipeline import Pipeline
+from logship.app.preflight import problems
+from logship.core.lines import Lines
+from logship.core.metrics import Metrics, current_value
+from logship.state.data_dir import StartupError
+from logship.tail.stages import parse_events
 from parsers.chain import build_chains
 from parsers.enrich import EnrichStepSettings, StepCounts
 from parsers.enrich.geoip import GeoipStep
@@ -313,7 +313,7 @@ def test_check_and_parse_refuse_a_missing_database_and_parse_shows_the_enriched_
 def test_a_reload_whose_database_is_gone_keeps_the_running_config_and_its_readers(
     tmp_path: Path,
 ) -> None:
-    from logship.agent import Agent
+    from logship.app.agent import Agent
 
     city = tmp_path / "city.mmdb"
     shutil.copy(CITY_DB, city)

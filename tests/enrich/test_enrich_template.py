@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from logship.framing import Lines
-from logship.stages import parse_events
+from logship.core.lines import Lines
+from logship.tail.stages import parse_events
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain

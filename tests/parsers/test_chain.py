@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logship.framing import Lines
+from logship.core.lines import Lines
 from parsers.chain import NO_RULE, ParserChain
 from parsers.compiler import compile_rule
 from parsers.config import RuleSettings

@@ -1,5 +1,5 @@
 """The `parsers:` section in the agent config: forms, rule packs, built-ins by name, and errors as
-people read them (through logship.config_file's formatter)."""
+people read them (through logship.app.config_file's formatter)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from logship.config import Config
-from logship.config_file import ConfigError, parse_config
-from logship.framing import Lines
-from logship.rule_packs import rule_packs_context
+from logship.app.config import Config
+from logship.app.config_file import ConfigError, parse_config
+from logship.app.rule_packs import rule_packs_context
+from logship.core.lines import Lines
 from parsers.chain import build_chains
 from parsers.pack import RULE_PACKS_CONTEXT, IncludedPacks, PackText
 from parsers.section import ParsersSettings

@@ -13,9 +13,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.config import InputSettings
-from logship.framing import Lines
-from logship.stages import LineStages
+from logship.core.lines import Lines
+from logship.tail.settings import InputSettings
+from logship.tail.stages import LineStages
 from parsers.chain import PARSE_FAILURE, ParserChain
 from parsers.compiler import compile_rule
 from parsers.config import RuleSettings

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from logship.framing import LineFramer
-from logship.record import get_field
+from logship.core.record import get_field
+from logship.tail.framing import LineFramer
 from parsers.chain import ChainStats, ParserChain
 from parsers.compiler import compile_rule
 from parsers.level import normalize_level

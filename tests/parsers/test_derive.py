@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from logship.config_file import ConfigError, parse_config
+from logship.app.config_file import ConfigError, parse_config
 from parsers.compiler import compile_rule
 from parsers.config import RuleSettings
 from parsers.forwarded import choose_client, is_private_ipv4, split_addresses

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.framing import LineFramer
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.redaction import BUILTIN_REDACTORS, Redactor

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship.framing import Lines
+from logship.core.lines import Lines
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.redaction import BUILTIN_REDACTORS, Redactor, luhn_valid

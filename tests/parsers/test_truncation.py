@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from logship.record import get_field
+from logship.core.record import get_field
 from parsers.compiler import compile_rule
 from parsers.section import ParsersSettings
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logship.checkpoint import CheckpointError
-from logship.shard import read_all
+from logship.state.checkpoint import CheckpointError
+from logship.state.shard import read_all
 from tests.harness import AgentProcess, wait_until, write_config
 from tests.prove.ledger import RULE, Accounting, Ledger
 from tests.prove.process_tree import kill_tree

@@ -18,10 +18,10 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports():
-    from logship.container import ContainerDecoder  # noqa: F401 - instrumented for coverage
-    from logship.framing import LineFramer  # noqa: F401
-    from logship.multiline import MultilineAssembler  # noqa: F401
-    from logship.stages import LineStages
+    from logship.tail.container import ContainerDecoder  # noqa: F401 - instrumented for coverage
+    from logship.tail.framing import LineFramer  # noqa: F401
+    from logship.tail.multiline import MultilineAssembler  # noqa: F401
+    from logship.tail.stages import LineStages
     from tests.prove.stage_model import (
         ContainerEntry,
         check_container,

@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from logship.checkpoint import FileCheckpoint
+from logship.state.checkpoint import FileCheckpoint
 from sinks.elasticsearch.encoder import document_id
 
 RULE = {"name": "numbered", "regex": r"^line (?P<n>\d+) (?P<pad>.*)$", "types": {"n": "int"}}

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logship.config import InputSettings
-from logship.framing import Lines
-from logship.stages import LineStages
+from logship.core.lines import Lines
+from logship.tail.settings import InputSettings
+from logship.tail.stages import LineStages
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from logship.stages import LineStages
+from logship.tail.stages import LineStages
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 from tests.prove.endpoint import base_url, scrape, value
 from tests.prove.stage_model import model_lines, run_stages

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.checkpoint import CheckpointError, CheckpointStore, FileCheckpoint
+from logship.state.checkpoint import CheckpointError, CheckpointStore, FileCheckpoint
 from tests.harness import AgentProcess, count_lines, read_ndjson, run_cli, wait_until, write_config
 from tests.prove.endpoint import base_url, scrape, value
 from tests.prove.ledger import RULE
@@ -284,7 +284,7 @@ def test_an_injected_write_error_never_damages_the_registry(
         real_write(fd, bytes(data)[:10])
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("logship.checkpoint.os.write", fail_half_way)
+    monkeypatch.setattr("logship.state.checkpoint.os.write", fail_half_way)
     with pytest.raises(
         CheckpointError, match=f"Cannot write checkpoint file .*{os.strerror(code)}"
     ):

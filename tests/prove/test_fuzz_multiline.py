@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship.framing import LineFramer
-from logship.stages import LineStages
+from logship.tail.framing import LineFramer
+from logship.tail.stages import LineStages
 from tests.prove.stage_model import pieces, run_stages
 from tests.prove.stage_model import settings as input_settings
 

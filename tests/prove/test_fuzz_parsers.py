@@ -15,8 +15,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship.config_file import parse_config
-from logship.framing import Lines
+from logship.app.config_file import parse_config
+from logship.core.lines import Lines
 from parsers.chain import PARSE_FAILURE, build_chains
 
 CONFIG = """

@@ -5,7 +5,7 @@ per failed attempt (52 -> 157 MiB in a 90 s outage) and only fell when Python's 
 collector ran. elastic-transport keeps the error it raises in a local of the frame raising it,
 a reference cycle through the traceback that kept that frame, the request body and every
 caller's frame (the batch being sent) alive; the agent collects cycles rarely on purpose
-(logship.process.tune_gc). Now the client clears those frames as soon as it has read the error.
+(logship.core.process.tune_gc). Now the client clears those frames as soon as it has read the error.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from logship.batch import Batch
-from logship.metrics import Metrics
-from logship.sink import Outcome
-from sinks.catalog import build_sink
+from logship.app.sink_registry import build_sink
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import Outcome
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import BulkItems
 

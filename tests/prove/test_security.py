@@ -29,9 +29,9 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.checkpoint import CheckpointStore, FileCheckpoint
-from logship.identity import FileIdentity
-from logship.shard import Shard
+from logship.state.checkpoint import CheckpointStore, FileCheckpoint
+from logship.state.shard import Shard
+from logship.tail.identity import FileIdentity
 from tests.certs import make_ca, make_server_cert
 from tests.doubles.es_server import EsServer
 from tests.harness import REPO, AgentProcess, count_lines, run_cli, wait_until, write_config

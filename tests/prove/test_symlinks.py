@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from logship.config_file import ConfigError, parse_config
-from logship.discovery import FileFinder
+from logship.app.config_file import ConfigError, parse_config
+from logship.tail.discovery import FileFinder
 from tests.harness import (
     AgentProcess,
     count_lines,

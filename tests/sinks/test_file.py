@@ -11,9 +11,9 @@ import orjson
 import pytest
 import yaml
 
-from logship.batch import Batch
-from logship.cli import main
-from logship.sink import Outcome
+from logship.app.cli import main
+from logship.core.batch import Batch
+from logship.core.sink import Outcome
 from sinks.file import FileSink, FileSinkSettings
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logship.batch import Batch
-from logship.config_file import load_config
-from logship.sink import Outcome
-from sinks.catalog import build_sink
+from logship.app.config_file import load_config
+from logship.app.sink_registry import build_sink
+from logship.core.batch import Batch
+from logship.core.sink import Outcome
 from sinks.null import NullSink, NullSinkSettings
 from tests.harness import AgentProcess, wait_until, write_config
 

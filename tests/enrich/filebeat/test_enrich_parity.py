@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.enrich_wiring import open_database
-from logship.framing import LineFramer
+from logship.app.enrich_wiring import open_database
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.enrich import EnrichChain, EnrichStepSettings

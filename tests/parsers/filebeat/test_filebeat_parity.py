@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.framing import LineFramer, Lines
-from logship.multiline import MultilineAssembler, MultilineSettings
+from logship.core.lines import Lines
+from logship.tail.framing import LineFramer
+from logship.tail.multiline import MultilineAssembler, MultilineSettings
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.section import ParsersSettings

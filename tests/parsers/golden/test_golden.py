@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.framing import LineFramer
+from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
 from parsers.regex_rule import RegexRule

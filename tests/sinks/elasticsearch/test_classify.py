@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from logship.sink import Outcome
+from logship.core.sink import Outcome
 from sinks.elasticsearch.classify import classify_bulk_response
 
 INDICES = ["logs-app-default"] * 6

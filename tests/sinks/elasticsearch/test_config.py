@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from logship.config_file import ConfigError, parse_config
-from logship.secrets import mask_secrets
+from logship.app.config_file import ConfigError, parse_config
+from logship.core.secrets import mask_secrets
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 
 

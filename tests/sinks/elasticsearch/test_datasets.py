@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from logship.config import Config
-from logship.framing import Lines
-from logship.input_metadata import known_datasets
+from logship.app.config import Config
+from logship.core.lines import Lines
+from logship.core.metadata import known_datasets
 from parsers.chain import build_chains
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import Target, encode_bulk

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from logship.shard import read_all
+from logship.state.shard import read_all
 from sinks.elasticsearch.client import Client, node_configs
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import document_id

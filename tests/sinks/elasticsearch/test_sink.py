@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from logship.ack import AckTracker
-from logship.batch import Batch
-from logship.dead_letter import DeadLetterFile
-from logship.metrics import Metrics
-from logship.sink import Outcome, SinkError
-from logship.sink_queue import SinkQueue
-from logship.sink_worker import SinkWorker
+from logship.core.ack import AckTracker
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import Outcome, SinkError
+from logship.deliver.dead_letter import DeadLetterFile
+from logship.deliver.queue import SinkQueue
+from logship.deliver.worker import SinkWorker
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.elasticsearch.encoder import document_id
 from sinks.elasticsearch.sink import ElasticsearchSink

@@ -10,14 +10,14 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.ack import AckTracker
-from logship.batch import Batch
-from logship.config_file import ConfigError, parse_config
-from logship.dead_letter import DeadLetterFile
-from logship.metrics import Metrics, current_value
-from logship.sink import Outcome
-from logship.sink_queue import SinkQueue
-from logship.sink_worker import SinkWorker
+from logship.app.config_file import ConfigError, parse_config
+from logship.core.ack import AckTracker
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics, current_value
+from logship.core.sink import Outcome
+from logship.deliver.dead_letter import DeadLetterFile
+from logship.deliver.queue import SinkQueue
+from logship.deliver.worker import SinkWorker
 from sinks.http.classify import classify
 from sinks.http.config import HttpSinkSettings
 from sinks.http.sink import HttpSink

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
-from logship.sink import Outcome
+from logship.core.sink import Outcome
 from sinks.kafka.classify import classify, explain, is_fatal
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from logship.config_file import ConfigError, parse_config
+from logship.app.config_file import ConfigError, parse_config
 from sinks.kafka.config import KafkaSinkSettings
 from tests.harness import run_cli, write_config
 

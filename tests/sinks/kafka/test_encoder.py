@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logship.batch import Batch
+from logship.core.batch import Batch
 from sinks.kafka.encoder import encode_value, encode_values
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.checkpoint import CheckpointError
-from logship.shard import read_all
+from logship.state.checkpoint import CheckpointError
+from logship.state.shard import read_all
 from tests.doubles.kafka_mock import MockKafka, TopicReader
 from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 

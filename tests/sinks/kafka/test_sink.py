@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from logship.batch import Batch
-from logship.metrics import Metrics
-from logship.sink import Outcome, SinkError
-from sinks.catalog import build_sink
+from logship.app.sink_registry import build_sink
+from logship.core.batch import Batch
+from logship.core.metrics import Metrics
+from logship.core.sink import Outcome, SinkError
 from sinks.kafka.config import KafkaSinkSettings
 from sinks.kafka.sink import KafkaSink
 from tests.doubles.kafka_mock import (

@@ -1,0 +1,1 @@
+"""Watching the agent: health, live metrics, self-logs, log-derived metrics, alerts."""

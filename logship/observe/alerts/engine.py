@@ -1,0 +1,404 @@
+"""AlertEngine: alert rules evaluated over chunks of records; emits firing and resolved notifications.
+
+Per rule and group (the values of `group_by`), on each matching record:
+
+1. its event time `t` is its `@timestamp` (clamped to the clock: a record from the future
+   counts as now). A record older than the window plus `LATENESS` when it is read does not
+   count (`late`): alerts are about what is happening now, so catching up on a backlog after
+   a restart does not page anyone about the past;
+2. `t` goes into the group's sliding window (event time, `window.SlidingWindow`);
+3. when the window holds `need` records and the group is not silenced, the group fires: a
+   `firing` notification, and no other for `silence` (counted on the clock);
+4. a firing group resolves once its threshold has not been met for `quiet` (the rule's
+   `resolve_after`): a `resolved` notification timed at that moment. This is checked on the
+   group's next record and by `tick`, which the runtime calls every second so that quiet logs
+   resolve too.
+
+The clock is the wall clock, read once per chunk, or with `event_clock` the newest event time
+seen (the preview replays yesterday's log at its own pace). State is per rule name and can be
+handed to a new engine (`export` / `adopt`), so a config reload keeps windows, silences and
+firing alerts of the rules it keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from logship.core.record import LogEntry, get_field
+from logship.observe.alerts.event_time import EventTimes
+from logship.observe.alerts.group import Group, GroupKey, GroupTable
+from logship.observe.alerts.notification import Notification, Status
+from logship.observe.alerts.scan import Scan, generate_scan
+from logship.observe.alerts.settings import AlertRuleSettings
+from logship.observe.alerts.template import MessageTemplate, window_text
+
+log = logging.getLogger(__name__)
+
+LATENESS = 60.0
+"""Seconds a record may be read after its window ended and still count (reading delays)."""
+
+_IDLE_SWEEP_INTERVAL = 10.0
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value if isinstance(value, str) else str(value)
+
+
+class RuleState:
+    """One rule at run time: its groups, templates and counters."""
+
+    def __init__(self, settings: AlertRuleSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.need = settings.need
+        self.width = settings.window
+        self.silence = settings.silence
+        self.quiet = settings.quiet
+        self.group_by = list(settings.group_by)
+        self.table = GroupTable(settings.max_groups, self.width, self.need)
+        self.message = MessageTemplate(settings.message)
+        self.resolve_message = MessageTemplate(settings.resolve_message)
+        self.destinations = tuple(settings.destinations)
+        self.matches = 0
+        self.late = 0
+        self.notifications: dict[Status, int] = {"firing": 0, "resolved": 0}
+
+    def key(self, record: LogEntry) -> GroupKey:
+        """The group of a record: its `group_by` values as text ('' when missing)."""
+        if len(self.group_by) == 1:
+            return (_text(get_field(record, self.group_by[0])),)
+        return tuple(_text(get_field(record, f)) for f in self.group_by)
+
+
+class AlertEngine:
+    """Every alert rule; a RecordObserver for the tailer (`observe`) plus `tick` for resolves.
+
+    `notify` receives each notification, outside the engine's lock, on the thread that
+    observed or ticked: it must not block (the runtime puts it into bounded outboxes).
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[AlertRuleSettings],
+        notify: Callable[[Notification], None],
+        host_name: str,
+        clock: Callable[[], float] = time.time,
+        event_clock: bool = False,
+    ) -> None:
+        self.rules = [RuleState(r) for r in rules]
+        self.by_name = {r.name: r for r in self.rules}
+        self.notify = notify
+        self.host_name = host_name
+        self.clock = clock
+        self.event_clock = event_clock
+        self.watermark = float("-inf")
+        """event_clock: the newest event time seen (the clock)."""
+        self._times = EventTimes()
+        self._scans: dict[str, tuple[Scan, list[RuleState]] | None] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = float("-inf")
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    # --- the log path -----------------------------------------------------------------------
+
+    def _scan_for(self, input_name: str) -> tuple[Scan, list[RuleState]] | None:
+        found = self._scans.get(input_name, False)
+        if found is not False:
+            return found  # type: ignore[return-value]
+        rules = [r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs]
+        result = None
+        if rules:
+            scan = generate_scan([r.settings.when for r in rules], f"alerts {input_name}")
+            result = (scan, rules)
+        self._scans[input_name] = result
+        return result
+
+    def observe(self, input_name: str, entries: list[LogEntry]) -> None:
+        """Evaluates one chunk of one input's records (RecordObserver; on the tailer thread)."""
+        compiled = self._scan_for(input_name)
+        if compiled is None or not entries:
+            return
+        scan, rules = compiled
+        hits = scan(entries)
+        if hits is None:
+            return
+        out: list[Notification] = []
+        with self._lock:
+            if self.event_clock:
+                self._observe_in_order(entries, rules, hits, out)
+            else:
+                now = self.clock()
+                for rule, records in zip(rules, hits, strict=True):
+                    if records:
+                        self._observe_rule(rule, records, now, out)
+        self._send(out)
+
+    def _observe_rule(
+        self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]
+    ) -> None:
+        """One rule's matching records of a chunk, group by group (wall clock).
+
+        Rules and groups are independent, so each group's records are taken together, in their
+        order, in runs that share a `@timestamp` (a busy log writes many per second): a run
+        costs one window update, not one per record, and decides exactly as record by record
+        would. Only the least-recently-matched order of groups (which one `max_groups` evicts)
+        follows the groups' first records in the chunk rather than their last.
+        """
+        rule.matches += len(records)
+        if not rule.group_by:
+            self._runs(rule, (), records, now, out)
+            return
+        key_of = rule.key
+        groups: dict[GroupKey, list[LogEntry]] = {}
+        for record in records:
+            key = key_of(record)
+            same = groups.get(key)
+            if same is None:
+                groups[key] = [record]
+            else:
+                same.append(record)
+        for key, same in groups.items():
+            self._runs(rule, key, same, now, out)
+
+    def _runs(
+        self,
+        rule: RuleState,
+        key: GroupKey,
+        records: list[LogEntry],
+        now: float,
+        out: list[Notification],
+    ) -> None:
+        times = self._times.of
+        end = len(records)
+        start = 0
+        while start < end:
+            stamp = records[start].get("@timestamp")
+            stop = start + 1
+            while stop < end and records[stop].get("@timestamp") == stamp:
+                stop += 1
+            t = times(stamp)
+            if t is None or t > now:
+                t = now
+            self._matched(rule, key, records, start, stop, t, now, out)
+            start = stop
+
+    def _observe_in_order(
+        self,
+        entries: list[LogEntry],
+        rules: list[RuleState],
+        hits: list[list[LogEntry]],
+        out: list[Notification],
+    ) -> None:
+        """event_clock: record by record in the log's order, the clock following event time."""
+        position = {id(entry): i for i, entry in enumerate(entries)}
+        ordered = sorted(
+            (position[id(record)], index, record)
+            for index, records in enumerate(hits)
+            for record in records
+        )
+        times = self._times.of
+        for _, index, record in ordered:
+            rule = rules[index]
+            rule.matches += 1
+            t = times(record.get("@timestamp"))
+            if t is None:
+                t = self.watermark
+            self.watermark = max(self.watermark, t)
+            key = rule.key(record) if rule.group_by else ()
+            self._matched(rule, key, [record], 0, 1, t, self.watermark, out)
+
+    def _matched(
+        self,
+        rule: RuleState,
+        key: GroupKey,
+        records: list[LogEntry],
+        start: int,
+        stop: int,
+        t: float,
+        now: float,
+        out: list[Notification],
+    ) -> None:
+        """Counts `records[start:stop]`, of one group and all at event time `t`."""
+        if t <= now - rule.width - LATENESS:
+            rule.late += stop - start
+            return
+        group = rule.table.get(key)
+        if group.firing and now >= group.resolve_check:
+            self._check_resolved(rule, group, now, out)
+        window = group.window
+        if window.too_old(t):
+            rule.late += stop - start
+            return
+        need = rule.need
+        while start < stop:
+            n = stop - start
+            if now >= group.silenced_until:
+                n = min(n, max(1, need - window.total))  # up to the record that fires
+            window.add(t, n)
+            start += n
+            group.last_record = records[start - 1]
+            group.last_update = now
+            if window.total >= need and now >= group.silenced_until:
+                self._fire(rule, group, t, now, out)
+
+    def _fire(
+        self, rule: RuleState, group: Group, t: float, now: float, out: list[Notification]
+    ) -> None:
+        if not group.firing:
+            group.firing = True
+            group.started = t
+            rule.table.firing[group.key] = group
+        group.silenced_until = now + rule.silence
+        group.resolve_check = now + rule.quiet  # met now: cannot be quiet for `quiet` before
+        out.append(self._notification(rule, group, "firing", t, None))
+
+    def _check_resolved(
+        self, rule: RuleState, group: Group, now: float, out: list[Notification]
+    ) -> None:
+        quiet_at = group.window.met_until() + rule.quiet
+        if now < quiet_at:
+            group.resolve_check = quiet_at
+            return
+        group.firing = False
+        group.resolve_check = float("inf")
+        rule.table.firing.pop(group.key, None)
+        if rule.settings.send_resolved:
+            out.append(self._notification(rule, group, "resolved", quiet_at, quiet_at))
+
+    def _notification(
+        self, rule: RuleState, group: Group, status: Status, at: float, ends: float | None
+    ) -> Notification:
+        rule.notifications[status] += 1
+        s = rule.settings
+        count = group.window.total
+        variables = {
+            "count": count,
+            "rule": rule.name,
+            "severity": s.severity,
+            "threshold": rule.need,
+            "window": window_text(rule.width) if s.threshold else "0s",
+            "status": status,
+        }
+        template = rule.message if status == "firing" else rule.resolve_message
+        return Notification(
+            rule=rule.name,
+            status=status,
+            severity=s.severity,
+            group=tuple(zip(rule.group_by, group.key, strict=True)),
+            message=template.render(group.last_record, variables),
+            count=count,
+            threshold=rule.need,
+            window=rule.width if s.threshold else 0.0,
+            at=at,
+            starts_at=group.started,
+            ends_at=ends,
+            expires_at=group.silenced_until + rule.quiet + rule.width,
+            host=self.host_name,
+            description=s.description,
+            labels=dict(s.labels),
+            annotations=dict(s.annotations),
+            record=group.last_record,
+            destinations=rule.destinations,
+        )
+
+    def _send(self, out: list[Notification]) -> None:
+        for notification in out:
+            try:
+                self.notify(notification)
+            except Exception:  # a delivery bug must not break the log path
+                log.exception("Alert notification could not be queued.")
+
+    # --- time passing -------------------------------------------------------------------------
+
+    def advance(self, stamp: object) -> None:
+        """event_clock: the clock moves to a record's `@timestamp` (any record, matching or not)."""
+        t = self._times.of(stamp)
+        if t is not None:
+            with self._lock:
+                self.watermark = max(self.watermark, t)
+
+    def tick(self, now: float | None = None) -> None:
+        """Resolves firing groups that have been quiet long enough; forgets idle groups."""
+        out: list[Notification] = []
+        with self._lock:
+            if now is None:
+                now = self.watermark if self.event_clock else self.clock()
+            for rule in self.rules:
+                for group in list(rule.table.firing.values()):
+                    if now >= group.resolve_check:
+                        self._check_resolved(rule, group, now, out)
+            if now >= self._next_sweep:
+                self._next_sweep = now + _IDLE_SWEEP_INTERVAL
+                for rule in self.rules:
+                    rule.table.forget_idle(now, 2 * rule.width + LATENESS + rule.quiet)
+        self._send(out)
+
+    # --- hand-over (config reload) -------------------------------------------------------------
+
+    def export(self) -> dict[str, dict[str, Any]]:
+        """The state of every rule, by name, as plain data."""
+        with self._lock:
+            return {
+                r.name: {
+                    "group_by": list(r.group_by),
+                    "groups": r.table.export(),
+                    "counters": {
+                        "matches": r.matches,
+                        "late": r.late,
+                        "evicted": r.table.evicted,
+                        **r.notifications,
+                    },
+                }
+                for r in self.rules
+            }
+
+    def adopt(self, state: dict[str, dict[str, Any]]) -> list[str]:
+        """Takes over the state of an old engine for the rules that kept their name and
+        `group_by` (windows, silences, firing groups, counters). Returns the names of rules
+        whose state was dropped (gone, or grouped differently now)."""
+        dropped = []
+        with self._lock:
+            for name, data in state.items():
+                rule = self.by_name.get(name)
+                if rule is None or data["group_by"] != rule.group_by:
+                    dropped.append(name)
+                    continue
+                rule.table.restore(data["groups"])
+                counters = data["counters"]
+                rule.matches += int(counters["matches"])
+                rule.late += int(counters["late"])
+                rule.table.evicted += int(counters["evicted"])
+                for status in ("firing", "resolved"):
+                    rule.notifications[status] += int(counters[status])
+        return dropped
+
+    # --- metrics ------------------------------------------------------------------------------
+
+    def counters(self) -> list[dict[str, Any]]:
+        """Per rule: matches, late, notifications, groups, firing groups, evicted groups."""
+        with self._lock:
+            return [
+                {
+                    "rule": r.name,
+                    "matches": r.matches,
+                    "late": r.late,
+                    "firing": r.notifications["firing"],
+                    "resolved": r.notifications["resolved"],
+                    "groups": len(r.table),
+                    "groups_firing": len(r.table.firing),
+                    "evicted": r.table.evicted,
+                }
+                for r in self.rules
+            ]

@@ -1,0 +1,122 @@
+"""Groups: one state per `group_by` value set, in a table bounded by `max_groups` (LRU)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from logship.core.record import LogEntry
+from logship.observe.alerts.window import SlidingWindow
+
+GroupKey = tuple[str, ...]
+
+
+class Group:
+    """One group of one rule: its window, whether it fires, its silence and its last record."""
+
+    __slots__ = (
+        "firing",
+        "key",
+        "last_record",
+        "last_update",
+        "resolve_check",
+        "silenced_until",
+        "started",
+        "window",
+    )
+
+    def __init__(self, key: GroupKey, width: float, need: int) -> None:
+        self.key = key
+        self.window = SlidingWindow(width, need)
+        self.firing = False
+        self.started = 0.0
+        """Event time the current incident started firing."""
+        self.silenced_until = float("-inf")
+        self.resolve_check = float("inf")
+        """Clock time before which a firing group certainly cannot resolve."""
+        self.last_record: LogEntry | None = None
+        self.last_update = 0.0
+
+
+class GroupTable:
+    """Groups by key, least recently matched first; full at `max_groups`, then the least
+    recently matched group is evicted (counted) to make room for a new one."""
+
+    def __init__(self, max_groups: int, width: float, need: int) -> None:
+        self.max_groups = max_groups
+        self.width = width
+        self.need = need
+        self.groups: OrderedDict[GroupKey, Group] = OrderedDict()
+        self.firing: dict[GroupKey, Group] = {}
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def get(self, key: GroupKey) -> Group:
+        """The group for `key`, created (evicting the oldest if full) when new; now the newest."""
+        group = self.groups.get(key)
+        if group is not None:
+            self.groups.move_to_end(key)
+            return group
+        if len(self.groups) >= self.max_groups:
+            _, old = self.groups.popitem(last=False)
+            self.firing.pop(old.key, None)
+            self.evicted += 1
+        group = self.groups[key] = Group(key, self.width, self.need)
+        return group
+
+    def forget_idle(self, now: float, horizon: float, budget: int = 256) -> None:
+        """Drops groups that can no longer matter: not firing, not silenced, and no record for
+        `horizon` seconds. Looks at the `budget` least recently matched groups at most."""
+        stale: list[GroupKey] = []
+        for seen, group in enumerate(self.groups.values()):
+            if seen >= budget or group.last_update > now - horizon:
+                break
+            if not group.firing and now >= group.silenced_until:
+                stale.append(group.key)
+        for key in stale:
+            del self.groups[key]
+
+    def export(self) -> list[dict[str, Any]]:
+        """Every group as plain data (a hand-over to a new engine), oldest first."""
+        return [
+            {
+                "key": list(g.key),
+                "entries": g.window.snapshot(),
+                "total": g.window.total,
+                "fell_at": g.window.fell_at,
+                "firing": g.firing,
+                "started": g.started,
+                "silenced_until": g.silenced_until,
+                "last_record": g.last_record,
+                "last_update": g.last_update,
+            }
+            for g in self.groups.values()
+        ]
+
+    def restore(self, groups: list[dict[str, Any]]) -> None:
+        """Adopts exported groups (the newest `max_groups` of them); windows slide to this
+        table's width and threshold on their next record."""
+        for data in groups[-self.max_groups :]:
+            key = tuple(data["key"])
+            group = self.get(key)
+            window = group.window
+            for t, n in data["entries"]:
+                window.entries.append([t, n])
+            window.total = int(data["total"])
+            window.fell_at = float(data["fell_at"])
+            while len(window.entries) > window.cap:
+                oldest = window.entries.popleft()
+                window.entries[0][0] = oldest[0]
+                window.entries[0][1] += oldest[1]
+            if window.entries:
+                window.trim(window.entries[-1][0])
+            group.firing = bool(data["firing"])
+            group.started = float(data["started"])
+            group.silenced_until = float(data["silenced_until"])
+            group.last_record = data["last_record"]
+            group.last_update = float(data["last_update"])
+            group.resolve_check = float("-inf") if group.firing else float("inf")
+            if group.firing:
+                self.firing[key] = group

@@ -1,0 +1,1 @@
+"""What survives a restart: the data folder, checkpoint store, file registry, worker shards."""

@@ -1,0 +1,166 @@
+"""SinkQueue: bounded by entries and bytes; blocks the producer when full; merges and splits batches."""
+
+from __future__ import annotations
+
+import threading
+
+from logship.core.ack import AckTracker, Ticket
+from logship.core.batch import Batch
+from logship.deliver.queue import SinkQueue
+from tests.harness import wait_until
+
+
+def batch(n: int, nbytes: int = 100, ticket: Ticket | None = None, start: int = 0) -> Batch:
+    return Batch([{"n": i} for i in range(start, start + n)], [ticket] if ticket else [], nbytes)
+
+
+def test_take_merges_queued_batches_up_to_max_events() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(3, start=0))
+    q.put(batch(3, start=3))
+    got = q.take(max_events=5, max_bytes=10_000, linger=0)
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0, 1, 2, 3, 4]
+    rest = q.take(max_events=5, max_bytes=10_000, linger=0)
+    assert rest is not None
+    assert [e["n"] for e in rest.entries] == [5]
+
+
+def test_a_split_chunk_keeps_its_ticket_on_the_last_part() -> None:
+    acks = AckTracker()
+    acks.track("f", 0)
+    ticket = acks.register("f", 100, sinks=1)
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(10, ticket=ticket))
+    first = q.take(max_events=4, max_bytes=10_000, linger=0)
+    second = q.take(max_events=4, max_bytes=10_000, linger=0)
+    third = q.take(max_events=4, max_bytes=10_000, linger=0)
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert (len(first), len(second), len(third)) == (4, 4, 2)
+    assert first.tickets == []
+    assert second.tickets == []
+    assert third.tickets == [ticket]
+    assert q.events == 0
+    assert q.nbytes == 0
+
+
+def test_put_blocks_while_full_and_resumes_when_space_frees() -> None:
+    q = SinkQueue(max_events=10, max_bytes=10_000)
+    q.put(batch(8))
+    done = threading.Event()
+
+    def producer() -> None:
+        q.put(batch(5))
+        done.set()
+
+    t = threading.Thread(target=producer)
+    t.start()
+    assert not done.wait(0.2), "put must block while the queue is full"
+    assert q.take(max_events=8, max_bytes=10_000, linger=0) is not None
+    wait_until(done.is_set, timeout=5, message="blocked put to complete")
+    t.join()
+    assert q.events == 5
+
+
+def test_byte_bound_blocks_too() -> None:
+    q = SinkQueue(max_events=1000, max_bytes=1000)
+    q.put(batch(1, nbytes=900))
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(q.put(batch(1, nbytes=200))))
+    t.start()
+    t.join(0.2)
+    assert t.is_alive(), "put must block while the byte bound is reached"
+    q.interrupt_puts()
+    t.join(5)
+    assert result == [False]
+
+
+def test_an_oversized_batch_enters_an_empty_queue() -> None:
+    q = SinkQueue(max_events=10, max_bytes=100)
+    assert q.put(batch(50, nbytes=5000))
+    assert q.events == 50
+
+
+def test_interrupt_releases_a_blocked_put_without_queueing() -> None:
+    q = SinkQueue(max_events=1, max_bytes=1000)
+    q.put(batch(1))
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(q.put(batch(1))))
+    t.start()
+    q.interrupt_puts()
+    t.join(5)
+    assert result == [False]
+    assert q.events == 1
+
+
+def test_take_returns_what_is_left_after_close_then_none() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(2))
+    q.close()
+    got = q.take(max_events=10, max_bytes=10_000, linger=5)
+    assert got is not None
+    assert len(got) == 2
+    assert q.take(max_events=10, max_bytes=10_000, linger=5) is None
+
+
+def test_take_lingers_for_more_entries_until_the_batch_fills() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(1, start=0))
+    result: list[Batch | None] = []
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=3, max_bytes=10_000, linger=30))
+    )
+    t.start()
+    q.put(batch(1, start=1))
+    q.put(batch(1, start=2))
+    t.join(10)
+    assert not t.is_alive(), "a full batch must be returned without waiting for the linger time"
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0, 1, 2]
+
+
+def test_a_lingering_take_returns_at_once_when_the_producer_has_read_everything() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.put(batch(1))
+    result: list[Batch | None] = []
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=3, max_bytes=10_000, linger=60))
+    )
+    t.start()
+    q.producer_idle()
+    t.join(20)
+    assert not t.is_alive(), "an idle producer must end the linger (60 s) at once"
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0]
+
+
+def test_a_put_after_an_idle_spell_lingers_again_for_more_entries() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10_000)
+    q.producer_idle()
+    q.put(batch(1, start=0))  # reading again: the take below waits for the batch to fill
+    result: list[Batch | None] = []
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=2, max_bytes=10_000, linger=60))
+    )
+    t.start()
+    wait_until(lambda: q.events == 0, timeout=10, message="the take holds the first entry")
+    q.put(batch(1, start=1))
+    t.join(20)
+    assert not t.is_alive()
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == [0, 1]
+
+
+def test_byte_bound_splits_a_large_chunk_proportionally() -> None:
+    q = SinkQueue(max_events=1000, max_bytes=1_000_000)
+    q.put(batch(10, nbytes=1000, start=0))
+    q.put(batch(10, nbytes=1000, start=10))
+    got = q.take(max_events=1000, max_bytes=1500, linger=0)
+    assert got is not None
+    assert len(got) == 15
+    assert q.events == 5

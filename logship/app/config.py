@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from logship.app.sink_registry import SinkSettingsUnion
-from logship.core.schema import ConfigPath, StrictModel
+from logship.core.schema import ConfigPath, StrictModel, check_unique_names
 from logship.core.units import Duration
 from logship.observe.alerts.checks import alert_problems
 from logship.observe.alerts.settings import AlertsSettings
@@ -139,9 +139,9 @@ class Config(StrictModel):
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
         problems: list[str] = []
-        _unique(problems, "inputs", [i.name for i in self.inputs])
-        _unique(problems, "sinks", [s.name for s in self.sinks])
-        _unique(problems, "metrics", [m.name for m in self.metrics])
+        check_unique_names(problems, "inputs", [i.name for i in self.inputs])
+        check_unique_names(problems, "sinks", [s.name for s in self.sinks])
+        check_unique_names(problems, "metrics", [m.name for m in self.metrics])
         problems += name_clashes(self.metrics)
         rules = self.parsers.rule_names()
         for i, inp in enumerate(self.inputs):
@@ -173,13 +173,3 @@ class Config(StrictModel):
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-
-def _unique(problems: list[str], section: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            problems.append(
-                f"{section}[{index}].name: {name!r} is used twice; names must be unique"
-            )
-        seen.add(name)

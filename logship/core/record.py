@@ -105,3 +105,14 @@ def format_epoch(seconds: float) -> str:
     whole = int(seconds // 1)
     millis = int((seconds - whole) * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def label_text(value: Any) -> str:
+    """A field value as a label value (and for `match:` comparisons): `true`, `200`, `GET`."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value if isinstance(value, str) else str(value)

@@ -37,3 +37,14 @@ ConfigPath = Annotated[Path, AfterValidator(resolve_path)]
 
 GlobPattern = Annotated[str, AfterValidator(resolve_glob)]
 """A glob (`*`, `?`, `[..]`, `**`); relative patterns are relative to the folder of the config file."""
+
+
+def check_unique_names(problems: list[str], section: str, names: list[str]) -> None:
+    """Adds a problem for each name of `section` used a second time."""
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(
+                f"{section}[{index}].name: {name!r} is used twice; names must be unique"
+            )
+        seen.add(name)

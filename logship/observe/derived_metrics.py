@@ -38,7 +38,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.utils import floatToGoString
 from pydantic import Field, field_validator, model_validator
 
-from logship.core.record import LogEntry, get_field
+from logship.core.record import LogEntry, get_field, label_text
 from logship.core.schema import StrictModel
 
 log = logging.getLogger(__name__)
@@ -154,17 +154,6 @@ def name_clashes(metrics: Sequence[DerivedMetricSettings]) -> list[str]:
     return problems
 
 
-def _text(value: Any) -> str:
-    """A field value as a label value (and for `match:` comparisons): `true`, `200`, `GET`."""
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return value if isinstance(value, str) else str(value)
-
-
 def _number(value: Any) -> float | None:
     """A finite-or-infinite number from a field value (ints, floats, numeric text), else None."""
     if isinstance(value, bool):
@@ -241,7 +230,7 @@ class _Metric:
         s = self.settings
         env: dict[str, Any] = {
             "get_field": get_field,
-            "text": _text,
+            "text": label_text,
             "number_of": _number,
             "admit": self.admit,
             "bisect": bisect.bisect_left,
@@ -251,7 +240,7 @@ class _Metric:
         body = ["def observe(entries, series):", "    bad = 0", "    for entry in entries:"]
         for i, (path, want) in enumerate(s.match.items()):
             options = want if isinstance(want, list) else [want]
-            env[f"allowed_{i}"] = frozenset(_text(v) for v in options)
+            env[f"allowed_{i}"] = frozenset(label_text(v) for v in options)
             body += [
                 f"        m = {_read(path)}",
                 f"        if ({_as_text('m')}) not in allowed_{i}:",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Sequence
 
+from logship.core.schema import check_unique_names
 from logship.observe.alerts.fields import InputFields, input_fields
 from logship.observe.alerts.settings import ALERT_VARIABLES, AlertRuleSettings, AlertsSettings
 from logship.tail.settings import InputSettings
@@ -30,8 +31,8 @@ def alert_problems(
     """Every problem of the `alerts:` section, one line each, located by key; the config's
     sink names, inputs and parser rules are what it is checked against."""
     problems: list[str] = []
-    _unique(problems, "alerts.rules", [r.name for r in alerts.rules])
-    _unique(problems, "alerts.destinations", [d.name for d in alerts.destinations])
+    check_unique_names(problems, "alerts.rules", [r.name for r in alerts.rules])
+    check_unique_names(problems, "alerts.destinations", [d.name for d in alerts.destinations])
     for index, destination in enumerate(alerts.destinations):
         if destination.name in sink_names:
             problems.append(
@@ -134,13 +135,3 @@ def _numeric_comparisons(condition: ConditionSettings, key: str) -> Iterator[tup
 def _hint(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _unique(problems: list[str], section: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            problems.append(
-                f"{section}[{index}].name: {name!r} is used twice; names must be unique"
-            )
-        seen.add(name)

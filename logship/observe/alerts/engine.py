@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from logship.core.record import LogEntry, get_field
+from logship.core.record import LogEntry, get_field, label_text
 from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey, GroupTable
 from logship.observe.alerts.notification import Notification, Status
@@ -42,16 +42,6 @@ LATENESS = 60.0
 """Seconds a record may be read after its window ended and still count (reading delays)."""
 
 _IDLE_SWEEP_INTERVAL = 10.0
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return value if isinstance(value, str) else str(value)
 
 
 class RuleState:
@@ -76,8 +66,8 @@ class RuleState:
     def key(self, record: LogEntry) -> GroupKey:
         """The group of a record: its `group_by` values as text ('' when missing)."""
         if len(self.group_by) == 1:
-            return (_text(get_field(record, self.group_by[0])),)
-        return tuple(_text(get_field(record, f)) for f in self.group_by)
+            return (label_text(get_field(record, self.group_by[0])),)
+        return tuple(label_text(get_field(record, f)) for f in self.group_by)
 
 
 class AlertEngine:

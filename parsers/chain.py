@@ -29,15 +29,19 @@ from __future__ import annotations
 
 import bisect
 import copy as copying
+import io
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import orjson
+
 from logship.core.lines import Lines
 from logship.core.record import LogEntry
 from parsers.compiler import compile_rule
+from parsers.fast_chunk import ChunkEncoder, encode_records, fragment, generate_chunk_encoder
 from parsers.redaction import Redactor
 from parsers.rule import Rule
 from parsers.stamp import AgentIdentity, Stamp, StampedInput, input_stamp
@@ -95,6 +99,63 @@ class ParserChain:
         self.enrichment: EnrichChain | None = None
         """The input's `enrich:` steps, set by the agent (it opens their databases); applied
         to each batch after parsing by `logship.tail.stages.parse_events`."""
+        self.fast: ChunkEncoder | None = self._fast_encoder()
+        """The fused parse-and-encode loop (`parsers.fast_chunk`) when this chain allows one."""
+
+    def _fast_encoder(self) -> ChunkEncoder | None:
+        # One regex/grok rule and nothing that reads or rewrites a record after the chain
+        # completes it; the general path handles every other case.
+        plan = getattr(self.rules[0], "plan", None) if len(self.rules) == 1 else None
+        stamp = self.stamp
+        if plan is None or self.redactor is not None or self.keep_original:
+            return None
+        if self.rules[0].drop_if is not None:
+            return None
+        if stamp is not None and {"log", "host"} & stamp.copied.keys():
+            return None  # input fields merged into `log` / `host`: those stay dicts
+        agent = stamp.agent_objects() if stamp is not None else None
+        return generate_chunk_encoder(plan, self.host_name, agent, stamp is not None)[0]
+
+    def encode(
+        self, lines: Lines, file_info: dict[str, str], read_time: str
+    ) -> tuple[bytes, int, ChainStats] | None:
+        """`parse` and NDJSON encoding in one pass: (the records as JSON lines, how many, stats),
+        the bytes `encode_ndjson(parse(...))` gives; None when these lines need the general
+        path (container, multiline or truncated lines; enrichment; no fast encoder), or a
+        record JSON cannot hold (the caller then keeps dicts)."""
+        fast = self.fast
+        if (
+            fast is None
+            or self.enrichment is not None
+            or lines.truncated
+            or lines.multiline
+            or lines.times is not None
+            or lines.streams is not None
+        ):
+            return None
+        rule = self.rules[0]
+        rule.refresh(self.clock())
+        buffer = io.BytesIO()
+        write = buffer.write
+        stats = ChainStats()
+        general: list[int] = [0, 0]  # lines handed to the general path, their records
+
+        def fallback(line: str, start: int) -> None:
+            entries, one = self.parse(Lines([line], [start], start), file_info, read_time)
+            encode_records(entries, write)
+            general[0] += 1
+            general[1] += len(entries)
+            _merge(stats, one)
+
+        stamp = self.stamp.for_chunk() if self.stamp is not None else None
+        try:
+            fast(lines.texts, lines.starts, read_time, fragment(file_info), stamp, write, fallback)
+        except orjson.JSONEncodeError:
+            return None  # the fallbacks' counts go with the discarded stats: no double count
+        fused = len(lines.texts) - general[0]
+        if fused:
+            stats.matched[rule.name] = stats.matched.get(rule.name, 0) + fused
+        return buffer.getvalue(), fused + general[1], stats
 
     def parse(
         self,
@@ -233,6 +294,18 @@ class ParserChain:
         if not keep_unmatched and unmatched:
             stats.dropped[NO_RULE] = unmatched
         return entries, stats
+
+
+def _merge(stats: ChainStats, one: ChainStats) -> None:
+    """Adds the counts of `one` (a line's) to `stats`."""
+    for counts, more in ((stats.matched, one.matched), (stats.dropped, one.dropped)):
+        for key, n in more.items():
+            counts[key] = counts.get(key, 0) + n
+    for error, n in one.field_errors.items():
+        stats.field_errors[error] = stats.field_errors.get(error, 0) + n
+    stats.unmatched += one.unmatched
+    room = _EXAMPLES - len(stats.unmatched_examples)
+    stats.unmatched_examples.extend(one.unmatched_examples[: max(room, 0)])
 
 
 def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[int]) -> None:

@@ -254,7 +254,7 @@ class RegexRule:
             derive=[(n, DERIVATIONS[d]) for n, d in settings.derive.items()],
         )
         try:
-            self.parse, self._build, self.source = generate_builder(
+            self.parse, self._build, self.source, self.plan = generate_builder(
                 match=self.pattern.compiled.match,
                 group_count=self.pattern.compiled.groups,
                 leaves=leaves,

@@ -16,7 +16,7 @@ from logship.core.lines import Lines
 from logship.core.metrics import Metrics
 from logship.core.ndjson import encode_ndjson
 from logship.tail.files import RecordObserver, TailedFile
-from logship.tail.stages import parse_events
+from logship.tail.stages import encode_events, parse_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,15 @@ class Shipper:
             m.bytes_truncated.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
+        # Records nobody reads as dicts are parsed and encoded in one pass (the fast path).
+        encoded = None
+        if inp.encode and not self.observers:
+            encoded = encode_events(inp.chain, lines, tf.file_info, tf.file_fields)
+        if encoded is None:
+            entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
+            count = len(entries)
+        else:
+            entries, (ndjson, count, stats) = [], encoded
         m.lines_read.inc(len(lines))
         if flushed and lines.texts:
             m.partial_lines_flushed.inc(len(lines))
@@ -86,12 +94,14 @@ class Shipper:
         for observer in self.observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end
-        ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
-        if not entries:
+        ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if count else 0)
+        if not count:
             return
         nbytes = max(lines.end - lines.starts[0], 1)
         batch = Batch(entries, [ticket], nbytes)
-        if inp.encode:
+        if encoded is not None:
+            batch = Batch.encoded(ndjson, count, [ticket], nbytes)
+        elif inp.encode:
             try:
                 batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
             except orjson.JSONEncodeError:

@@ -95,13 +95,15 @@ class BuilderPlan:
 
     `body` binds `rec` from the groups `_1`.. of match `m` (it may run `BAIL`, and raises
     `_Errors` on a failed conversion); `namespace` holds the names it uses; `top_keys` are the
-    top-level keys a record may get, unless `hooks` (which may write anywhere).
+    top-level keys a record may get, `always` those it always gets, unless `hooks` (which may
+    write anywhere).
     """
 
     namespace: dict[str, Any]
     group_count: int
     body: tuple[str, ...]
     top_keys: frozenset[str]
+    always: frozenset[str]
     hooks: bool
 
 
@@ -169,7 +171,12 @@ def generate_builder(
     body.extend(hook_calls)
 
     plan = BuilderPlan(
-        dict(namespace), group_count, tuple(body), frozenset(root.children), bool(hooks)
+        dict(namespace),
+        group_count,
+        tuple(body),
+        frozenset(root.children),
+        frozenset(k for k, c in root.children.items() if _required(c)),
+        bool(hooks),
     )
     finish: list[str] = []
     if group_count:

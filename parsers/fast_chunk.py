@@ -72,10 +72,66 @@ def generate_chunk_encoder(
         _host_name=host_name,
         _host=fragment({"name": host_name}),
     )
-    maybe = set(plan.top_keys)
+    maybe = set(plan.top_keys)  # keys the rule may set (a superset of `always`)
+    always = set(plan.always)
     if plan.hooks:
         maybe |= {"@timestamp", "message", "log", "host", "ecs", "agent"}
+        always = set()
+    body = [line.replace(BAIL, "raise _Miss") for line in plan.body]
+    # The chain's completion of a record (ParserChain.parse), in its order, so the bytes are
+    # the same: keys the rule never sets join the rule's dict display (one allocation, no
+    # resize) as long as no statement has to come before them.
+    shown: list[str] = []
+    after: list[str] = []  # statements into objects the rule always makes
+    done: list[str] = []
+    if not body[-1].startswith("rec = {"):
+        done.append("pass")  # the rule's optional fields come first: statements only
 
+    def add(key: str, value: str, inner: list[str], generic: list[str]) -> None:
+        if key in always:
+            after.extend(inner)
+        elif key in maybe:
+            done.extend(generic)
+        elif done:
+            done.append(f"rec[{key!r}] = {value}")
+        else:
+            shown.append(f"{key!r}: {value}")
+
+    for key, value in (("@timestamp", "default_time"), ("message", "line")):
+        add(key, value, [], [f"if {key!r} not in rec:", f"    rec[{key!r}] = {value}"])
+    add(
+        "log",
+        "{'file': log_file, 'offset': start}",
+        ["log = rec['log']", "log['file'] = log_file", "log['offset'] = start"],
+        [
+            "log = rec.get('log')",
+            "if log is None:",
+            "    rec['log'] = {'file': log_file, 'offset': start}",
+            "else:",
+            "    log['file'] = log_file",
+            "    log['offset'] = start",
+        ],
+    )
+    add(
+        "host",
+        "_host",
+        ["rec['host']['name'] = _host_name"],
+        [
+            "host = rec.get('host')",
+            "if host is None:",
+            "    rec['host'] = _host",
+            "else:",
+            "    host['name'] = _host_name",
+        ],
+    )
+    if agent_objects is not None and not maybe & {"ecs", "agent"}:
+        namespace["_ecs"], namespace["_agent"] = (fragment(o) for o in agent_objects)
+        add("ecs", "_ecs", [], [])
+        add("agent", "_agent", [], [])
+    elif stamped:
+        done.append("stamp(rec)")
+    if shown:
+        body[-1] = body[-1][:-1] + (", " if body[-1] != "rec = {}" else "") + ", ".join(shown) + "}"
     lines = [
         "def encode(texts, starts, default_time, log_file, stamp, write, fallback):",
         "    for line, start in zip(texts, starts):",
@@ -89,47 +145,13 @@ def generate_chunk_encoder(
         targets = ", ".join(f"_{i}" for i in range(1, count + 1))
         lines.append(f"        {targets}{',' if count == 1 else ''} = m.groups()")
     lines.append("        try:")
-    lines.extend(f"            {line.replace(BAIL, 'raise _Miss')}" for line in plan.body)
+    lines.extend(f"            {line}" for line in body)
     lines += [
         "        except _Skip:",
         "            fallback(line, start)",
         "            continue",
     ]
-    # The chain's completion of a record (ParserChain.parse), in its order: same bytes.
-    done = []
-    for key, value in (("@timestamp", "default_time"), ("message", "line")):
-        if key in maybe:
-            done += [f"if {key!r} not in rec:", f"    rec[{key!r}] = {value}"]
-        else:
-            done.append(f"rec[{key!r}] = {value}")
-    if "log" in maybe:
-        done += [
-            "log = rec.get('log')",
-            "if log is None:",
-            "    rec['log'] = {'file': log_file, 'offset': start}",
-            "else:",
-            "    log['file'] = log_file",
-            "    log['offset'] = start",
-        ]
-    else:
-        done.append("rec['log'] = {'file': log_file, 'offset': start}")
-    if "host" in maybe:
-        done += [
-            "host = rec.get('host')",
-            "if host is None:",
-            "    rec['host'] = _host",
-            "else:",
-            "    host['name'] = _host_name",
-        ]
-    else:
-        done.append("rec['host'] = _host")
-    if agent_objects is not None and not maybe & {"ecs", "agent"}:
-        namespace["_ecs"], namespace["_agent"] = (fragment(o) for o in agent_objects)
-        done += ["rec['ecs'] = _ecs", "rec['agent'] = _agent"]
-    elif stamped:
-        done.append("stamp(rec)")
-    done.append("write(_dumps(rec, option=_OPT))")
-    lines.extend(f"        {line}" for line in done)
+    lines.extend(f"        {line}" for line in [*after, *done, "write(_dumps(rec, option=_OPT))"])
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<chunk encoder>", "exec"), namespace)  # noqa: S102 - our own generated code
     encode: ChunkEncoder = namespace["encode"]

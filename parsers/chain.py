@@ -99,10 +99,12 @@ class ParserChain:
         self.enrichment: EnrichChain | None = None
         """The input's `enrich:` steps, set by the agent (it opens their databases); applied
         to each batch after parsing by `logship.tail.stages.parse_events`."""
-        self.fast: ChunkEncoder | None = self._fast_encoder()
+        self.fast: ChunkEncoder | None = self._fast_encoder(kept=False)
         """The fused parse-and-encode loop (`parsers.fast_chunk`) when this chain allows one."""
+        self.fast_kept = self._fast_encoder(kept=True) if self.fast is not None else None
+        """The same loop keeping the records as dicts too, for observers."""
 
-    def _fast_encoder(self) -> ChunkEncoder | None:
+    def _fast_encoder(self, kept: bool) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain
         # completes it; the general path handles every other case.
         plan = getattr(self.rules[0], "plan", None) if len(self.rules) == 1 else None
@@ -114,16 +116,17 @@ class ParserChain:
         if stamp is not None and {"log", "host"} & stamp.copied.keys():
             return None  # input fields merged into `log` / `host`: those stay dicts
         agent = stamp.agent_objects() if stamp is not None else None
-        return generate_chunk_encoder(plan, self.host_name, agent, stamp is not None)[0]
+        return generate_chunk_encoder(plan, self.host_name, agent, stamp is not None, kept)[0]
 
     def encode(
-        self, lines: Lines, file_info: dict[str, str], read_time: str
-    ) -> tuple[bytes, int, ChainStats] | None:
-        """`parse` and NDJSON encoding in one pass: (the records as JSON lines, how many, stats),
-        the bytes `encode_ndjson(parse(...))` gives; None when these lines need the general
-        path (container, multiline or truncated lines; enrichment; no fast encoder), or a
-        record JSON cannot hold (the caller then keeps dicts)."""
-        fast = self.fast
+        self, lines: Lines, file_info: dict[str, str], read_time: str, keep: bool = False
+    ) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+        """`parse` and NDJSON encoding in one pass: (the records as JSON lines, how many, stats,
+        with `keep` the records as `parse` returns them, else []): the bytes
+        `encode_ndjson(parse(...))` gives; None when these lines need the general path
+        (container, multiline or truncated lines; enrichment; no fast encoder), or a record
+        JSON cannot hold (the caller then keeps dicts)."""
+        fast = self.fast_kept if keep else self.fast
         if (
             fast is None
             or self.enrichment is not None
@@ -139,23 +142,29 @@ class ParserChain:
         write = buffer.write
         stats = ChainStats()
         general: list[int] = [0, 0]  # lines handed to the general path, their records
+        kept: list[LogEntry] = []
 
         def fallback(line: str, start: int) -> None:
             entries, one = self.parse(Lines([line], [start], start), file_info, read_time)
             encode_records(entries, write)
+            if keep:
+                kept.extend(entries)
             general[0] += 1
             general[1] += len(entries)
             _merge(stats, one)
 
         stamp = self.stamp.for_chunk() if self.stamp is not None else None
+        log_file = file_info if keep else fragment(file_info)
         try:
-            fast(lines.texts, lines.starts, read_time, fragment(file_info), stamp, write, fallback)
+            fast(
+                lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, kept.append
+            )
         except orjson.JSONEncodeError:
             return None  # the fallbacks' counts go with the discarded stats: no double count
         fused = len(lines.texts) - general[0]
         if fused:
             stats.matched[rule.name] = stats.matched.get(rule.name, 0) + fused
-        return buffer.getvalue(), fused + general[1], stats
+        return buffer.getvalue(), fused + general[1], stats, kept
 
     def parse(
         self,

@@ -36,10 +36,11 @@ from logship.core.record import LogEntry
 from parsers.builder import BAIL, BuilderPlan
 
 ChunkEncoder = Callable[..., None]
-"""`encode(texts, starts, default_time, log_file, stamp, write, fallback)`: see the module
-docstring. `log_file` is the file's `log.file` (a Fragment), `stamp` the chunk's stamp
-function (or None), `write` takes each record's JSON line, `fallback(line, start)` writes the
-general path's record of a line (or nothing, when it is dropped)."""
+"""`encode(texts, starts, default_time, log_file, stamp, write, fallback, keep)`: see the
+module docstring. `log_file` is the file's `log.file` (a Fragment, or a dict copied per record
+for kept records), `stamp` the chunk's stamp function (or None), `write` takes each record's
+JSON line, `fallback(line, start)` writes the general path's record of a line (or nothing,
+when it is dropped), `keep` takes each record when the encoder keeps them."""
 
 
 class _Miss(Exception):
@@ -56,12 +57,15 @@ def generate_chunk_encoder(
     host_name: str,
     agent_objects: tuple[dict[str, Any], dict[str, Any]] | None,
     stamped: bool,
+    kept: bool = False,
 ) -> tuple[ChunkEncoder, str]:
     """The fused loop of a rule's `plan` and the chain's completion of records, and its source.
 
     `agent_objects`: the (ecs, agent) objects when they are all the input's stamp adds (the
     default); `stamped`: the input has a stamp (then, unless `agent_objects` can be embedded
-    as fragments, the chunk's stamp function is called per record).
+    as fragments, the chunk's stamp function is called per record). `kept`: every record is
+    also handed to `keep` (for observers: alerts, derived metrics), so it holds plain objects
+    (no fragments), as the general path's records do.
     """
     namespace: dict[str, Any] = dict(plan.namespace)
     namespace.update(
@@ -99,32 +103,34 @@ def generate_chunk_encoder(
 
     for key, value in (("@timestamp", "default_time"), ("message", "line")):
         add(key, value, [], [f"if {key!r} not in rec:", f"    rec[{key!r}] = {value}"])
+    file = "log_file.copy()" if kept else "log_file"
+    host = "{'name': _host_name}" if kept else "_host"
     add(
         "log",
-        "{'file': log_file, 'offset': start}",
-        ["log = rec['log']", "log['file'] = log_file", "log['offset'] = start"],
+        f"{{'file': {file}, 'offset': start}}",
+        ["log = rec['log']", f"log['file'] = {file}", "log['offset'] = start"],
         [
             "log = rec.get('log')",
             "if log is None:",
-            "    rec['log'] = {'file': log_file, 'offset': start}",
+            f"    rec['log'] = {{'file': {file}, 'offset': start}}",
             "else:",
-            "    log['file'] = log_file",
+            f"    log['file'] = {file}",
             "    log['offset'] = start",
         ],
     )
     add(
         "host",
-        "_host",
+        host,
         ["rec['host']['name'] = _host_name"],
         [
             "host = rec.get('host')",
             "if host is None:",
-            "    rec['host'] = _host",
+            f"    rec['host'] = {host}",
             "else:",
             "    host['name'] = _host_name",
         ],
     )
-    if agent_objects is not None and not maybe & {"ecs", "agent"}:
+    if agent_objects is not None and not kept and not maybe & {"ecs", "agent"}:
         namespace["_ecs"], namespace["_agent"] = (fragment(o) for o in agent_objects)
         add("ecs", "_ecs", [], [])
         add("agent", "_agent", [], [])
@@ -133,7 +139,7 @@ def generate_chunk_encoder(
     if shown:
         body[-1] = body[-1][:-1] + (", " if body[-1] != "rec = {}" else "") + ", ".join(shown) + "}"
     lines = [
-        "def encode(texts, starts, default_time, log_file, stamp, write, fallback):",
+        "def encode(texts, starts, default_time, log_file, stamp, write, fallback, keep):",
         "    for line, start in zip(texts, starts):",
         "        m = _match(line)",
         "        if m is None:",
@@ -151,6 +157,8 @@ def generate_chunk_encoder(
         "            fallback(line, start)",
         "            continue",
     ]
+    if kept:
+        done.append("keep(rec)")
     lines.extend(f"        {line}" for line in [*after, *done, "write(_dumps(rec, option=_OPT))"])
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<chunk encoder>", "exec"), namespace)  # noqa: S102 - our own generated code

@@ -84,7 +84,7 @@ def parse_stream(
                 entries, stats = parse_events(chain, lines, file_info, fields)
                 ndjson = encode_ndjson(entries) if out is not None and entries else b""
             else:
-                ndjson, _, stats = encoded
+                ndjson, _, stats, _ = encoded
             _add(totals, stats, numbers)
             totals.events += len(lines.texts)
             if out is not None and ndjson:

@@ -69,15 +69,19 @@ class Shipper:
             m.bytes_truncated.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        # Records nobody reads as dicts are parsed and encoded in one pass (the fast path).
+        # Records every sink takes as NDJSON are parsed and encoded in one pass (the fast
+        # path), kept as dicts too only when observers (alerts, derived metrics) read them.
+        observers = self.observers
         encoded = None
-        if inp.encode and not self.observers:
-            encoded = encode_events(inp.chain, lines, tf.file_info, tf.file_fields)
+        if inp.encode:
+            encoded = encode_events(
+                inp.chain, lines, tf.file_info, tf.file_fields, keep=bool(observers)
+            )
         if encoded is None:
             entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
             count = len(entries)
         else:
-            entries, (ndjson, count, stats) = [], encoded
+            ndjson, count, stats, entries = encoded
         m.lines_read.inc(len(lines))
         if flushed and lines.texts:
             m.partial_lines_flushed.inc(len(lines))
@@ -91,7 +95,7 @@ class Shipper:
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
         for rule, n in stats.dropped.items():
             self.metrics.records_dropped.labels(inp.name, rule).inc(n)
-        for observer in self.observers:
+        for observer in observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if count else 0)

@@ -45,13 +45,15 @@ def encode_events(
     lines: Lines,
     file_info: dict[str, str],
     fields: dict[str, Any] | None,
-) -> tuple[bytes, int, ChainStats] | None:
-    """`parse_events` and NDJSON encoding fused in one pass (`parsers.fast_chunk`), for
-    records that nobody reads as dicts: (JSON lines, record count, stats), the same bytes as
-    encoding `parse_events`' records; None when these events need the general path."""
+    keep: bool = False,
+) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+    """`parse_events` and NDJSON encoding fused in one pass (`parsers.fast_chunk`): (JSON
+    lines, record count, stats, with `keep` the records as dicts for observers, else []), the
+    same bytes as encoding `parse_events`' records; None when these events need the general
+    path."""
     if fields:
         return None
-    return chain.encode(lines, file_info, format_epoch(time.time()))
+    return chain.encode(lines, file_info, format_epoch(time.time()), keep)
 
 
 class LineStages:

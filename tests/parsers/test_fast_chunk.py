@@ -72,11 +72,17 @@ def assert_same(chain: ParserChain, lines: Lines) -> bytes:
     """The fast path applies and agrees with the general path, bytes and counts."""
     fast = chain.encode(lines, FILE, READ_TIME)
     assert fast is not None
-    ndjson, count, stats = fast
+    ndjson, count, stats, records = fast
     want, want_stats = general(chain, lines)
     assert ndjson == want
     assert count == want.count(b"\n")
     assert stats == want_stats
+    assert records == []
+    # Kept for observers (alerts): the general path's records as dicts, and the same bytes.
+    kept = chain.encode(lines, FILE, READ_TIME, keep=True)
+    assert kept is not None
+    assert kept[0] == want
+    assert kept[3] == chain.parse(lines, FILE, READ_TIME)[0]
     return ndjson
 
 

@@ -68,6 +68,8 @@ class Hook:
     path: tuple[str, ...]
     sources: tuple[int, ...]
     function: Callable[[LogEntry, tuple[str, ...], Any], None]
+    writes: frozenset[str] | None = None
+    """Top-level keys it adds or changes besides `path`'s (never removes); None: any."""
 
 
 class BuilderError(LogshipError, ValueError):
@@ -95,8 +97,8 @@ class BuilderPlan:
 
     `body` binds `rec` from the groups `_1`.. of match `m` (it may run `BAIL`, and raises
     `_Errors` on a failed conversion); `namespace` holds the names it uses; `top_keys` are the
-    top-level keys a record may get, `always` those it always gets, unless `hooks` (which may
-    write anywhere).
+    top-level keys a record may get (its hooks' too), `always` those it always gets, unless
+    `hooks` (a hook that may write anywhere).
     """
 
     namespace: dict[str, Any]
@@ -174,9 +176,11 @@ def generate_builder(
         dict(namespace),
         group_count,
         tuple(body),
-        frozenset(root.children),
+        frozenset(root.children).union(
+            *(h.writes or () for h in hooks), (h.path[0] for h in hooks)
+        ),
         frozenset(k for k, c in root.children.items() if _required(c)),
-        bool(hooks),
+        any(h.writes is None for h in hooks),
     )
     finish: list[str] = []
     if group_count:

@@ -89,7 +89,7 @@ def generate_chunk_encoder(
     after: list[str] = []  # statements into objects the rule always makes
     done: list[str] = []
     if not body[-1].startswith("rec = {"):
-        done.append("pass")  # the rule's optional fields come first: statements only
+        done.append("# the rule's optional fields and hooks come first: statements only")
 
     def add(key: str, value: str, inner: list[str], generic: list[str]) -> None:
         if key in always:

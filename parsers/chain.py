@@ -41,7 +41,13 @@ import orjson
 from logship.core.lines import Lines
 from logship.core.record import LogEntry
 from parsers.compiler import compile_rule
-from parsers.fast_chunk import ChunkEncoder, encode_records, fragment, generate_chunk_encoder
+from parsers.fast_chunk import (
+    ChunkEncoder,
+    encode_records,
+    fragment,
+    generate_chunk_encoder,
+    merge_stats,
+)
 from parsers.redaction import Redactor
 from parsers.rule import Rule
 from parsers.stamp import AgentIdentity, Stamp, StampedInput, input_stamp
@@ -116,7 +122,10 @@ class ParserChain:
         if stamp is not None and {"log", "host"} & stamp.copied.keys():
             return None  # input fields merged into `log` / `host`: those stay dicts
         agent = stamp.agent_objects() if stamp is not None else None
-        return generate_chunk_encoder(plan, self.host_name, agent, stamp is not None, kept)[0]
+        constants = stamp.copied if stamp is not None else None
+        return generate_chunk_encoder(
+            plan, self.host_name, agent, stamp is not None, kept, constants
+        )[0]
 
     def encode(
         self, lines: Lines, file_info: dict[str, str], read_time: str, keep: bool = False
@@ -151,7 +160,7 @@ class ParserChain:
                 kept.extend(entries)
             general[0] += 1
             general[1] += len(entries)
-            _merge(stats, one)
+            merge_stats(stats, one, _EXAMPLES)
 
         stamp = self.stamp.for_chunk() if self.stamp is not None else None
         log_file = file_info if keep else fragment(file_info)
@@ -303,18 +312,6 @@ class ParserChain:
         if not keep_unmatched and unmatched:
             stats.dropped[NO_RULE] = unmatched
         return entries, stats
-
-
-def _merge(stats: ChainStats, one: ChainStats) -> None:
-    """Adds the counts of `one` (a line's) to `stats`."""
-    for counts, more in ((stats.matched, one.matched), (stats.dropped, one.dropped)):
-        for key, n in more.items():
-            counts[key] = counts.get(key, 0) + n
-    for error, n in one.field_errors.items():
-        stats.field_errors[error] = stats.field_errors.get(error, 0) + n
-    stats.unmatched += one.unmatched
-    room = _EXAMPLES - len(stats.unmatched_examples)
-    stats.unmatched_examples.extend(one.unmatched_examples[: max(room, 0)])
 
 
 def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[int]) -> None:

@@ -215,3 +215,11 @@ def test_chains_that_rewrite_records_have_no_fast_path() -> None:
     redactor = build_redactor(ParsersSettings.model_validate({"redact": {"builtins": ["email"]}}))
     assert chain_of([rule], redactor=redactor).fast is None
     assert chain_of([builtin("json")]).fast is None
+
+
+def test_constants_with_keys_that_are_not_strings_encode_as_the_general_path_does() -> None:
+    # YAML reads `fields: {codes: {200: ok}}` with an integer key: JSON makes it a string.
+    stamp = Stamp.build({**AGENT, "codes": {200: "ok", "x": {7: "seven"}}}, [], None)
+    chain = chain_of([custom(regex=r"^(?P<word>\w+)$")], stamp)
+    ndjson = assert_same(chain, frame(b"a\nb c\nd\n"))
+    assert b'"codes":{"200":"ok","x":{"7":"seven"}}' in ndjson

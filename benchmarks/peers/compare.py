@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.agent_run import LineCounter, Measurement, measure_process
 from benchmarks.nginx_log import OUT, ensure_input
 from benchmarks.peers import filebeat, install, otelcol, pypi, rsyslog, syslog_ng
-from benchmarks.peers.otlp_receiver import OtlpReceiver
 from benchmarks.peers.summary import ratio_table, summary_table
 from benchmarks.peers.verify import Verification, verify
 from benchmarks.report import Report
@@ -84,6 +83,9 @@ def run_peer(peer: install.Peer, log: Path, lines: int, work: Path) -> PeerRun:
 
 def run_otelcol(peer: install.Peer, label: str, log: Path, lines: int, work: Path) -> PeerRun:
     """The Collector into the local OTLP receiver; the receiver's CPU is reported apart."""
+    # Imported here: the receiver needs opentelemetry-proto (a dev extra), the other races not.
+    from benchmarks.peers.otlp_receiver import OtlpReceiver
+
     out = work / "out.ndjson"
     with OtlpReceiver(work / "receiver") as receiver:
         conf = otelcol.prepare(log, receiver.endpoint, work / "state")

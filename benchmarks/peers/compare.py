@@ -101,7 +101,7 @@ def run_otelcol(peer: install.Peer, label: str, log: Path, lines: int, work: Pat
         receiver_cpu = receiver.cpu_seconds() - before
     receiver.write_ndjson(out)
     note = (
-        f"otelcol: the local OTLP receiver (Python, decodes each request to count its records) "
+        f"the local OTLP receiver (Python, decodes each request to count its records) "
         f"used {receiver_cpu:.2f} CPU s, not counted in the Collector's figures"
     )
     return PeerRun(measured, out, [note])
@@ -145,7 +145,7 @@ def run(lines: int, keep: bool = False, only: list[str] | None = None, repeat: i
                 report.notes.append(checked.summary())
             if round_ == 0:
                 report.notes.append(bytes_per_record(name, out, checked))
-            report.notes += extra
+            report.notes += [f"{measured.name}: {note}" for note in extra]
             if not keep:
                 out.unlink(missing_ok=True)
     report.notes += summary_table(runs, correct)

@@ -53,6 +53,7 @@ def otlp_request(texts: list[str]) -> Any:
 
 
 def test_the_receiver_decodes_gzip_and_plain_requests_into_flat_records() -> None:
+    pytest.importorskip("opentelemetry.proto")  # a dev extra; skip rather than fail without it
     from benchmarks.peers import otlp_receiver
 
     texts = [line.rstrip("\n") for line in lines(3)]

@@ -12,6 +12,7 @@ from logship.deliver.queue import SinkQueue
 from logship.tail.discovery import FileFinder
 from logship.tail.identity import fingerprint, head
 from logship.tail.reader import FileReader
+from logship.tail.routing import Route
 from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields
 from parsers.chain import ParserChain
@@ -53,6 +54,9 @@ class InputRuntime:
     """Folders (ending in a separator) of the agent's own state: never tailed."""
     encode: bool = False
     """Every sink of this input takes NDJSON: records are encoded right after parsing."""
+    routes: Sequence[Route] = ()
+    """Set only when a sink of the input has a `when`: then each sink gets its share of a chunk
+    (`logship.tail.routing`); otherwise every record goes to every queue in `queues`."""
     finder: FileFinder = field(init=False)
 
     def __post_init__(self) -> None:

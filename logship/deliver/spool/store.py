@@ -116,8 +116,11 @@ class SpoolStore:
             self._segments.append(seg)
         for tmp in self.folder.glob("*.tmp"):
             tmp.unlink()
+        self._cursor = len(MAGIC)
         if self._segments and state.get("seq") == self._segments[0].seq:
             self._skip_to(int(_number(state.get("offset"))))
+            if not self._segments[0].frames:
+                self.drop_oldest()  # every frame of it was delivered before the restart
         self._sync_dir()
         return Recovery(problems, cut)
 
@@ -160,6 +163,11 @@ class SpoolStore:
     def oldest(self) -> float:
         """Written-at of the oldest undelivered frame, or 0 when empty."""
         return self._segments[0].oldest if self._segments else 0.0
+
+    @property
+    def head_seq(self) -> int | None:
+        """Sequence number of the oldest segment (None when empty)."""
+        return self._segments[0].seq if self._segments else None
 
     @property
     def empty(self) -> bool:

@@ -87,7 +87,13 @@ def routing_problems(inputs: Sequence[InputSettings], sinks: Sequence[SinkSettin
         except ValidationError as exc:
             for err in exc.errors():
                 where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-                problems.append(f"sinks[{i}].when{where}: {err['msg']}")
+                message = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    message = (
+                        "unknown key; a condition has field with one of equals, in, matches, "
+                        "gt, gte, lt, lte, exists, or all, any, not"
+                    )
+                problems.append(f"sinks[{i}].when{where}: {message}")
     return problems
 
 

@@ -65,8 +65,10 @@ class Pipeline:
 
         self.sinks: list[Sink] = [build_sink(s, self.metrics) for s in config.sinks]
         self.queues: list[SinkQueue] = [
-            build_queue(s, Path(self.data_dir), shard.suffix, self.acks, self.metrics)
-            for s in config.sinks
+            build_queue(
+                s, sink.takes_ndjson, Path(self.data_dir), shard.suffix, self.acks, self.metrics
+            )
+            for s, sink in zip(config.sinks, self.sinks, strict=True)
         ]
         self.spools = [q for q in self.queues if isinstance(q, SpooledQueue)]
         """The queues with a disk spool (opened, i.e. recovered, in `open`)."""

@@ -26,7 +26,12 @@ def spool_folder(data_dir: Path, sink: str, suffix: str = "") -> Path:
 
 
 def build_queue(
-    settings: SinkSettings, data_dir: Path, suffix: str, acks: AckTracker, metrics: Metrics
+    settings: SinkSettings,
+    takes_ndjson: bool,
+    data_dir: Path,
+    suffix: str,
+    acks: AckTracker,
+    metrics: Metrics,
 ) -> SinkQueue:
     """The sink's queue: in memory, or backed by its spool when `spool:` is set (not yet opened:
     `SpooledQueue.open` recovers the folder once the data folder is claimed)."""
@@ -42,6 +47,7 @@ def build_queue(
         acks,
         SpoolMetrics.of(metrics, settings.name),
         settings.name,
+        takes_ndjson,
     )
 
 

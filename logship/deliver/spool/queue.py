@@ -73,6 +73,7 @@ class SpooledQueue(SinkQueue):
         acks: AckTracker,
         metrics: SpoolMetrics,
         sink: str,
+        takes_ndjson: bool = True,
     ) -> None:
         super().__init__(max_events, max_bytes)
         self.store = store
@@ -80,6 +81,8 @@ class SpooledQueue(SinkQueue):
         self.acks = acks
         self.m = metrics
         self.sink = sink
+        self.takes_ndjson = takes_ndjson
+        """False: the sink reads `batch.entries`, so spooled records are decoded for it."""
         self._spooling = False
         self._reading: tuple[Batch, SpoolRead] | None = None
 
@@ -273,7 +276,10 @@ class SpooledQueue(SinkQueue):
                 self._cond.notify_all()
             return None
         payload = b"".join(f.payload for f in read.frames)
-        batch = Batch.encoded(payload, sum(f.count for f in read.frames), [], len(payload))
+        count = sum(f.count for f in read.frames)
+        batch = Batch.encoded(payload, count, [], len(payload))
+        if not self.takes_ndjson:
+            batch = Batch(batch.records(), [], len(payload))
         self._reading = (batch, read)
         return batch
 

@@ -26,7 +26,8 @@ PAD = "x" * 200
 
 
 class SwitchSink:
-    """A sink that is up or down (every send answers RETRY); records what it received."""
+    """A sink that is up or down (every send answers RETRY); records what it received. Like
+    Elasticsearch it reads `batch.entries` (it does not take NDJSON)."""
 
     name = "es"
 
@@ -40,7 +41,7 @@ class SwitchSink:
         if not self.up.is_set():
             return SendResult(Outcome.RETRY, reason="connection refused")
         with self.lock:
-            self.received += [r["n"] for r in batch.records()]
+            self.received += [r["n"] for r in batch.entries]
         return DELIVERED
 
     def got(self) -> list[int]:
@@ -73,6 +74,7 @@ class Rig:
             self.acks,
             SpoolMetrics.of(self.metrics, "es"),
             "es",
+            takes_ndjson=False,
         )
         self.queue.open()
         self.sink = SwitchSink()

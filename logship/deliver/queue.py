@@ -220,6 +220,11 @@ class SinkQueue:
     def failed(self, reason: str) -> None:
         """The last send failed for `reason`."""
 
+    def parked(self, batch: Batch) -> bool:
+        """True when the worker may stop retrying `batch` without acking it at shutdown
+        (a spooled queue: the batch is durable in the spool and the queue is closed)."""
+        return False
+
     @property
     def absorbing(self) -> bool:
         """True while a spool takes this sink's records so nothing waits on it (readiness)."""

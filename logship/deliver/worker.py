@@ -115,6 +115,8 @@ class SinkWorker(threading.Thread):
                 batch, pending, time.monotonic() - self._failing_since
             ):
                 return True  # durably spooled: the spool delivers it once the sink is back
+            if self.queue.parked(batch):
+                return False  # shutting down; the batch is safe in the spool
             delay = self._backoff(attempt, result.retry_after)
             attempt += 1
             if self._abandon.wait(delay):

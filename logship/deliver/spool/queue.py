@@ -322,6 +322,13 @@ class SpooledQueue(SinkQueue):
             self._cond.notify_all()
             return True
 
+    def parked(self, batch: Batch) -> bool:
+        """At shutdown a spooled batch need not wait for a sink that is down: it stays in the
+        spool and goes first next run."""
+        with self._cond:
+            reading = self._reading
+            return self._closed and reading is not None and reading[0] is batch
+
     def failed(self, reason: str) -> None:
         """Kept in the spool's state for `logship spool`."""
         with self._cond:

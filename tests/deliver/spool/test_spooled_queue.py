@@ -224,3 +224,21 @@ def test_when_full_drop_oldest_never_blocks_and_counts_what_it_drops(tmp_path: P
     assert len(set(got)) == len(got), "once"
     assert got[-1] == 7999, "the newest records are kept"
     rig.close()
+
+
+def test_closing_while_the_sink_is_down_leaves_the_spool_for_next_time_without_waiting(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    rig.sink.up.clear()
+    rig.worker.start()
+    for _ in range(30):
+        assert rig.put()
+    wait_until(lambda: rig.acks.watermark("f") == 600, timeout=30, message="everything spooled")
+    wait_until(lambda: rig.queue._reading is not None, timeout=10, message="a spool batch held")
+    rig.queue.close()
+    rig.worker.join(10)
+    assert not rig.worker.is_alive(), "the worker stops: its batch is safe in the spool"
+    assert rig.queue.spool_stats().records == 600
+    assert rig.sink.got() == []
+    rig.queue.close_store()

@@ -13,6 +13,7 @@ does not check out: what follows it in that segment is not trusted.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -99,3 +100,46 @@ def scan(data: bytes) -> Scan:
         frames.append(item)
     good_end = frames[-1].end if frames else len(MAGIC)
     return Scan(frames, good_end, len(data), problem)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """A frame's place and header, without its payload."""
+
+    offset: int
+    end: int
+    count: int
+    written_at: float
+
+
+def walk(fd: int, size: int, verify: bool = True) -> Iterator[FrameInfo | str]:
+    """The frames of an open segment of `size` bytes, read one at a time with pread (memory
+    stays at one frame); a string (the problem) ends the walk at the first frame that is torn,
+    or with `verify` fails its checksum. The magic is checked first."""
+    head = os.pread(fd, len(MAGIC), 0)
+    if head != MAGIC:
+        if len(head) < len(MAGIC) and MAGIC.startswith(head):
+            if head:
+                yield "torn segment header"
+            return
+        yield "not a spool segment (bad magic)"
+        return
+    pos = len(MAGIC)
+    while pos < size:
+        raw = os.pread(fd, HEADER.size, pos)
+        if len(raw) < HEADER.size:
+            yield f"torn frame header at offset {pos} ({size - pos} bytes)"
+            return
+        length, crc, count, written_at = HEADER.unpack(raw)
+        end = pos + HEADER.size + length
+        if length >= MAX_PAYLOAD or end > size:
+            yield f"torn or corrupt frame at offset {pos} (length {length}, {size - pos} bytes left)"
+            return
+        if verify:
+            payload = os.pread(fd, length, pos + HEADER.size)
+            body = struct.pack("<Id", count, written_at)
+            if zlib.crc32(payload, zlib.crc32(body)) != crc:
+                yield f"checksum mismatch in the frame at offset {pos}"
+                return
+        yield FrameInfo(pos, end, count, written_at)
+        pos = end

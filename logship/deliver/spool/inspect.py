@@ -8,14 +8,12 @@ reported here and cut off by the agent when it next opens the spool.
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from logship.deliver.spool.frame import HEADER, MAGIC, MAX_PAYLOAD
+from logship.deliver.spool.frame import walk
 from logship.deliver.spool.store import STATE_FILE
 
 
@@ -88,31 +86,14 @@ def _walk(path: Path, size: int, skip: int, verify: bool, out: SpoolSummary) -> 
     except FileNotFoundError:
         return
     try:
-        if os.pread(fd, len(MAGIC), 0) != MAGIC:
-            out.problems.append(f"{path.name}: not a spool segment (bad magic)")
-            return
-        pos = len(MAGIC)
-        while pos < size:
-            head = os.pread(fd, HEADER.size, pos)
-            if len(head) < HEADER.size:
-                out.problems.append(f"{path.name}: torn frame header at offset {pos}")
+        for item in walk(fd, size, verify):
+            if isinstance(item, str):
+                out.problems.append(f"{path.name}: {item}")
                 return
-            length, crc, count, written_at = HEADER.unpack(head)
-            end = pos + HEADER.size + length
-            if length >= MAX_PAYLOAD or end > size:
-                out.problems.append(f"{path.name}: torn or corrupt frame at offset {pos}")
-                return
-            if verify:
-                payload = os.pread(fd, length, pos + HEADER.size)
-                body = struct.pack("<Id", count, written_at)
-                if zlib.crc32(payload, zlib.crc32(body)) != crc:
-                    out.problems.append(f"{path.name}: checksum mismatch at offset {pos}")
-                    return
-            if end > skip:
-                out.records += count
-                if not out.oldest or written_at < out.oldest:
-                    out.oldest = written_at
-            pos = end
+            if item.end > skip:
+                out.records += item.count
+                if not out.oldest or item.written_at < out.oldest:
+                    out.oldest = item.written_at
     finally:
         os.close(fd)
 

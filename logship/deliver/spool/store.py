@@ -21,7 +21,15 @@ from pathlib import Path
 import orjson
 
 from logship.core.durable import write_all
-from logship.deliver.spool.frame import HEADER, MAGIC, Frame, encode_frame, frame_size, scan
+from logship.deliver.spool.frame import (
+    HEADER,
+    MAGIC,
+    Frame,
+    encode_frame,
+    frame_size,
+    scan,
+    walk,
+)
 
 STATE_FILE = "state.json"
 STATE_RESERVE = 4096
@@ -95,24 +103,27 @@ class SpoolStore:
                 seq = int(path.stem)
             except ValueError:
                 continue
-            data = path.read_bytes()
-            found = scan(data)
-            if found.problem:
-                cut += found.size - found.good_end
-                problems.append(
-                    f"{path.name}: {found.problem}; cut {found.size - found.good_end} bytes"
-                )
-            if not found.frames:
+            seg = Segment(seq, path, len(MAGIC))
+            problem = ""
+            with open(path, "r+b") as f:
+                size = os.fstat(f.fileno()).st_size
+                for item in walk(f.fileno(), size):
+                    if isinstance(item, str):
+                        problem = item
+                        break
+                    seg.frames.append((item.end, item.count, item.written_at))
+                    seg.records += item.count
+                    seg.size = item.end
+                if problem:
+                    cut += size - (seg.size if seg.frames else 0)
+                    problems.append(f"{path.name}: {problem}; cut {size - seg.size} bytes")
+                if seg.frames and seg.size < size:
+                    f.truncate(seg.size)
+                    os.fsync(f.fileno())
+            if not seg.frames:
                 path.unlink()
                 continue
-            if found.good_end < found.size:
-                with open(path, "r+b") as f:
-                    f.truncate(found.good_end)
-                    os.fsync(f.fileno())
-            seg = Segment(seq, path, found.good_end, oldest=found.frames[0].written_at)
-            for frame in found.frames:
-                seg.frames.append((frame.end, frame.count, frame.written_at))
-                seg.records += frame.count
+            seg.oldest = seg.frames[0][2]
             self._segments.append(seg)
         for tmp in self.folder.glob("*.tmp"):
             tmp.unlink()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--repeat", type=int, default=1, help="A/B pairs, order alternated")
     parser.add_argument("--skip-rates", action="store_true", help="only the healthy A/B")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="logship-spool-bench-"))
@@ -173,10 +175,13 @@ def main() -> int:
     log = root / "input" / "access.log"
     size = write(str(log), args.lines)
     print(f"input: {args.lines:,} nginx lines, {size / MIB:.1f} MiB")
-    rows = [
-        healthy_run("no spool", root, log, args.lines, spool=False),
-        healthy_run("spool on, healthy", root, log, args.lines, spool=True),
-    ]
+    rows: list[Measurement] = []
+    for i in range(args.repeat):
+        # Alternate the order: on a shared machine the load drifts between runs.
+        order = [False, True] if i % 2 == 0 else [True, False]
+        for spool in order:
+            name = "spool on, healthy" if spool else "no spool"
+            rows.append(healthy_run(name, root / f"r{i}", log, args.lines, spool=spool))
     print()
     print(
         f"{'file -> file + es':<22}{'lines/s':>10}{'wall s':>8}{'CPU s':>8}{'lines/CPU s':>13}"
@@ -187,10 +192,15 @@ def main() -> int:
             f"{m.name:<22}{m.lines_per_s:>10,.0f}{m.wall_s:>8.2f}{m.cpu_s:>8.2f}"
             f"{m.lines / m.cpu_s:>13,.0f}{m.peak_rss_mib:>14.0f}"
         )
-    base, spooled = rows
+    base = [m for m in rows if m.name == "no spool"]
+    spooled = [m for m in rows if m.name != "no spool"]
+    rate = statistics.median(m.lines_per_s for m in spooled) / statistics.median(
+        m.lines_per_s for m in base
+    )
+    cpu = statistics.median(m.cpu_s for m in spooled) / statistics.median(m.cpu_s for m in base)
     print(
-        f"spool on vs off: {100 * (spooled.lines_per_s / base.lines_per_s - 1):+.1f}% lines/s, "
-        f"{100 * (spooled.cpu_s / base.cpu_s - 1):+.1f}% CPU"
+        f"spool on vs off (medians of {args.repeat}): {100 * (rate - 1):+.1f}% lines/s, "
+        f"{100 * (cpu - 1):+.1f}% CPU"
     )
     if not args.skip_rates:
         print()

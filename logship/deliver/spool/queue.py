@@ -149,9 +149,10 @@ class SpooledQueue(SinkQueue):
             payload = batch.payload()
         except orjson.JSONEncodeError:
             payload = b""
-        if not payload and len(batch):
-            # Records JSON cannot hold (the sink worker dead-letters them): wait for the spool
-            # to empty, then queue them in memory, in order.
+        if (not payload and len(batch)) or not self.store.ever_fits(len(payload) + 64):
+            # Records JSON cannot hold (the sink worker dead-letters them), or a chunk larger
+            # than the whole spool: wait for the spool to empty, then queue them in memory, in
+            # order (backpressure for this chunk, as without a spool).
             while self._spooling and not self._interrupted:
                 self._cond.wait(FULL_RECHECK)
             if self._interrupted:

@@ -242,3 +242,27 @@ def test_closing_while_the_sink_is_down_leaves_the_spool_for_next_time_without_w
     assert rig.queue.spool_stats().records == 600
     assert rig.sink.got() == []
     rig.queue.close_store()
+
+
+def test_a_chunk_larger_than_the_whole_spool_waits_for_it_to_drain_and_keeps_its_place(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, max_bytes=1 * MIB)
+    rig.sink.up.clear()
+    rig.worker.start()
+    for _ in range(20):
+        assert rig.put()
+    wait_until(lambda: rig.acks.watermark("f") == 400, timeout=30, message="spooling")
+    done = threading.Event()
+
+    def huge() -> None:
+        rig.put(per=6000)  # ~1.4 MiB of JSON: never fits a 1 MiB spool
+        done.set()
+
+    threading.Thread(target=huge, daemon=True).start()
+    assert not done.wait(0.3), "it waits while the spool holds records"
+    rig.sink.up.set()
+    assert done.wait(30)
+    wait_until(lambda: len(rig.sink.got()) == 6400, timeout=30, message="everything delivered")
+    assert rig.sink.got() == list(range(6400))
+    rig.close()

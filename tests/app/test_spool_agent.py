@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from logship.app.cli import main
 from logship.deliver.spool.frame import HEADER, MAGIC
 from logship.deliver.spool.store import SpoolStore
-from tests.harness import AgentProcess, read_ndjson, run_cli, wait_until, write_config
+from tests.harness import AgentProcess, read_ndjson, wait_until, write_config
 
 MIB = 1 << 20
 
@@ -56,16 +59,16 @@ def damaged_spool(folder: Path) -> None:
 
 
 def test_a_torn_and_a_corrupt_segment_are_cut_counted_and_the_rest_delivered(
-    tmp_path: Path, agents: list[AgentProcess]
+    tmp_path: Path, agents: list[AgentProcess], capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "logs").mkdir()
     damaged_spool(tmp_path / "data" / "spool" / "out")
     config = write_config(tmp_path / "agent.yaml", agent_doc(tmp_path))
 
-    verify = run_cli("spool", "-c", str(config), "--verify")
-    assert verify.returncode == 1, verify.stdout + verify.stderr
-    assert "torn" in verify.stderr
-    assert "checksum mismatch" in verify.stderr
+    assert main(["spool", "-c", str(config), "--verify"]) == 1
+    err = capsys.readouterr().err
+    assert "torn" in err
+    assert "checksum mismatch" in err
 
     agent = AgentProcess(config).start()
     agents.append(agent)
@@ -78,11 +81,12 @@ def test_a_torn_and_a_corrupt_segment_are_cut_counted_and_the_rest_delivered(
     got = [r["n"] for r in read_ndjson(out)]
     assert got == list(range(20)) + list(range(30, 40)), "in order, up to each cut"
 
-    after = run_cli("spool", "-c", str(config), "--verify")
-    assert after.returncode == 0, after.stdout + after.stderr
+    assert main(["spool", "-c", str(config), "--verify"]) == 0
 
 
-def test_logship_spool_shows_size_records_oldest_age_and_last_error(tmp_path: Path) -> None:
+def test_logship_spool_shows_size_records_oldest_age_and_last_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "data" / "spool" / "es"
     store = SpoolStore(folder, 4 * MIB)
     store.open()
@@ -90,14 +94,14 @@ def test_logship_spool_shows_size_records_oldest_age_and_last_error(tmp_path: Pa
     store.append(chunk(25, 5), 5)
     store.failed("no answer from Elasticsearch: connection refused")
     store.close()
-    table = run_cli("spool", "--data-dir", str(tmp_path / "data"))
-    assert table.returncode == 0, table.stderr
-    header, row = table.stdout.splitlines()
+    assert main(["spool", "--data-dir", str(tmp_path / "data")]) == 0
+    header, row = capsys.readouterr().out.splitlines()
     assert header.split()[:4] == ["SINK", "BYTES", "RECORDS", "OLDEST"]
     assert row.split()[0] == "es"
     assert row.split()[2] == "30"
     assert "connection refused" in row
-    doc = json.loads(run_cli("spool", "--data-dir", str(tmp_path / "data"), "--json").stdout)
+    assert main(["spool", "--data-dir", str(tmp_path / "data"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
     (spool,) = doc["spools"]
     assert spool["records"] == 30
     assert spool["bytes"] == sum(p.stat().st_size for p in folder.iterdir())

@@ -9,6 +9,9 @@ import httpx2
 from lightkube import Client, KubeConfig
 
 log = logging.getLogger(__name__)
+# The HTTP library logs every request at INFO: a watch is one request per event stream, but a
+# ReplicaSet lookup or a re-list is not news; failures are logged by logship.kube.watch.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 REQUEST_TIMEOUT = 10.0
 """Seconds for a list or get; a watch's stream has no read timeout (the server ends it)."""

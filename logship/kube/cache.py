@@ -75,6 +75,11 @@ class PodCache:
             info.views[key] = view
         return view
 
+    def deleted(self, uid: str) -> bool:
+        """True when the pod was deleted and is kept for its TTL."""
+        entry = self._pods.get(uid)
+        return entry is not None and entry.deleted_at is not None
+
     def __len__(self) -> int:
         return len(self._pods)
 

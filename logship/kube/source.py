@@ -50,6 +50,7 @@ class KubeMetadata:
         self._unresolved: dict[str, Pod] = {}  # pods whose ReplicaSet lookup failed: retried
         self._logged: set[tuple[str, str, str]] = set()
         self._failed_lookup = False  # set by a failed ReplicaSet lookup while a pod resolves
+        self._forbidden_logged = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -208,8 +209,18 @@ class KubeMetadata:
         try:
             rs = self._client.get(ReplicaSet, replicaset, namespace=namespace)
         except ApiError as exc:
-            if exc.status is not None and exc.status.code == 404:
+            code = exc.status.code if exc.status is not None else None
+            if code in (403, 404):  # forbidden stays forbidden: not asked again per event
                 self.cache.remember_deployment(namespace, replicaset, None)
+                if code == 403:
+                    self.metrics.api_errors.labels("replicasets").inc()
+                    if not self._forbidden_logged:
+                        self._forbidden_logged = True
+                        log.warning(
+                            "ReplicaSet lookup forbidden: kubernetes.deployment.name stays "
+                            "empty; grant get on replicasets (deploy/kubernetes/rbac.yaml).",
+                            extra={"namespace": namespace, "replicaset": replicaset},
+                        )
                 return None
             self._lookup_failed(exc)
             return None

@@ -194,3 +194,19 @@ def cache_source(cache: PodCache) -> Any:
             self.errors.append(args)
 
     return Source()
+
+
+def test_records_of_one_file_never_share_the_pods_metadata_objects() -> None:
+    from logship.core.lines import Lines
+
+    cache = PodCache(60.0, True, [], Clock())
+    cache.put(info(labels={"app": "web"}))
+    view = cache.lookup("shop", "web-1", UID, "app")
+    assert view is not None
+    lines = Lines(texts=["a", "b"], starts=[0, 2], end=4, times=["", ""], streams=["stdout"] * 2)
+    records, _ = ParserChain([], "h").parse(lines, {"path": "p"}, "t", view.fields)
+    records[0]["kubernetes"]["labels"]["app"] = "changed"
+    records[0]["container"]["image"]["name"] = "changed"
+    assert records[1]["kubernetes"]["labels"] == {"app": "web"}
+    assert records[1]["container"]["image"] == {"name": "example/app:1"}
+    assert view.fields["kubernetes"]["labels"] == {"app": "web"}

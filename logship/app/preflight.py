@@ -39,6 +39,7 @@ from logship.app.config import Config, HttpSettings
 from logship.app.ecs_names import ecs_warnings
 from logship.app.enrich_wiring import database_problems
 from logship.app.http_endpoint import HttpEndpoint, listen_problem
+from logship.kube.client import load_config as load_kube_config
 from logship.state.data_dir import StartupError
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -70,6 +71,7 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     found += [Problem(m) for m in _tls_problems(config)]
     found += [Problem(m) for m in database_problems(config)]
     found += [Problem(m, fatal=False) for m in ecs_warnings(config)]
+    found += kube_problems(config)
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found
@@ -236,3 +238,26 @@ def agent_running(data_dir: Path) -> bool:
     finally:
         os.close(fd)  # closing releases a lock we got
     return False
+
+
+def kube_problems(config: Config) -> list[Problem]:
+    """`agent.kubernetes`: the kubeconfig loads (fatal), or an in-cluster service account is
+    here (a warning: `logship check` of a DaemonSet's config usually runs outside the pod)."""
+    settings = config.agent.kubernetes
+    if settings is None:
+        return []
+    where = settings.kubeconfig
+    try:
+        load_kube_config(str(where) if where is not None else None)
+    except Exception as exc:  # the library's config errors, a missing file, bad YAML
+        if where is not None:
+            return [Problem(f"agent.kubernetes.kubeconfig: cannot load {str(where)!r}: {exc}")]
+        return [
+            Problem(
+                "agent.kubernetes: no kubeconfig given and no in-cluster service account here "
+                f"({exc}); the agent starts only inside a pod with its token, or set "
+                "agent.kubernetes.kubeconfig",
+                fatal=False,
+            )
+        ]
+    return []

@@ -17,9 +17,17 @@ REQUEST_TIMEOUT = 10.0
 """Seconds for a list or get; a watch's stream has no read timeout (the server ends it)."""
 
 
-def make_client(kubeconfig: str | None) -> Client:
-    """A client of the API server; raises lightkube's ConfigError when there is no config."""
+def load_config(kubeconfig: str | None) -> KubeConfig:
+    """The kubeconfig file, or the in-cluster service account when None; raises (lightkube's
+    ConfigError, OSError, a YAML error) when it cannot be loaded. Contacts nothing."""
     config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_service_account()
+    config.get()  # its current context must resolve
+    return config
+
+
+def make_client(kubeconfig: str | None) -> Client:
+    """A client of the API server (see `load_config` for what it raises)."""
+    config = load_config(kubeconfig)
     client = Client(config, timeout=httpx2.Timeout(REQUEST_TIMEOUT), trust_env=False)
     _ask_for_bookmarks(client)
     return client

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
+from logship.app.config_file import load_config
 from logship.core.metrics import current_value
 from tests.doubles.kube_api import KubeApiServer, pod_doc
-from tests.harness import wait_until
+from tests.harness import wait_until, write_config
 from tests.kube.conftest import Node
 
 WEB = "11111111-0000-0000-0000-000000000001"
@@ -303,3 +305,23 @@ def test_a_dropped_watch_a_500_and_410_gone_re_list_without_duplicates_in_the_ca
     node.write("ops", "new-2", "66666666-0000-0000-0000-000000000006", "app", "two")
     records = wait_until(lambda: len(node.records()) == 2 and node.records(), timeout=30)
     assert records[1]["kubernetes"]["pod"]["name"] == "new-2"
+
+
+def test_a_reload_that_defines_the_rule_an_annotation_names_applies_it_to_later_lines(
+    node: Node, api: KubeApiServer
+) -> None:
+    api.put_pod(pod_doc("p", "apps", WEB, annotations={"logship.io/parsers": "kv"}))
+    node.write("apps", "p", WEB, "app", "k=1 before")
+    pipeline = node.start()
+    [first] = wait_until(node.records, timeout=30)
+    assert first["message"] == "k=1 before"  # unknown rule: the input's (empty) chain
+    assert "parse_failure" in first["tags"]
+
+    path = node.tmp_path / "logship.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["parsers"] = [{"name": "kv", "regex": r"^k=(?P<labels.k>\S+) (?P<message>.*)$"}]
+    pipeline.reload(load_config(write_config(path, doc)))
+    node.write("apps", "p", WEB, "app", "k=2 after")
+    records = wait_until(lambda: len(node.records()) == 2 and node.records(), timeout=30)
+    assert records[1]["message"] == "after"
+    assert records[1]["labels"] == {"k": "2"}

@@ -12,6 +12,8 @@ worker meets a disk that became read-only); `check` calls the same functions, so
 - the GeoIP databases of `enrich:` steps open (logship.app.enrich_wiring);
 - field names of your rules that clash with ECS objects (`user_agent` as a string: a warning,
   `logship.app.ecs_names`);
+- `agent.kubernetes`: the kubeconfig loads (no service account without one: a warning, since a
+  DaemonSet's config is usually checked outside its pod; the API itself is not contacted);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
   the same `listen_problem`).
 

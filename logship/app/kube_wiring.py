@@ -6,14 +6,17 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from logship.core.metrics import Metrics
 from logship.kube.settings import KubernetesSettings
-from logship.kube.source import KubeMetadata
 from logship.tail.pod_context import PodBinding
 from parsers.compiler import compile_rule
 from parsers.rule import Rule, RuleError
 from parsers.section import ParsersSettings
+
+if TYPE_CHECKING:
+    from logship.kube.source import KubeMetadata
 
 
 class AnnotationRules:
@@ -54,5 +57,7 @@ def kube_metadata(
     """The metadata source and the tailer's binding to it, or (None, None) when not configured."""
     if settings is None:
         return None, None
+    from logship.kube.source import KubeMetadata  # the client library: only when configured
+
     source = KubeMetadata(settings, metrics.registry)
     return source, PodBinding(source, AnnotationRules(parsers))

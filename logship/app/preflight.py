@@ -41,7 +41,6 @@ from logship.app.config import Config, HttpSettings
 from logship.app.ecs_names import ecs_warnings
 from logship.app.enrich_wiring import database_problems
 from logship.app.http_endpoint import HttpEndpoint, listen_problem
-from logship.kube.client import load_config as load_kube_config
 from logship.state.data_dir import StartupError
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -248,6 +247,8 @@ def kube_problems(config: Config) -> list[Problem]:
     settings = config.agent.kubernetes
     if settings is None:
         return []
+    from logship.kube.client import load_config as load_kube_config  # only when configured
+
     where = settings.kubeconfig
     try:
         load_kube_config(str(where) if where is not None else None)

@@ -178,7 +178,33 @@ def test_the_daemonset_mounts_logs_read_only_and_checkpoints_on_the_node() -> No
     config = mounts["/etc/logship"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == config["name"]]
     assert volume["configMap"]["name"] == "logship-config"
-    assert pod["automountServiceAccountToken"] is False
+    # The API token for agent.kubernetes (pod metadata), bound to a read-only ClusterRole.
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_the_cluster_role_grants_exactly_get_list_watch_on_pods_namespaces_replicasets() -> None:
+    role = manifests()[("ClusterRole", "logship")]
+    granted = {
+        (group, resource): sorted(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    verbs = ["get", "list", "watch"]
+    assert granted == {
+        ("", "pods"): verbs,
+        ("", "namespaces"): verbs,
+        ("apps", "replicasets"): verbs,
+    }
+    binding = manifests()[("ClusterRoleBinding", "logship")]
+    assert binding["roleRef"]["name"] == "logship"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "logship", "namespace": "logging"}
+    ]
+    ds = manifests()[("DaemonSet", "logship")]
+    (container,) = ds["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
 
 
 def test_the_daemonset_has_resources_probes_and_a_locked_down_container() -> None:

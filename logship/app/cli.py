@@ -245,7 +245,7 @@ def _run_start_up_checks(config: Config) -> int:
     fatal = [p.message for p in found if p.fatal]
     print(
         "\n# Start-up checks (data folder, sink paths, TLS files, GeoIP databases, ECS field names,"
-        " HTTP address):"
+        " kubeconfig, HTTP address):"
     )
     for problem in found:
         if not problem.fatal:

@@ -15,6 +15,7 @@ from pathlib import Path
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
+from logship.app.kube_wiring import AnnotationRules, kube_metadata
 from logship.app.preflight import raise_problems
 from logship.app.routes import build_queue, input_routes
 from logship.app.sink_registry import build_sink
@@ -85,6 +86,8 @@ class Pipeline:
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
 
+        self.kube, self.pods = kube_metadata(config.agent.kubernetes, config.parsers, self.metrics)
+        """Kubernetes metadata (`agent.kubernetes`) and the container files' binding to it."""
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
         self.alerts = (
@@ -134,6 +137,7 @@ class Pipeline:
                     own_dirs=(own_dir,),
                     encode=all(takes),
                     routes=routes,
+                    pods=self.pods,
                 )
             )
         return inputs
@@ -153,6 +157,8 @@ class Pipeline:
             )
             if old != new
         ]
+        if self.pods is not None:  # annotations name the new config's rules from now on
+            self.pods.reload(AnnotationRules(config.parsers))
         self.inputs = self._build_inputs(config)
         self._reload_alerts(config)
         self.tailer.reload(self.inputs)
@@ -209,6 +215,7 @@ class Pipeline:
             stall_timeout=config.agent.http.stall_timeout,
             scan_interval=min(i.scan_interval for i in config.inputs),
             loop_interval=config.agent.checkpoint_interval,
+            components={"kubernetes": self.kube} if self.kube is not None else {},
         )
         self.live_metrics = LiveMetrics(
             self.metrics,
@@ -250,6 +257,11 @@ class Pipeline:
                 spool.open()
             except OSError as exc:
                 raise StartupError(f"sinks ({spool.sink}).spool: {exc}") from None
+        if self.kube is not None:
+            try:
+                self.kube.open()
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
         for index, sink in enumerate(self.sinks):
             try:
                 sink.healthcheck()
@@ -264,6 +276,8 @@ class Pipeline:
             worker.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.kube is not None:
+            self.kube.start()  # before the tailer: its first files wait for their pods (bounded)
         self.tailer.start()
         self.health.start()
         if self.http is not None:
@@ -293,6 +307,8 @@ class Pipeline:
             self.tailer.join(timeout=min(remaining, 0.2))
         self.tailer.stop()
         self.tailer.join(timeout=5)
+        if self.kube is not None:
+            self.kube.stop()
         for queue in self.queues:
             queue.close()
         for worker in self.workers:

@@ -72,7 +72,8 @@ class Shipper:
             m.bytes_truncated.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
+        chain = inp.chain if tf.chain is None else tf.chain  # a pod's annotations may choose
+        entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
         m.lines_read.inc(len(lines))
         if flushed and lines.texts:
             m.partial_lines_flushed.inc(len(lines))

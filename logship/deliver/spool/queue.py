@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
-from logship.core.ack import AckTracker
+from logship.core.ack import AckTracker, Ticket
 from logship.core.batch import Batch
 from logship.core.metrics import Metrics
 from logship.deliver.queue import SinkQueue, SpoolStats
@@ -85,6 +85,12 @@ class SpooledQueue(SinkQueue):
         """False: the sink reads `batch.entries`, so spooled records are decoded for it."""
         self._spooling = False
         self._reading: tuple[Batch, SpoolRead] | None = None
+        self._holding = False
+        """The worker holds a batch taken from memory (perhaps the head part of a split chunk
+        whose ticket travels with the part still queued)."""
+        self._deferred: list[Ticket] = []
+        """Tickets of queued batches moved to the spool while the worker held a memory batch:
+        acked once that batch is delivered or spooled, since it may hold lines of theirs."""
 
     def open(self) -> Recovery:
         """Recovers the spool folder (torn or corrupt frames cut off, counted, logged); records a
@@ -202,7 +208,12 @@ class SpooledQueue(SinkQueue):
             self._items.popleft()
             self._events -= len(p)
             self._bytes -= p.nbytes
-        self.acks.ack([t for p in moved if p is not front for t in p.tickets])
+        self.acks.ack([t for p in moved if p is extra for t in p.tickets])
+        queued_tickets = [t for p in queued for t in p.tickets]
+        if self._holding and front is None:
+            self._deferred += queued_tickets
+        else:
+            self.acks.ack(queued_tickets)
         self._spooling = True
         log.warning(
             "Sink lags: its records go to its disk spool.",
@@ -253,7 +264,9 @@ class SpooledQueue(SinkQueue):
         with self._cond:
             while True:
                 if self._items:
-                    return super().take(max_events, max_bytes, linger)
+                    taken = super().take(max_events, max_bytes, linger)
+                    self._holding = taken is not None
+                    return taken
                 if self._closed:
                     return None  # what is spooled stays spooled: durable, resumed next run
                 if self._spooling:
@@ -285,16 +298,24 @@ class SpooledQueue(SinkQueue):
         return batch
 
     def delivered(self, batch: Batch) -> None:
-        """A spool batch reached the sink: its frames are done, segments may go."""
+        """A batch reached the sink: from the spool, its frames are done and segments may go;
+        from memory, tickets deferred behind it are acked."""
         with self._cond:
             reading = self._reading
             if reading is None or reading[0] is not batch:
+                self._release_held()
                 return
             self._reading = None
             self.store.delivered(reading[1])
             if self.store.empty:
                 self._spooling = False
             self._cond.notify_all()
+
+    def _release_held(self) -> None:
+        self._holding = False
+        deferred, self._deferred = self._deferred, []
+        if deferred:
+            self.acks.ack(deferred)
 
     def spill_failed(self, batch: Batch, pending: Batch, failing_for: float) -> bool:
         """Spools the batch the worker cannot deliver, ahead of everything spooled after it."""
@@ -305,7 +326,10 @@ class SpooledQueue(SinkQueue):
             if reading is not None and reading[0] is batch:
                 return False  # already spooled: retried until it goes
             if not self._spooling:
-                return self._start_spooling(front=pending)
+                if not self._start_spooling(front=pending):
+                    return False
+                self._release_held()
+                return True
             # The worker held this batch since before spooling began, so nothing of the spool
             # has been read yet: it goes in front, keeping the order.
             try:
@@ -320,6 +344,7 @@ class SpooledQueue(SinkQueue):
                 self._write_failed(exc)
                 return False
             self.m.written.inc(len(pending))
+            self._release_held()
             self._cond.notify_all()
             return True
 

@@ -266,3 +266,36 @@ def test_a_chunk_larger_than_the_whole_spool_waits_for_it_to_drain_and_keeps_its
     wait_until(lambda: len(rig.sink.got()) == 6400, timeout=30, message="everything delivered")
     assert rig.sink.got() == list(range(6400))
     rig.close()
+
+
+def test_a_split_chunk_is_not_acked_while_its_head_part_is_still_with_the_worker(
+    tmp_path: Path,
+) -> None:
+    acks = AckTracker()
+    acks.track("f", 0)
+    queue = SpooledQueue(
+        160,
+        1 << 20,
+        SpoolStore(tmp_path / "spool", 64 * MIB),
+        "block",
+        acks,
+        SpoolMetrics.of(Metrics(), "es"),
+        "es",
+    )
+    queue.open()
+
+    def chunk(start: int, end: int) -> Batch:
+        ticket = acks.register("f", end, sinks=1)
+        return Batch([{"n": i} for i in range(start, end)], [ticket], (end - start) * 10)
+
+    assert queue.put(chunk(0, 150))
+    head = queue.take(100, 1 << 20, 0)  # the worker holds records 0-99; 100-149 stay queued
+    assert head is not None
+    assert head.tickets == []
+    assert queue.put(chunk(150, 300))  # does not fit: after SPILL_AFTER the queue spools
+    assert queue.spool_stats().spooling
+    assert acks.watermark("f") == 0, "records 0-99 are neither delivered nor spooled"
+    queue.delivered(head)  # the worker delivered (and acked) its part
+    assert acks.watermark("f") == 300
+    queue.close()
+    queue.close_store()

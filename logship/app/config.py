@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.app.routes import routing_problems
 from logship.app.sink_registry import SinkSettingsUnion
 from logship.core.schema import ConfigPath, StrictModel, check_unique_names
 from logship.core.units import Duration
@@ -170,6 +171,7 @@ class Config(StrictModel):
                         f"metrics[{i}].inputs[{j}]: unknown input {name!r} "
                         f"(defined: {', '.join(sorted(inputs))})"
                     )
+        problems += routing_problems(self.inputs, self.sinks)
         problems += alert_problems(
             self.alerts, [s.name for s in self.sinks], self.inputs, self.parsers
         )

@@ -12,6 +12,7 @@ worker meets a disk that became read-only); `check` calls the same functions, so
 - the GeoIP databases of `enrich:` steps open (logship.app.enrich_wiring);
 - field names of your rules that clash with ECS objects (`user_agent` as a string: a warning,
   `logship.app.ecs_names`);
+- sinks no input routes to (`inputs[].sinks`): a warning;
 - `agent.kubernetes`: the kubeconfig loads (no service account without one: a warning, since a
   DaemonSet's config is usually checked outside its pod; the API itself is not contacted);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
@@ -41,6 +42,7 @@ from logship.app.config import Config, HttpSettings
 from logship.app.ecs_names import ecs_warnings
 from logship.app.enrich_wiring import database_problems
 from logship.app.http_endpoint import HttpEndpoint, listen_problem
+from logship.app.routes import unreachable_sinks
 from logship.state.data_dir import StartupError
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -72,6 +74,7 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     found += [Problem(m) for m in _tls_problems(config)]
     found += [Problem(m) for m in database_problems(config)]
     found += [Problem(m, fatal=False) for m in ecs_warnings(config)]
+    found += [Problem(m, fatal=False) for m in unreachable_sinks(config.inputs, config.sinks)]
     found += kube_problems(config)
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))

@@ -74,7 +74,7 @@ class Check:
     component: str
     ok: bool
     state: str
-    """running, idle, backpressure, failing, not_ready, stalled, dead, not_started."""
+    """running, idle, backpressure, failing, spooling, not_ready, stalled, dead, not_started."""
     detail: str = ""
     progress_age_s: float | None = None
     """Seconds since the component last showed progress (None when not tracked)."""
@@ -266,6 +266,15 @@ class Health:
     def _sink_ready(self, worker: WorkerView, live: Check) -> Check:
         if not live.ok or live.state == "not_started":
             return Check(live.component, False, live.state, live.detail, live.progress_age_s)
+        if (not worker.healthy or not worker.sink.ready) and worker.queue.absorbing:
+            # Its disk spool takes its records: nothing waits on it, the agent does its job.
+            return Check(
+                live.component,
+                True,
+                "spooling",
+                "records go to the disk spool: " + (worker.last_error or worker.sink.last_error),
+                live.progress_age_s,
+            )
         if not worker.healthy:
             return Check(
                 live.component,

@@ -13,6 +13,7 @@ from logship.tail.discovery import FileFinder
 from logship.tail.identity import fingerprint, head
 from logship.tail.pod_context import FilePod, PodBinding
 from logship.tail.reader import FileReader
+from logship.tail.routing import Route
 from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields
 from parsers.chain import ParserChain
@@ -54,6 +55,9 @@ class InputRuntime:
     """Folders (ending in a separator) of the agent's own state: never tailed."""
     encode: bool = False
     """Every sink of this input takes NDJSON: records are encoded right after parsing."""
+    routes: Sequence[Route] = ()
+    """Set only when a sink of the input has a `when`: then each sink gets its share of a chunk
+    (`logship.tail.routing`); otherwise every record goes to every queue in `queues`."""
     pods: PodBinding | None = None
     """Kubernetes metadata for its container files (`agent.kubernetes`), if configured."""
     finder: FileFinder = field(init=False)

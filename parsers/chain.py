@@ -274,9 +274,19 @@ def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any
             current = rec.get(key)
             if isinstance(current, dict) and isinstance(value, dict):
                 for k, v in value.items():
-                    current.setdefault(k, copying.deepcopy(v))
+                    current.setdefault(k, _tree_copy(v))
             else:
-                rec[key] = copying.deepcopy(value)
+                rec[key] = _tree_copy(value)
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of a JSON-like tree (dicts, lists, scalars): `copy.deepcopy` without its memo and
+    dispatch, several times faster on Kubernetes metadata merged into every record."""
+    if isinstance(value, dict):
+        return {k: _tree_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return copying.copy(value) if not isinstance(value, (str, int, float, bool)) else value
 
 
 class ChainInput(StampedInput, Protocol):

@@ -16,6 +16,7 @@ from logship.core.lines import Lines
 from logship.core.metrics import Metrics
 from logship.core.ndjson import encode_ndjson
 from logship.tail.files import RecordObserver, TailedFile
+from logship.tail.routing import ship_routed
 from logship.tail.stages import parse_events
 
 
@@ -29,6 +30,7 @@ class InputMetrics:
     records_unmatched: Any
     partial_lines_flushed: Any
     bytes_truncated: Any
+    records_unrouted: Any
 
     @classmethod
     def of(cls, metrics: Metrics, name: str) -> InputMetrics:
@@ -40,6 +42,7 @@ class InputMetrics:
             metrics.records_unmatched.labels(name),
             metrics.partial_lines_flushed.labels(name),
             metrics.bytes_truncated.labels(name),
+            metrics.records_unrouted.labels(name),
         )
 
 
@@ -69,7 +72,8 @@ class Shipper:
             m.bytes_truncated.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
-        entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
+        chain = inp.chain if tf.chain is None else tf.chain  # a pod's annotations may choose
+        entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
         m.lines_read.inc(len(lines))
         if flushed and lines.texts:
             m.partial_lines_flushed.inc(len(lines))
@@ -86,6 +90,11 @@ class Shipper:
         for observer in self.observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end
+        if inp.routes and entries:  # some sink has a `when`: each gets its share
+            ship_routed(
+                self.acks, tf.key, lines, entries, inp.routes, inp.encode, m.records_unrouted
+            )
+            return
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
         if not entries:
             return

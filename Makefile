@@ -43,17 +43,18 @@ test: lint ## lint, then the test suite without the slow and soak tests
 test-all: lint ## the whole suite, slow tests included
 	$(BIN)/python -m pytest -m 'not soak'; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: $(DEV) ## every benchmark scenario (~6 min; the first run installs rsyslog, syslog-ng)
+bench: $(DEV) ## every benchmark scenario (~15 min; the first run installs rsyslog, syslog-ng, Filebeat, otelcol)
 	$(BIN)/python benchmarks/suite.py
 
 bench-quick: $(DEV) ## the suite on 100,000 lines: a smoke test of every scenario
 	$(BIN)/python benchmarks/suite.py --quick
 
-bench-peers: $(DEV) ## logship vs rsyslog vs syslog-ng on 1,000,000 nginx lines
-	$(BIN)/python benchmarks/suite.py peers
+bench-peers: $(DEV) ## logship vs rsyslog, syslog-ng, Filebeat, otelcol: 1M lines to file and to Kafka
+	$(BIN)/python benchmarks/suite.py peers peers-kafka
 
 # One scenario: make bench-null, bench-file, bench-kafka, bench-elasticsearch, bench-files,
-# bench-multiline, bench-workers, bench-json, bench-latency, bench-peers
+# bench-multiline, bench-workers, bench-json, bench-latency, bench-peers (file and Kafka races;
+# bench-peers-kafka for the Kafka race alone)
 # (see `python benchmarks/suite.py --help`).
 bench-%: $(DEV)
 	$(BIN)/python benchmarks/suite.py $*

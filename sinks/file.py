@@ -7,7 +7,7 @@ import errno
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, PlainSerializer
 from logship.core.batch import Batch
 from logship.core.durable import write_all
 from logship.core.metrics import Metrics
+from logship.core.progress import Delivery, Progress, ProgressSource
 from logship.core.schema import ConfigPath
 from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
 
@@ -54,6 +55,9 @@ class FileSinkSettings(SinkSettings):
         int, BeforeValidator(_octal), PlainSerializer(lambda mode: f"{mode:04o}", when_used="json")
     ] = 0o640
     """Permissions of a newly created output file: an octal string like "0640" (or an integer)."""
+    delivery: Delivery = "at_least_once"
+    """`exactly_once`: the registry records the file's length with each checkpoint, and a
+    restart cuts the file back to it, so a crash never leaves a line twice."""
 
 
 class FileSink:
@@ -90,6 +94,8 @@ class FileSink:
         self.settings = settings
         self.path = settings.path
         self._fd: int | None = None
+        self._progress: ProgressSource | None = None
+        self._state: tuple[Progress, dict[str, int]] | None = None
 
     def _open(self) -> int:
         if self._fd is None:
@@ -155,6 +161,7 @@ class FileSink:
                 if exc.errno == errno.ENOSPC:
                     return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
                 return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
+            length = size_before + len(data)
         if self.settings.fsync:
             # Outside the lock: other workers' appends need not wait for our disk flush (which
             # flushes theirs too). A failed fsync cannot be rolled back safely once others may
@@ -163,7 +170,65 @@ class FileSink:
                 os.fsync(fd)
             except OSError as exc:
                 return SendResult(Outcome.RETRY, reason=f"cannot fsync {self.path}: {exc.strerror}")
+        if self._progress is not None:
+            # Noted before the worker acknowledges the batch: the pipeline's next checkpoint
+            # saves this length with exactly these watermarks (sinks.file: exactly_once).
+            self._state = (
+                self._progress.after(batch),
+                {"length": length, "inode": os.fstat(fd).st_ino},
+            )
         return DELIVERED
+
+    # --- exactly once (logship.core.progress.LengthSink) -----------------------------------
+
+    def bind_progress(self, source: ProgressSource) -> None:
+        """Each delivered send from now on notes the progress it makes with the file's length."""
+        self._progress = source
+
+    def durable_state(self) -> tuple[Progress, dict[str, int]] | None:
+        """The last delivered batch's progress and the file's length just after it."""
+        return self._state
+
+    def restore_state(self, state: Mapping[str, int] | None) -> dict[str, int]:
+        """Cuts the file back to the length saved with the checkpoint, before anything is appended.
+
+        What lies past it was written but never checkpointed: those lines are read and written
+        again. A file that is not the one the length was saved for (another inode), or shorter
+        than it, was changed by something else: it is left alone, and said so.
+        """
+        fd = self._open()
+        with _locked(fd):
+            st = os.fstat(fd)
+            if state is None:
+                if st.st_size:
+                    log.warning(
+                        "No saved length for the output file (first exactly_once run, or the "
+                        "data folder is new): appending to it as it is.",
+                        extra={"sink": self.name, "path": str(self.path), "size": st.st_size},
+                    )
+            elif state.get("inode") != st.st_ino or st.st_size < state["length"]:
+                log.error(
+                    "Output file was replaced or shortened by something else since the last "
+                    "checkpoint; left as it is (lines may be missing or twice in it).",
+                    extra={
+                        "sink": self.name,
+                        "path": str(self.path),
+                        "size": st.st_size,
+                        "saved_length": state["length"],
+                    },
+                )
+            elif st.st_size > state["length"]:
+                os.ftruncate(fd, state["length"])
+                os.fsync(fd)
+                log.info(
+                    "Output file cut back to its checkpointed length (lines past it are re-sent).",
+                    extra={
+                        "sink": self.name,
+                        "path": str(self.path),
+                        "bytes_removed": st.st_size - state["length"],
+                    },
+                )
+            return {"length": os.fstat(fd).st_size, "inode": st.st_ino}
 
     def _roll_back(self, fd: int, size: int) -> None:
         try:

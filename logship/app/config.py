@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.app.exactly_once import delivery_problems
 from logship.app.sink_registry import SinkSettingsUnion
 from logship.core.schema import ConfigPath, StrictModel, check_unique_names
 from logship.core.units import Duration
@@ -167,6 +168,7 @@ class Config(StrictModel):
                         f"metrics[{i}].inputs[{j}]: unknown input {name!r} "
                         f"(defined: {', '.join(sorted(inputs))})"
                     )
+        problems += delivery_problems(self.sinks, self.agent.workers)
         problems += alert_problems(
             self.alerts, [s.name for s in self.sinks], self.inputs, self.parsers
         )

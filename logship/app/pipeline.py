@@ -14,6 +14,7 @@ from pathlib import Path
 
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
+from logship.app.exactly_once import ExactlyOnce
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.preflight import raise_problems
 from logship.app.sink_registry import build_sink
@@ -75,6 +76,11 @@ class Pipeline:
             )
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
+
+        self.exactly_once = ExactlyOnce(
+            config.sinks, self.sinks, self.acks, config.agent.host_name, shard
+        )
+        """Sinks with `delivery: exactly_once` and what the pipeline does for them."""
 
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
@@ -223,15 +229,21 @@ class Pipeline:
             except CheckpointError as exc:
                 raise StartupError(str(exc)) from None
         try:
-            self.registry = FileRegistry(self.store.load())
+            saved = self.store.load()
         except CheckpointError as exc:
             raise StartupError(str(exc)) from None
-        self.tailer.registry = self.registry
         for index, sink in enumerate(self.sinks):
             try:
                 sink.healthcheck()
             except SinkError as exc:
                 raise StartupError(f"sinks[{index}] ({sink.name}): {exc}") from None
+        try:
+            saved = self.exactly_once.open(saved, self.store.sink_states)
+        except (SinkError, OSError) as exc:
+            raise StartupError(f"exactly_once: {exc}") from None
+        self.registry = FileRegistry(saved)
+        self.exactly_once.bind_registry(self.registry)
+        self.tailer.registry = self.registry
         if self.http is not None:
             self.http = bind_or_disable(self.http, self.config.agent.http)
 
@@ -304,7 +316,8 @@ class Pipeline:
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""
         try:
-            written = self.store.save(self.registry.checkpoints(self.acks.watermarks()))
+            entries, sink_states = self.exactly_once.checkpoint(self.registry)
+            written = self.store.save(entries, sink_states)
         except CheckpointError as exc:
             self.metrics.checkpoint_errors.inc()
             log.error("Checkpoint write failed.", extra={"error": str(exc)})

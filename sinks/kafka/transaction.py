@@ -1,0 +1,190 @@
+"""Exactly-once into Kafka: each batch in one transaction with the checkpoints it advances.
+
+One send = one transaction: `begin`, produce the batch (the sink's usual path, every delivery
+report awaited), then the progress records (opaque checkpoint messages from the pipeline) to the
+offsets topic, then `commit`. A send is acknowledged only once its transaction is committed, so
+the agent's own acknowledgement flow is unchanged and a failed send simply aborts and retries:
+`read_committed` consumers never see an aborted batch, and the offsets topic never holds a
+checkpoint whose records are not committed.
+
+The producer's `transactional.id` is `logship-<scope>-<sink name>` (scope: the host name, and the
+worker for one of several), stable across restarts: a restarted agent takes it over, which
+aborts whatever transaction the dead one left open. A second agent with the same identity does
+the same to a live one, which is then *fenced*: every later call fails, and the sink reports
+`fatal` so that the agent stops rather than compete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from logship.core.batch import Batch
+from logship.core.progress import ProgressSource
+from logship.core.sink import Outcome, SendResult
+from sinks.kafka.classify import explain
+from sinks.kafka.config import KafkaSinkSettings
+from sinks.kafka.producer import ProducerKeeper, kafka_error
+
+log = logging.getLogger("sinks.kafka.sink")
+
+FENCED_CODES = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
+"""Errors that mean another producer took the transactional.id over."""
+
+_COMMIT_SLICE = 5.0
+"""Seconds per commit / abort attempt; retriable failures are retried until the deadline."""
+
+
+def transactional_id(scope: str, sink_name: str) -> str:
+    """The producer's transactional.id: stable for one agent identity, worker and sink."""
+    return f"logship-{scope}-{sink_name}"
+
+
+class Transactions:
+    """The transactional side of one Kafka sink: initialisation, one transaction per send, fencing."""
+
+    def __init__(self, settings: KafkaSinkSettings, keeper: ProducerKeeper) -> None:
+        self.settings = settings
+        self.keeper = keeper
+        self.source: ProgressSource | None = None
+        self.transactional_id = ""
+        self.fatal = ""
+        """Set once fenced: the message the agent stops with."""
+        self._initialised: Producer | None = None
+
+    def bind(self, source: ProgressSource) -> None:
+        """Takes the agent's identity; producers made from now on are transactional."""
+        self.source = source
+        self.transactional_id = transactional_id(source.scope, self.settings.name)
+        self.keeper.config["transactional.id"] = self.transactional_id
+        self.keeper.discard("the transactional identity was set")
+
+    def blocked(self) -> str:
+        """Why no send may happen ("" when one may): fenced, seen here or by the keeper."""
+        error = self.keeper.fatal
+        if error is not None and error.code() in FENCED_CODES and not self.fatal:
+            self._note(KafkaException(error))
+        return self.fatal
+
+    def initialise(self, producer: Producer, timeout: float) -> None:
+        """`init_transactions` once per producer: fences an older holder of the id and aborts
+        its open transaction. Raises KafkaException."""
+        if self._initialised is producer:
+            return
+        try:
+            producer.init_transactions(timeout)
+        except KafkaException as exc:
+            self._note(exc)
+            raise
+        self._initialised = producer
+        log.info(
+            "Kafka transactions initialised.",
+            extra={"sink": self.settings.name, "transactional_id": self.transactional_id},
+        )
+
+    def send(
+        self,
+        producer: Producer,
+        batch: Batch,
+        deadline: float,
+        produce: Callable[[], SendResult],
+    ) -> SendResult:
+        """Runs `produce` (the sink's send of `batch`) inside a transaction that also holds the
+        batch's progress records; commits only a send that delivered every record."""
+        if self.fatal:
+            return SendResult(Outcome.RETRY, reason=self.fatal)
+        try:
+            self.initialise(producer, max(1.0, deadline - time.monotonic()))
+            producer.begin_transaction()
+        except KafkaException as exc:
+            return self._failed(producer, exc, "cannot begin a Kafka transaction")
+        result = produce()
+        if result.outcome is not Outcome.DELIVERED or result.rejected:
+            return self._abort(producer, batch, result, deadline)
+        assert self.source is not None
+        progress = self.source.after(batch)
+        try:
+            for key, value in progress.records:
+                producer.produce(self.settings.offsets_topic, value, key)
+            self._commit(producer, deadline)
+        except (KafkaException, BufferError) as exc:
+            if isinstance(exc, BufferError):
+                exc = KafkaException(KafkaError(KafkaError._QUEUE_FULL))
+            failed = self._failed(producer, exc, "cannot commit the Kafka transaction")
+            return self._abort(producer, batch, failed, deadline)
+        self.source.committed(progress)
+        return result
+
+    def _commit(self, producer: Producer, deadline: float) -> None:
+        while True:
+            try:
+                producer.commit_transaction(
+                    min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
+                )
+                return
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error is None or not error.retriable() or time.monotonic() >= deadline:
+                    raise
+                # Retriable: the outcome is not known yet; committing again is the way to learn it.
+
+    def _abort(
+        self, producer: Producer, batch: Batch, result: SendResult, deadline: float
+    ) -> SendResult:
+        """Aborts the transaction; every record not rejected for good is to be sent again."""
+        if not self.fatal:
+            try:
+                while True:
+                    try:
+                        producer.abort_transaction(
+                            min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
+                        )
+                        break
+                    except KafkaException as exc:
+                        error = kafka_error(exc)
+                        if error is None or not error.retriable() or time.monotonic() >= deadline:
+                            raise
+            except KafkaException as exc:
+                self._failed(producer, exc, "cannot abort a Kafka transaction")
+        rejected = {i for i, _ in result.rejected}
+        retry = [i for i in range(len(batch)) if i not in rejected]
+        if not retry:
+            # Everything was rejected for good: nothing to commit, the batch is dead-lettered.
+            return SendResult(Outcome.DELIVERED, rejected=result.rejected)
+        return SendResult(
+            Outcome.RETRY,
+            reason=self.fatal or result.reason or "the Kafka transaction was aborted",
+            retry_only=retry,
+            rejected=result.rejected,
+            retry_after=result.retry_after,
+        )
+
+    def _failed(self, producer: Producer, exc: KafkaException, what: str) -> SendResult:
+        """A transactional call failed: fenced, fatal (new producer next time) or transient."""
+        self._note(exc)
+        error = kafka_error(exc)
+        if error is not None and error.fatal() and not self.fatal:
+            self.keeper.fatal = error  # the keeper makes a new producer before the next send
+            self._initialised = None
+        return SendResult(Outcome.RETRY, reason=self.fatal or self._describe(exc, what))
+
+    def _note(self, exc: KafkaException) -> None:
+        error = kafka_error(exc)
+        if error is None or error.code() not in FENCED_CODES or self.fatal:
+            return
+        self.fatal = (
+            f"Kafka sink {self.settings.name!r} was fenced: another agent took over the "
+            f"transactional.id {self.transactional_id!r} (the same agent.host_name and worker). "
+            f"This agent stops; give each agent its own agent.host_name."
+        )
+        log.error(self.fatal, extra={"sink": self.settings.name, "error": explain(error)})
+
+    @staticmethod
+    def _describe(exc: BaseException, what: str) -> str:
+        error = kafka_error(exc)
+        return f"{what}: {explain(error) if error is not None else exc}"

@@ -244,6 +244,10 @@ class Pipeline:
         self.registry = FileRegistry(saved)
         self.exactly_once.bind_registry(self.registry)
         self.tailer.registry = self.registry
+        if self.exactly_once.lengths and not self.checkpoint():
+            # The output's length at start must be on disk before anything is appended: a
+            # crash before the first checkpoint would otherwise leave lines twice.
+            raise StartupError("exactly_once: cannot save the output file's length; see above")
         if self.http is not None:
             self.http = bind_or_disable(self.http, self.config.agent.http)
 

@@ -11,10 +11,13 @@ import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+
+import pytest
 
 from tests.doubles.es_server import EsServer
 from tests.doubles.kafka_mock import _QUIET as QUIET
+from tests.doubles.tansu import Tansu, tansu_binary
 from tests.harness import wait_until
 from tests.prove.ledger import N_FIELD, Ledger
 from tests.prove.slow_kafka import SlowMockKafka
@@ -63,12 +66,16 @@ class FileTarget:
 
     name = "file"
 
-    def __init__(self, root: Path, disk_size: str | None = None) -> None:
+    def __init__(
+        self, root: Path, disk_size: str | None = None, delivery: str = "at_least_once"
+    ) -> None:
+        self.delivery = delivery
         self.folder = root / "out"
         self.disk = SmallDisk(self.folder, disk_size).mount() if disk_size else None
         self.path = self.folder / "logs.ndjson"
         self._numbers: array[int] = array("q")
         self._offset = 0
+        self._last = b""
         self._at_up = 0
         self._lock = threading.Lock()
 
@@ -79,13 +86,22 @@ class FileTarget:
             "path": str(self.path),
             "batch": BATCH,
             "retry": RETRY,
+            "delivery": self.delivery,
         }
 
     def numbers(self) -> array[int]:
-        """Reads what was appended since the last call (complete lines only)."""
+        """Reads what was appended since the last call (complete lines only).
+
+        With exactly_once, a restart may cut the file back (lines written but never
+        checkpointed) and write on from there: when the bytes last read are not there any
+        more, the numbers are read again from the start."""
         with self._lock:
             try:
                 with self.path.open("rb") as f:
+                    if self._offset and self._changed(f):
+                        self._numbers = array("q")
+                        self._offset = 0
+                        self._last = b""
                     f.seek(self._offset)
                     data = f.read()
             except FileNotFoundError:
@@ -93,8 +109,14 @@ class FileTarget:
             end = data.rfind(b"\n") + 1
             if end:
                 self._numbers.extend(int(m) for m in N_FIELD.findall(data, 0, end))
+                self._last = (self._last + data[:end])[-4096:]
                 self._offset += end
             return self._numbers
+
+    def _changed(self, f: BinaryIO) -> bool:
+        """True if the bytes before the read offset are not the ones read there."""
+        f.seek(self._offset - len(self._last))
+        return f.read(len(self._last)) != self._last
 
     def settle(self) -> None:
         pass  # the agent's writes are done when its process is
@@ -131,14 +153,21 @@ class KafkaTarget:
     name = "kafka"
     PARTITIONS = 4
 
-    def __init__(self) -> None:
+    def __init__(self, delivery: str = "at_least_once", tansu: Path | None = None) -> None:
         from confluent_kafka import Consumer
 
-        self.kafka = SlowMockKafka().start()
-        self.kafka.create_topic("logs", self.PARTITIONS)
+        self.delivery = delivery
+        self.kafka: SlowMockKafka | Tansu
+        if tansu is None:
+            self.kafka = SlowMockKafka().start()
+            self.kafka.create_topic("logs", self.PARTITIONS)
+        else:
+            self.kafka = Tansu(tansu).start()
+            create_topic(self.kafka.bootstrap_servers, "logs", self.PARTITIONS)
         self._numbers: array[int] = array("q")
         self._positions: array[int] = array("q")
         self._read_to = [0] * self.PARTITIONS
+        self._position = [0] * self.PARTITIONS
         """(partition << 48 | offset) of each record, in the order of `_numbers`."""
         self._error: str | None = None
         self._stop = threading.Event()
@@ -148,6 +177,7 @@ class KafkaTarget:
                 "bootstrap.servers": servers,
                 "group.id": "prove-reader",
                 "enable.auto.commit": False,
+                "isolation.level": "read_committed",
                 "auto.offset.reset": "error",
                 "fetch.wait.max.ms": 50,
                 "logger": QUIET,
@@ -167,6 +197,7 @@ class KafkaTarget:
             "topic": "logs",
             "batch": BATCH,
             "retry": RETRY,
+            "delivery": self.delivery,
             "message_timeout": "5s",
             "producer_options": {"request.timeout.ms": 3000, "reconnect.backoff.max.ms": 500},
         }
@@ -175,9 +206,8 @@ class KafkaTarget:
         from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
         consumer = self._consumer
-        consumer.assign(
-            [TopicPartition("logs", p, OFFSET_BEGINNING) for p in range(self.PARTITIONS)]
-        )
+        assignment = [TopicPartition("logs", p, OFFSET_BEGINNING) for p in range(self.PARTITIONS)]
+        consumer.assign(assignment)
         try:
             while not self._stop.is_set():
                 found = []
@@ -199,6 +229,10 @@ class KafkaTarget:
                 self._numbers.extend(found)
                 for p in where:
                     self._read_to[p >> 48] = (p & _OFFSET_MASK) + 1
+                if self.delivery == "exactly_once":
+                    # Transaction markers take offsets but are never delivered: the position,
+                    # which moves past them, says how far the reader got.
+                    self._position = [tp.offset for tp in consumer.position(assignment)]
         finally:
             consumer.close()
 
@@ -244,6 +278,9 @@ class KafkaTarget:
 
     def settle(self) -> None:
         """Waits until the reader has every record the broker appended, and no more arrive."""
+        if self.delivery == "exactly_once":
+            self._settle_positions()
+            return
         while True:
             appended = self.appended()
             wait_until(
@@ -255,17 +292,37 @@ class KafkaTarget:
             if self.appended() == appended:
                 return
 
+    def _settle_positions(self) -> None:
+        """settle() with transactions: per partition, the reader's position reaches the end."""
+        while True:
+            marks = self.high_watermarks()
+            wait_until(
+                lambda marks=marks: (
+                    self.numbers() is not None
+                    and all(got >= mark for got, mark in zip(self._position, marks, strict=True))
+                ),
+                timeout=120,
+                message=f"the reader to reach the high watermarks {marks}",
+            )
+            time.sleep(0.3)  # a produce request sent just before the kill may still be appended
+            if self.high_watermarks() == marks:
+                return
+
+    def _mock(self) -> SlowMockKafka:
+        assert isinstance(self.kafka, SlowMockKafka), "only the mock cluster can do that"
+        return self.kafka
+
     def down(self) -> None:
-        self.kafka.broker_down()
+        self._mock().broker_down()
 
     def up(self) -> None:
-        self.kafka.broker_up()
+        self._mock().broker_up()
 
     def slow(self) -> None:
-        self.kafka.slow(2000)
+        self._mock().slow(2000)
 
     def fast(self) -> None:
-        self.kafka.slow(0)
+        self._mock().slow(0)
 
     def close(self) -> None:
         self._stop.set()
@@ -335,10 +392,30 @@ class ElasticsearchTarget:
         self.server.stop()
 
 
+def create_topic(servers: str, topic: str, partitions: int) -> None:
+    """Creates a topic with the admin API (Tansu; the mock cluster has its own command)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": servers, "logger": QUIET})
+    admin.create_topics([NewTopic(topic, partitions)])[topic].result(timeout=30)
+
+
 def make_target(name: str, root: Path, ledger: Ledger, disk_size: str | None = None) -> Target:
-    """The target of a sink type; a file target on a small disk of its own when `disk_size`."""
+    """The target of a sink type; a file target on a small disk of its own when `disk_size`.
+
+    `file-eos` and `kafka-eos` are the sinks with `delivery: exactly_once`; `tansu-eos` is
+    Kafka exactly-once into Tansu (skipped when Tansu is not installed)."""
     if name == "file":
         return FileTarget(root, disk_size)
+    if name == "file-eos":
+        return FileTarget(root, disk_size, delivery="exactly_once")
     if name == "kafka":
         return KafkaTarget()
+    if name == "kafka-eos":
+        return KafkaTarget(delivery="exactly_once")
+    if name == "tansu-eos":
+        binary = tansu_binary()
+        if binary is None:
+            pytest.skip("Tansu is not installed (make tansu)")
+        return KafkaTarget(delivery="exactly_once", tansu=binary)
     return ElasticsearchTarget(ledger)

@@ -161,7 +161,7 @@ class FileSink:
                 if exc.errno == errno.ENOSPC:
                     return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
                 return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
-            length = size_before + len(data)
+            covered = size_before + batch.covered_bytes(data)
         if self.settings.fsync:
             # Outside the lock: other workers' appends need not wait for our disk flush (which
             # flushes theirs too). A failed fsync cannot be rolled back safely once others may
@@ -170,12 +170,13 @@ class FileSink:
                 os.fsync(fd)
             except OSError as exc:
                 return SendResult(Outcome.RETRY, reason=f"cannot fsync {self.path}: {exc.strerror}")
-        if self._progress is not None:
+        if self._progress is not None and batch.tickets:
             # Noted before the worker acknowledges the batch: the pipeline's next checkpoint
-            # saves this length with exactly these watermarks (sinks.file: exactly_once).
+            # saves these watermarks with the length up to the last record they cover (records
+            # past it, the head of a chunk split across sends, are cut after a crash).
             self._state = (
                 self._progress.after(batch),
-                {"length": length, "inode": os.fstat(fd).st_ino},
+                {"length": covered, "inode": os.fstat(fd).st_ino},
             )
         return DELIVERED
 

@@ -125,6 +125,11 @@ class ExactlyOnce:
         when it has delivered nothing yet, no acknowledgement of a delivered batch can be in them.
         """
         marks = self.acks.watermarks()
+        for _, transactional in self.transactional:
+            # Acknowledgements can precede the commit (records carried in an open
+            # transaction): the registry holds only what is committed.
+            committed = transactional.last_committed()
+            marks = dict(committed.watermarks) if committed is not None else {}
         if not self.lengths:
             return registry.checkpoints(marks), None
         states: dict[str, dict[str, int]] = {}

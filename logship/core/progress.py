@@ -68,6 +68,10 @@ class TransactionalSink(Protocol):
         the committed progress records under `key_prefix`, the latest per key. Raises
         SinkError when they cannot be read."""
 
+    def last_committed(self) -> Progress | None:
+        """The progress of its last committed transaction (None before the first): the local
+        registry never holds more, so it is never ahead of what is committed."""
+
     @property
     def fatal(self) -> str:
         """Why the sink cannot go on ("" while it can)."""

@@ -26,7 +26,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logship.core.batch import Batch
-from logship.core.progress import ProgressSource
+from logship.core.progress import Progress, ProgressSource
 from logship.core.record import LogEntry
 from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.kafka.classify import classify, explain, is_fatal
@@ -169,7 +169,7 @@ class KafkaSink:
                 )
             if txn is not None:
                 return txn.send(
-                    producer, batch, deadline, lambda: self._send(producer, batch, deadline)
+                    producer, batch, deadline, lambda part: self._send(producer, part, deadline)
                 )
             return self._send(producer, batch, deadline)
 
@@ -202,6 +202,10 @@ class KafkaSink:
                 f"{text}; the agent needs Kafka reachable at start-up in this mode"
             ) from None
 
+    def last_committed(self) -> Progress | None:
+        """The progress of the last committed transaction (the local registry's ceiling)."""
+        return self.transactions.last_committed if self.transactions is not None else None
+
     @property
     def fatal(self) -> str:
         """Set once fenced by another agent with the same transactional.id."""
@@ -226,6 +230,8 @@ class KafkaSink:
             producer = self.producer.take()
             if producer is None:
                 return
+            if self.transactions is not None:
+                self.transactions.end(producer, timeout)
             left = self.producer.serve(
                 producer.flush, max(0.0, timeout - (time.monotonic() - started))
             )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logship.core.batch import Batch
-from logship.core.progress import ProgressSource
+from logship.core.progress import Progress, ProgressSource
 from logship.core.sink import Outcome, SendResult
 from sinks.kafka.classify import explain
 from sinks.kafka.config import KafkaSinkSettings
@@ -56,6 +56,12 @@ class Transactions:
         self.fatal = ""
         """Set once fenced: the message the agent stops with."""
         self._initialised: Producer | None = None
+        self._open = False
+        """A transaction is open on the current producer."""
+        self._carry: Batch | None = None
+        """Records produced into the open transaction that no committed progress covers yet."""
+        self.last_committed: Progress | None = None
+        """The progress of the last committed transaction: what the local registry may hold."""
 
     def bind(self, source: ProgressSource) -> None:
         """Takes the agent's identity; producers made from now on are transactional."""
@@ -76,6 +82,7 @@ class Transactions:
         its open transaction. Raises KafkaException."""
         if self._initialised is producer:
             return
+        self._open = False  # a new producer: nothing is open on it
         try:
             producer.init_transactions(timeout)
         except KafkaException as exc:
@@ -92,20 +99,87 @@ class Transactions:
         producer: Producer,
         batch: Batch,
         deadline: float,
-        produce: Callable[[], SendResult],
+        produce: Callable[[Batch], SendResult],
     ) -> SendResult:
-        """Runs `produce` (the sink's send of `batch`) inside a transaction that also holds the
-        batch's progress records; commits only a send that delivered every record."""
+        """Sends `batch` with `produce` (the sink's own send) in transactions that also hold the
+        progress the batch's tickets make.
+
+        The records the tickets cover are committed with that progress. Records past them (the
+        head of a chunk split across sends, whose tickets come with the next batch) are
+        produced into a transaction left open, and committed with the next batch's progress;
+        the sink keeps them (`_carry`) to produce them again if that transaction aborts.
+        Records rejected for good are left out of a second attempt at once, so that the worker
+        gets them as `rejected` of a delivered batch and never resends a ticketless subset.
+        """
         if self.fatal:
             return SendResult(Outcome.RETRY, reason=self.fatal)
+        covered = len(batch) - batch.untracked
+        head, tail = (batch, None) if not batch.untracked else batch.split(covered)
+        rejected: list[tuple[int, str]] = []
+        if covered or batch.tickets:
+            keep = list(range(covered))
+            while True:
+                part = head if len(keep) == covered else head.subset(keep)
+                result = self._commit_part(producer, part, batch, deadline, produce)
+                if _clean(result):
+                    break
+                newly = [(keep[i], why) for i, why in result.rejected]
+                if result.outcome is Outcome.RETRY or not newly:
+                    # Transient: the whole batch again, tickets and all (rejects are found again).
+                    return SendResult(
+                        Outcome.RETRY, reason=result.reason, retry_after=result.retry_after
+                    )
+                rejected += newly
+                dropped = {i for i, _ in newly}
+                keep = [i for i in keep if i not in dropped]
+        if tail is not None:
+            result = self._open_part(producer, tail, deadline, produce)
+            if not _clean(result):
+                return SendResult(
+                    Outcome.RETRY,
+                    reason=result.reason or "the Kafka transaction was aborted",
+                    retry_only=list(range(covered, len(batch))),
+                    rejected=rejected,
+                    retry_after=result.retry_after,
+                )
+        return SendResult(Outcome.DELIVERED, rejected=rejected)
+
+    def _begin(
+        self, producer: Producer, deadline: float, produce: Callable[[Batch], SendResult]
+    ) -> SendResult | None:
+        """Opens a transaction unless one is open (producing the carried records again into a
+        new one); a SendResult when that failed."""
+        if self._open:
+            return None
         try:
             self.initialise(producer, max(1.0, deadline - time.monotonic()))
             producer.begin_transaction()
         except KafkaException as exc:
             return self._failed(producer, exc, "cannot begin a Kafka transaction")
-        result = produce()
-        if result.outcome is not Outcome.DELIVERED or result.rejected:
-            return self._abort(producer, batch, result, deadline)
+        self._open = True
+        if self._carry is not None:
+            result = produce(self._carry)
+            if not _clean(result):
+                self._abort(producer, deadline)
+                return SendResult(Outcome.RETRY, reason=result.reason or "cannot produce")
+        return None
+
+    def _commit_part(
+        self,
+        producer: Producer,
+        part: Batch,
+        batch: Batch,
+        deadline: float,
+        produce: Callable[[Batch], SendResult],
+    ) -> SendResult:
+        """Produces `part` and the progress of `batch`, and commits them (with any carry)."""
+        failed = self._begin(producer, deadline, produce)
+        if failed is not None:
+            return failed
+        result = produce(part) if len(part) else SendResult(Outcome.DELIVERED)
+        if not _clean(result):
+            self._abort(producer, deadline)
+            return result
         assert self.source is not None
         progress = self.source.after(batch)
         try:
@@ -116,8 +190,30 @@ class Transactions:
             if isinstance(exc, BufferError):
                 exc = KafkaException(KafkaError(KafkaError._QUEUE_FULL))
             failed = self._failed(producer, exc, "cannot commit the Kafka transaction")
-            return self._abort(producer, batch, failed, deadline)
+            self._abort(producer, deadline)
+            return failed
+        self._open = False
+        self._carry = None
+        self.last_committed = progress
         self.source.committed(progress)
+        return result
+
+    def _open_part(
+        self,
+        producer: Producer,
+        part: Batch,
+        deadline: float,
+        produce: Callable[[Batch], SendResult],
+    ) -> SendResult:
+        """Produces records no ticket covers yet into the open transaction, and carries them."""
+        failed = self._begin(producer, deadline, produce)
+        if failed is not None:
+            return failed
+        result = produce(part)
+        if not _clean(result):
+            self._abort(producer, deadline)
+            return result
+        self._carry = part if self._carry is None else Batch.merge([self._carry, part])
         return result
 
     def _commit(self, producer: Producer, deadline: float) -> None:
@@ -133,36 +229,29 @@ class Transactions:
                     raise
                 # Retriable: the outcome is not known yet; committing again is the way to learn it.
 
-    def _abort(
-        self, producer: Producer, batch: Batch, result: SendResult, deadline: float
-    ) -> SendResult:
-        """Aborts the transaction; every record not rejected for good is to be sent again."""
-        if not self.fatal:
-            try:
-                while True:
-                    try:
-                        producer.abort_transaction(
-                            min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
-                        )
-                        break
-                    except KafkaException as exc:
-                        error = kafka_error(exc)
-                        if error is None or not error.retriable() or time.monotonic() >= deadline:
-                            raise
-            except KafkaException as exc:
-                self._failed(producer, exc, "cannot abort a Kafka transaction")
-        rejected = {i for i, _ in result.rejected}
-        retry = [i for i in range(len(batch)) if i not in rejected]
-        if not retry:
-            # Everything was rejected for good: nothing to commit, the batch is dead-lettered.
-            return SendResult(Outcome.DELIVERED, rejected=result.rejected)
-        return SendResult(
-            Outcome.RETRY,
-            reason=self.fatal or result.reason or "the Kafka transaction was aborted",
-            retry_only=retry,
-            rejected=result.rejected,
-            retry_after=result.retry_after,
-        )
+    def _abort(self, producer: Producer, deadline: float) -> None:
+        """Aborts the open transaction (the carry stays, to be produced again)."""
+        self._open = False
+        if self.fatal:
+            return
+        try:
+            while True:
+                try:
+                    producer.abort_transaction(
+                        min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
+                    )
+                    return
+                except KafkaException as exc:
+                    error = kafka_error(exc)
+                    if error is None or not error.retriable() or time.monotonic() >= deadline:
+                        raise
+        except KafkaException as exc:
+            self._failed(producer, exc, "cannot abort a Kafka transaction")
+
+    def end(self, producer: Producer, timeout: float) -> None:
+        """At close: aborts a transaction left open (its lines were never acknowledged)."""
+        if self._open and self._initialised is producer:
+            self._abort(producer, time.monotonic() + timeout)
 
     def _failed(self, producer: Producer, exc: KafkaException, what: str) -> SendResult:
         """A transactional call failed: fenced, fatal (new producer next time) or transient."""
@@ -188,3 +277,8 @@ class Transactions:
     def _describe(exc: BaseException, what: str) -> str:
         error = kafka_error(exc)
         return f"{what}: {explain(error) if error is not None else exc}"
+
+
+def _clean(result: SendResult) -> bool:
+    """Every record delivered, none rejected."""
+    return result.outcome is Outcome.DELIVERED and not result.rejected

@@ -278,6 +278,9 @@ class KafkaTarget:
 
     def settle(self) -> None:
         """Waits until the reader has every record the broker appended, and no more arrive."""
+        if isinstance(self.kafka, Tansu):
+            self._settle_quiet()
+            return
         if self.delivery == "exactly_once":
             self._settle_positions()
             return
@@ -291,6 +294,14 @@ class KafkaTarget:
             time.sleep(0.3)  # a produce request sent just before the kill may still be appended
             if self.appended() == appended:
                 return
+
+    def _settle_quiet(self) -> None:
+        """settle() on Tansu, whose high watermarks are wrong (reported 0 here): the agent is
+        dead, so once the reader has seen nothing new for a second it has everything."""
+        last = -1
+        while len(self.numbers()) != last:
+            last = len(self.numbers())
+            time.sleep(1.0)
 
     def _settle_positions(self) -> None:
         """settle() with transactions: per partition, the reader's position reaches the end."""

@@ -167,7 +167,6 @@ class KafkaTarget:
         self._numbers: array[int] = array("q")
         self._positions: array[int] = array("q")
         self._read_to = [0] * self.PARTITIONS
-        self._position = [0] * self.PARTITIONS
         """(partition << 48 | offset) of each record, in the order of `_numbers`."""
         self._error: str | None = None
         self._stop = threading.Event()
@@ -229,10 +228,6 @@ class KafkaTarget:
                 self._numbers.extend(found)
                 for p in where:
                     self._read_to[p >> 48] = (p & _OFFSET_MASK) + 1
-                if self.delivery == "exactly_once":
-                    # Transaction markers take offsets but are never delivered: the position,
-                    # which moves past them, says how far the reader got.
-                    self._position = [tp.offset for tp in consumer.position(assignment)]
         finally:
             consumer.close()
 
@@ -278,11 +273,8 @@ class KafkaTarget:
 
     def settle(self) -> None:
         """Waits until the reader has every record the broker appended, and no more arrive."""
-        if isinstance(self.kafka, Tansu):
+        if self.delivery == "exactly_once" or isinstance(self.kafka, Tansu):
             self._settle_quiet()
-            return
-        if self.delivery == "exactly_once":
-            self._settle_positions()
             return
         while True:
             appended = self.appended()
@@ -296,28 +288,14 @@ class KafkaTarget:
                 return
 
     def _settle_quiet(self) -> None:
-        """settle() on Tansu, whose high watermarks are wrong (reported 0 here): the agent is
-        dead, so once the reader has seen nothing new for a second it has everything."""
+        """settle() by quiescence: the agent is dead, so once the reader has seen nothing new
+        for a second it has everything. For Tansu, whose high watermarks are wrong (reported
+        0 here), and for transactions (markers take offsets, and the mock cluster was seen
+        reporting 0 while transactions were in flight)."""
         last = -1
         while len(self.numbers()) != last:
             last = len(self.numbers())
             time.sleep(1.0)
-
-    def _settle_positions(self) -> None:
-        """settle() with transactions: per partition, the reader's position reaches the end."""
-        while True:
-            marks = self.high_watermarks()
-            wait_until(
-                lambda marks=marks: (
-                    self.numbers() is not None
-                    and all(got >= mark for got, mark in zip(self._position, marks, strict=True))
-                ),
-                timeout=120,
-                message=f"the reader to reach the high watermarks {marks}",
-            )
-            time.sleep(0.3)  # a produce request sent just before the kill may still be appended
-            if self.high_watermarks() == marks:
-                return
 
     def _mock(self) -> SlowMockKafka:
         assert isinstance(self.kafka, SlowMockKafka), "only the mock cluster can do that"

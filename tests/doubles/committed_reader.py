@@ -55,7 +55,7 @@ class CommittedReader(threading.Thread):
                     consumer.assign(
                         [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(assigned)]
                     )
-                for _ in range(20):
+                for _ in range(3):
                     self._consume(consumer)
         finally:
             consumer.close()

@@ -289,13 +289,13 @@ class KafkaTarget:
 
     def _settle_quiet(self) -> None:
         """settle() by quiescence: the agent is dead, so once the reader has seen nothing new
-        for a second it has everything. For Tansu, whose high watermarks are wrong (reported
+        for half a second it has everything. For Tansu, whose high watermarks are wrong (reported
         0 here), and for transactions (markers take offsets, and the mock cluster was seen
         reporting 0 while transactions were in flight)."""
         last = -1
         while len(self.numbers()) != last:
             last = len(self.numbers())
-            time.sleep(1.0)
+            time.sleep(0.5)
 
     def _mock(self) -> SlowMockKafka:
         assert isinstance(self.kafka, SlowMockKafka), "only the mock cluster can do that"

@@ -33,9 +33,10 @@ class Broker(Protocol):
     bootstrap_servers: str
 
 
-@pytest.fixture(params=["mock", "tansu"])
+@pytest.fixture(params=["mock", pytest.param("tansu", marks=pytest.mark.slow)])
 def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
-    """Each broker in turn; Tansu only when installed (`make tansu`)."""
+    """Each broker in turn; Tansu only when installed (`make tansu`), and only in the slow
+    runs (CI time: Tansu's fencing test below runs always)."""
     if request.param == "mock":
         with MockKafka() as kafka:
             kafka.create_topic("logs", 1)
@@ -121,6 +122,7 @@ def committed_offsets(servers: str) -> dict[str, Any]:
     return latest
 
 
+@pytest.mark.slow  # the wipe test below covers the same ground in CI
 def test_exactly_once_ships_each_line_once_and_commits_its_checkpoint_to_the_offsets_topic(
     tmp_path: Path, broker: Broker, agents: list[AgentProcess]
 ) -> None:
@@ -172,6 +174,9 @@ def test_after_a_data_folder_wipe_the_agent_resumes_from_the_offsets_topic_witho
         reader.stop()
     assert set(got) == set(range(2500))
     assert max(got.values()) == 1, "a line was shipped twice"
+    offsets = committed_offsets(broker.bootstrap_servers)
+    ours = [v for k, v in offsets.items() if k.startswith(f"{HOST}/")]
+    assert [(v["path"], v["offset"]) for v in ours] == [(str(log), log.stat().st_size)]
 
 
 def test_a_second_agent_with_the_same_identity_fences_the_first_which_stops_with_the_error(

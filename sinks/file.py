@@ -7,6 +7,7 @@ import errno
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from logship.core.metrics import Metrics
 from logship.core.progress import Delivery, Progress, ProgressSource
 from logship.core.schema import ConfigPath
 from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError, SinkSettings
+from sinks.file_rotation import RotateSettings, due, find_by_inode, rotated_files, rotated_name
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ class FileSinkSettings(SinkSettings):
         int, BeforeValidator(_octal), PlainSerializer(lambda mode: f"{mode:04o}", when_used="json")
     ] = 0o640
     """Permissions of a newly created output file: an octal string like "0640" (or an integer)."""
+    rotate: RotateSettings | None = None
+    """Start a new output file past `max_bytes` or after `interval` (the old one is renamed
+    `<path>.<UTC time>`); none by default."""
     delivery: Delivery = "at_least_once"
     """`exactly_once`: the registry records the file's length with each checkpoint, and a
     restart cuts the file back to it, so a crash never leaves a line twice."""
@@ -94,6 +99,7 @@ class FileSink:
         self.settings = settings
         self.path = settings.path
         self._fd: int | None = None
+        self._opened_at = 0.0
         self._progress: ProgressSource | None = None
         self._state: tuple[Progress, dict[str, int]] | None = None
 
@@ -112,7 +118,36 @@ class FileSink:
                 os.close(fd)
                 raise
             self._fd = fd
+            self._opened_at = time.monotonic()
         return self._fd
+
+    def _rotate(self, fd: int, incoming: int) -> int:
+        """Renames the file away and opens a new one when `rotate` says so; returns the fd to
+        write to. Another worker process may have rotated it already: then just reopen."""
+        settings = self.settings.rotate
+        if settings is None:
+            return fd
+        with _locked(fd):
+            st = os.fstat(fd)
+            try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            rotate = current == st.st_ino and due(
+                settings, st.st_size, incoming, time.monotonic() - self._opened_at
+            )
+            if rotate:
+                target = rotated_name(self.path)
+                os.rename(self.path, target)
+                log.info(
+                    "Output file rotated.",
+                    extra={"sink": self.name, "path": str(self.path), "to": str(target)},
+                )
+        if current != st.st_ino or rotate:
+            os.close(fd)
+            self._fd = None
+            return self._open()
+        return fd
 
     def _cut_torn_tail(self, fd: int) -> None:
         """Truncates the file after its last newline, if it does not end with one."""
@@ -149,7 +184,7 @@ class FileSink:
         """Writes the batch; RETRY (never a partial append) when the disk refuses."""
         data = batch.payload()
         try:
-            fd = self._open()
+            fd = self._rotate(self._open(), len(data))
         except OSError as exc:
             return SendResult(Outcome.RETRY, reason=f"cannot open {self.path}: {exc.strerror}")
         with _locked(fd):
@@ -207,6 +242,9 @@ class FileSink:
                         "data folder is new): appending to it as it is.",
                         extra={"sink": self.name, "path": str(self.path), "size": st.st_size},
                     )
+            elif state.get("inode") != st.st_ino and self._cut_rotated(state):
+                os.ftruncate(fd, 0)  # started after the checkpoint: all of it is re-sent
+                os.fsync(fd)
             elif state.get("inode") != st.st_ino or st.st_size < state["length"]:
                 log.error(
                     "Output file was replaced or shortened by something else since the last "
@@ -243,6 +281,28 @@ class FileSink:
         with contextlib.suppress(OSError):
             os.close(fd)
         self._fd = None
+
+    def _cut_rotated(self, state: Mapping[str, int]) -> bool:
+        """The saved length belongs to a file rotated since: cuts it back to that length and
+        removes the files rotated after it (only lines past the checkpoint are in them). False
+        when no rotated file is the saved one (then something else replaced the file)."""
+        rotated = rotated_files(self.path)
+        saved = find_by_inode(rotated, state["inode"])
+        if saved is None:
+            return False
+        with open(saved, "r+b") as f:
+            if os.fstat(f.fileno()).st_size > state["length"]:
+                f.truncate(state["length"])
+                os.fsync(f.fileno())
+        later = rotated[rotated.index(saved) + 1 :]
+        for path in later:
+            path.unlink(missing_ok=True)
+        log.info(
+            "Output rotated since the checkpoint: the rotated file cut back to its checkpointed "
+            "length; what was written after it is re-sent.",
+            extra={"sink": self.name, "file": str(saved), "removed": [str(p) for p in later]},
+        )
+        return True
 
     def close(self, timeout: float) -> None:
         """Closes the file."""

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 
 from logship.core.ack import AckTracker
 from logship.core.batch import Batch
@@ -107,3 +108,60 @@ def test_a_file_shorter_than_the_saved_length_is_left_as_it_is(tmp_path: Path) -
     sink.restore_state({"length": 100, "inode": os.stat(path).st_ino})
     assert path.read_bytes() == b'{"n":0}\n'
     sink.close(1)
+
+
+def all_numbers(path: Path) -> list[int]:
+    files = [*sorted(path.parent.glob(path.name + ".*")), path]
+    return [orjson.loads(x)["n"] for f in files for x in f.read_bytes().splitlines()]
+
+
+def test_rotation_by_size_starts_new_files_and_keeps_every_record_in_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out.ndjson"
+    settings = {"name": "out", "type": "file", "path": str(path), "rotate": {"max_bytes": 40}}
+    sink = FileSink(FileSinkSettings.model_validate(settings))
+    for start in range(0, 12, 3):
+        sink.send(Batch([{"n": i} for i in range(start, start + 3)]))
+    sink.close(1)
+    rotated = sorted(tmp_path.glob("out.ndjson.*"))
+    assert len(rotated) == 3
+    assert all(p.stat().st_size <= 40 for p in [*rotated, path])
+    assert all_numbers(path) == list(range(12))
+
+
+def test_after_a_rotation_past_the_checkpoint_a_restart_cuts_the_saved_file_and_drops_the_rest(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out.ndjson"
+    acks = AckTracker()
+    acks.track("f", 0)
+    settings = {
+        "name": "out",
+        "type": "file",
+        "path": str(path),
+        "delivery": "exactly_once",
+        "rotate": {"max_bytes": 40},
+    }
+    sink = FileSink(FileSinkSettings.model_validate(settings))
+    sink.bind_progress(Source(acks))
+    sink.send(chunk(acks, 0, 3, 30))
+    state = sink.durable_state()
+    assert state is not None
+    saved = state[1]  # the checkpoint the registry holds when the agent dies
+    for start in range(3, 12, 3):  # delivered after it, rotated twice, never checkpointed
+        sink.send(chunk(acks, start, 3, start * 10 + 30))
+    assert len(list(tmp_path.glob("out.ndjson.*"))) == 3
+    # kill -9, restart: the lines after the checkpoint will be read and written again
+    again = FileSink(FileSinkSettings.model_validate(settings))
+    again.restore_state(saved)
+    again.send(Batch([{"n": i} for i in range(3, 12)]))
+    again.close(1)
+    assert all_numbers(path) == list(range(12))
+
+
+def test_rotate_needs_a_size_or_an_interval() -> None:
+    with pytest.raises(ValueError, match="expected max_bytes, interval or both"):
+        FileSinkSettings.model_validate(
+            {"name": "out", "type": "file", "path": "/tmp/x", "rotate": {}}
+        )

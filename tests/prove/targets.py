@@ -143,6 +143,57 @@ class FileTarget:
             self.disk.unmount()
 
 
+class _PieceReader:
+    """Incremental reader of one output file (see FileTarget.numbers), by inode."""
+
+    def __init__(self, path: Path) -> None:
+        self.target = FileTarget.__new__(FileTarget)
+        self.target.path = path
+        self.target.delivery = "exactly_once"
+        self.target._numbers = array("q")
+        self.target._offset = 0
+        self.target._last = b""
+        self.target._lock = threading.Lock()
+
+
+class RotatingFileTarget(FileTarget):
+    """The file sink rotating its output by size: the records of every rotated file (in
+    rotation order), then of the current one."""
+
+    name = "file"
+
+    def __init__(self, root: Path, delivery: str, max_bytes: int) -> None:
+        super().__init__(root, None, delivery)
+        self.max_bytes = max_bytes
+        self._pieces: dict[int, _PieceReader] = {}
+
+    def sink(self) -> dict[str, Any]:
+        return {**super().sink(), "rotate": {"max_bytes": self.max_bytes}}
+
+    def numbers(self) -> array[int]:
+        files = [*sorted(self.folder.glob(self.path.name + ".*")), self.path]
+        out = array("q")
+        seen: set[int] = set()
+        for path in files:
+            try:
+                inode = path.stat().st_ino
+            except FileNotFoundError:
+                continue
+            piece = self._pieces.get(inode)
+            if piece is None:
+                piece = self._pieces[inode] = _PieceReader(path)
+            piece.target.path = path  # the current file keeps its inode when rotated
+            seen.add(inode)
+            out.extend(piece.target.numbers())
+        for inode in set(self._pieces) - seen:
+            del self._pieces[inode]  # removed by a restart (written after the checkpoint)
+        return out
+
+    def rotated(self) -> int:
+        """Rotated files now."""
+        return len(list(self.folder.glob(self.path.name + ".*")))
+
+
 class KafkaTarget:
     """The Kafka sink, to librdkafka's mock broker in its own process, read back as it goes.
 
@@ -398,6 +449,8 @@ def make_target(name: str, root: Path, ledger: Ledger, disk_size: str | None = N
         return FileTarget(root, disk_size)
     if name == "file-eos":
         return FileTarget(root, disk_size, delivery="exactly_once")
+    if name == "file-eos-rotating":
+        return RotatingFileTarget(root, "exactly_once", max_bytes=300_000)
     if name == "kafka":
         return KafkaTarget()
     if name == "kafka-eos":

@@ -7,7 +7,8 @@ with the printed LOGSHIP_PROVE_SEED. What is asserted:
 - lost == 0 and no record of a line never written, for every target;
 - the file sink: 0 duplicates, and per file the lines in file order. A restart cuts the output
   back to the length saved with the checkpoint, so what a dead agent wrote past it is gone
-  before the lines are written again;
+  before the lines are written again; also while the output rotates by size (`rotate`), when
+  the file the checkpoint belongs to may have been rotated away since;
 - Kafka: 0 duplicates *in committed transactions*. Neither broker available here hides the
   records of an aborted transaction from a read_committed consumer (measured: librdkafka's mock
   cluster and Tansu 0.6 both return them; docs/kafka.md), so the records of the one
@@ -28,7 +29,7 @@ import pytest
 from tests.harness import AgentProcess
 from tests.prove.crash_loop import CrashLoopReport, run_crash_loop
 from tests.prove.ledger import Ledger
-from tests.prove.targets import BATCH, FileTarget, Target, make_target
+from tests.prove.targets import BATCH, FileTarget, RotatingFileTarget, Target, make_target
 from tests.prove.test_crash_loop import first_arrival_in_file_order
 
 
@@ -53,13 +54,16 @@ def check_exactly_once(report: CrashLoopReport, target: Target, ledger: Ledger) 
     if isinstance(target, FileTarget):
         assert acc.duplicates == 0, report.text()
         first_arrival_in_file_order(target, ledger)
+    if isinstance(target, RotatingFileTarget):
+        print(f"  output files rotated: {target.rotated()}")
+        assert target.rotated() > 0
     else:
         bound = len(report.crashes) * BATCH["max_events"]
         print(f"  duplicates (records of interrupted transactions, visible here): {acc.duplicates}")
         assert acc.duplicates <= bound, report.text()
 
 
-@pytest.mark.parametrize("sink", ["file-eos", "kafka-eos"])
+@pytest.mark.parametrize("sink", ["file-eos-rotating", "kafka-eos"])
 def test_exactly_once_crash_loop_10000_lines_2_kills_loses_nothing_and_duplicates_nothing(
     sink: str,
     tmp_path: Path,
@@ -75,7 +79,7 @@ def test_exactly_once_crash_loop_10000_lines_2_kills_loses_nothing_and_duplicate
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sink", ["file-eos", "kafka-eos", "tansu-eos"])
+@pytest.mark.parametrize("sink", ["file-eos", "file-eos-rotating", "kafka-eos", "tansu-eos"])
 def test_exactly_once_crash_loop_200000_lines_at_20000_per_s_10_kills_loses_and_duplicates_nothing(
     sink: str,
     tmp_path: Path,

@@ -34,7 +34,7 @@ def delivery_problems(sinks: Sequence[Any], workers: int | str) -> list[str]:
     """Config problems of `delivery: exactly_once` (the agent refuses to start on them)."""
     problems: list[str] = []
     for index, sink in enumerate(sinks):
-        if getattr(sink, "delivery", "at_least_once") != "exactly_once":
+        if not _exactly_once(sink):
             continue
         if len(sinks) > 1:
             problems.append(
@@ -47,12 +47,27 @@ def delivery_problems(sinks: Sequence[Any], workers: int | str) -> list[str]:
                 f"sinks[{index}].delivery: exactly_once into a file needs agent.workers: 1 "
                 f"(got {workers}): one process must own the file's length"
             )
-        if isinstance(sink, KafkaSinkSettings) and sink.message_timeout > sink.transaction_timeout:
+        if not isinstance(sink, KafkaSinkSettings):
+            continue
+        if sink.message_timeout > sink.transaction_timeout:
             problems.append(
                 f"sinks[{index}].message_timeout: expected at most transaction_timeout "
                 f"({sink.transaction_timeout:g}s) with delivery: exactly_once"
             )
+        if sink.offsets_topic in (sink.topic, sink.default_topic):
+            problems.append(
+                f"sinks[{index}].offsets_topic: expected a topic of its own, not one the "
+                f"records go to ({sink.offsets_topic!r})"
+            )
     return problems
+
+
+def _exactly_once(settings: Any) -> bool:
+    """True for the settings of a sink with `delivery: exactly_once` (Kafka and file sinks)."""
+    return (
+        isinstance(settings, KafkaSinkSettings | FileSinkSettings)
+        and settings.delivery == "exactly_once"
+    )
 
 
 def forces_one_worker(sinks: Sequence[Any]) -> bool:
@@ -78,7 +93,7 @@ class ExactlyOnce:
         self.lengths: list[tuple[str, LengthSink]] = []
         self._start_states: dict[str, dict[str, int]] = {}
         for index, (conf, sink) in enumerate(zip(settings, sinks, strict=True)):
-            if getattr(conf, "delivery", "at_least_once") != "exactly_once":
+            if not _exactly_once(conf):
                 continue
             if isinstance(conf, KafkaSinkSettings):
                 from sinks.kafka.sink import KafkaSink  # loads confluent_kafka: only when used

@@ -72,3 +72,8 @@ def test_an_unknown_delivery_mode_lists_the_two_modes() -> None:
     assert "sinks[0].delivery" in text
     assert "at_least_once" in text
     assert "exactly_once" in text
+
+
+def test_an_offsets_topic_that_is_also_the_records_topic_is_refused() -> None:
+    sink = {**KAFKA, "delivery": "exactly_once", "offsets_topic": "logs"}
+    assert "sinks[0].offsets_topic: expected a topic of its own" in problems(config_text([sink]))

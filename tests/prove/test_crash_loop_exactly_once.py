@@ -63,17 +63,19 @@ def check_exactly_once(report: CrashLoopReport, target: Target, ledger: Ledger) 
         assert acc.duplicates <= bound, report.text()
 
 
-@pytest.mark.parametrize("sink", ["file-eos-rotating", "kafka-eos"])
-def test_exactly_once_crash_loop_10000_lines_2_kills_loses_nothing_and_duplicates_nothing(
+@pytest.mark.parametrize(("sink", "kills"), [("file-eos-rotating", 2), ("kafka-eos", 1)])
+def test_exactly_once_crash_loop_10000_lines_with_kills_loses_nothing_and_duplicates_nothing(
     sink: str,
+    kills: int,
     tmp_path: Path,
     agents: list[AgentProcess],
     target: Target,
     ledger: Ledger,
     seed: int,
 ) -> None:
+    # CI's short variant (its time budget): Kafka restarts cost more, so one kill there.
     report = run_crash_loop(
-        tmp_path, target, ledger, agents, seed, total=10_000, kills=2, rate=10_000
+        tmp_path, target, ledger, agents, seed, total=10_000, kills=kills, rate=10_000
     )
     check_exactly_once(report, target, ledger)
 

@@ -1,4 +1,5 @@
-"""`delivery: exactly_once` into Kafka, end to end: the agent as a process, two real brokers.
+"""`delivery: exactly_once` into Kafka, end to end: the agent as a process, two real brokers
+(and the default mode against Tansu, the second broker).
 
 librdkafka's mock cluster and Tansu both speak the transactional protocol, with limits measured
 on these machines (docs/kafka.md): the mock cluster does not fence (a second producer with the
@@ -58,7 +59,9 @@ def tansu() -> Iterator[Tansu]:
         yield broker
 
 
-def eos_config(root: Path, servers: str, data: str = "data") -> Path:
+def eos_config(
+    root: Path, servers: str, data: str = "data", delivery: str = "exactly_once"
+) -> Path:
     (root / "logs").mkdir(exist_ok=True)
     return write_config(
         root / f"agent-{data}.yaml",
@@ -85,7 +88,7 @@ def eos_config(root: Path, servers: str, data: str = "data") -> Path:
                     "type": "kafka",
                     "bootstrap_servers": servers,
                     "topic": "logs",
-                    "delivery": "exactly_once",
+                    "delivery": delivery,
                     "offsets_topic": OFFSETS,
                     "batch": {"max_events": 500, "linger_ms": 20},
                     "message_timeout": "5s",
@@ -211,3 +214,26 @@ def test_a_second_agent_with_the_same_identity_fences_the_first_which_stops_with
     assert f"logship-{HOST}-kafka" in stopped[0]["reason"]
     assert set(got) == set(range(2000))
     assert max(got.values()) == 1, "a line was shipped twice"
+
+
+def test_at_least_once_the_kafka_sink_ships_every_line_to_tansu_and_checkpoints_them(
+    tmp_path: Path, tansu: Tansu, agents: list[AgentProcess]
+) -> None:
+    # Interoperability: the default mode against a second, independent broker.
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    append_lines(log, 0, 2000)
+    reader = CommittedReader(tansu.bootstrap_servers, "logs")
+    reader.start()
+    try:
+        config = eos_config(tmp_path, tansu.bootstrap_servers, delivery="at_least_once")
+        agent = AgentProcess(config).start()
+        agents.append(agent)
+        wait_until(lambda: reader.count() >= 2000, timeout=60, message="2000 records")
+        wait_until(lambda: checkpointed_to_end(tmp_path), timeout=30, message="checkpoint")
+        assert agent.stop() == 0
+        got = numbers(reader)
+    finally:
+        reader.stop()
+    assert set(got) == set(range(2000))
+    assert max(got.values()) == 1

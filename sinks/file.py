@@ -196,7 +196,6 @@ class FileSink:
                 if exc.errno == errno.ENOSPC:
                     return SendResult(Outcome.RETRY, reason=f"disk full writing {self.path}")
                 return SendResult(Outcome.RETRY, reason=f"cannot write {self.path}: {exc.strerror}")
-            covered = size_before + batch.covered_bytes(data)
         if self.settings.fsync:
             # Outside the lock: other workers' appends need not wait for our disk flush (which
             # flushes theirs too). A failed fsync cannot be rolled back safely once others may
@@ -211,7 +210,7 @@ class FileSink:
             # past it, the head of a chunk split across sends, are cut after a crash).
             self._state = (
                 self._progress.after(batch),
-                {"length": covered, "inode": os.fstat(fd).st_ino},
+                {"length": size_before + batch.covered_bytes(data), "inode": os.fstat(fd).st_ino},
             )
         return DELIVERED
 

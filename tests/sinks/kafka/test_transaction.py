@@ -39,12 +39,20 @@ class Source:
         self.committed_marks.append(dict(progress.watermarks))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def kafka() -> Iterator[MockKafka]:
+    """One broker for the module (CI time); each test has topics of its own."""
     with MockKafka() as broker:
-        broker.create_topic("logs", 1)
-        broker.create_topic("offsets", 1)
         yield broker
+
+
+@pytest.fixture
+def topics(kafka: MockKafka, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(records topic, offsets topic) of this test."""
+    base = request.node.name.removeprefix("test_")[:40]
+    kafka.create_topic(f"{base}-logs", 1)
+    kafka.create_topic(f"{base}-offsets", 1)
+    return f"{base}-logs", f"{base}-offsets"
 
 
 @pytest.fixture
@@ -55,15 +63,17 @@ def acks() -> AckTracker:
 
 
 @pytest.fixture
-def sink(kafka: MockKafka, acks: AckTracker) -> Iterator[tuple[KafkaSink, Source]]:
+def sink(
+    kafka: MockKafka, acks: AckTracker, topics: tuple[str, str]
+) -> Iterator[tuple[KafkaSink, Source]]:
     settings = KafkaSinkSettings.model_validate(
         {
             "name": "k",
             "type": "kafka",
             "bootstrap_servers": kafka.bootstrap_servers,
-            "topic": "logs",
+            "topic": topics[0],
             "delivery": "exactly_once",
-            "offsets_topic": "offsets",
+            "offsets_topic": topics[1],
             "message_timeout": "3s",
             "producer_options": {"message.max.bytes": 2000},
         }
@@ -94,7 +104,7 @@ def read(kafka: MockKafka, topic: str, count: int) -> list[bytes]:
 
 
 def test_a_batch_is_committed_with_the_progress_its_tickets_make(
-    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source]
+    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source], topics: tuple[str, str]
 ) -> None:
     kafka_sink, source = sink
     assert kafka_sink.send(chunk(acks, 0, 3, 30)).outcome is Outcome.DELIVERED
@@ -102,12 +112,12 @@ def test_a_batch_is_committed_with_the_progress_its_tickets_make(
     last = kafka_sink.last_committed()
     assert last is not None
     assert dict(last.watermarks) == {"f": 30}
-    assert read(kafka, "offsets", 1) == [b"30"]
-    assert [orjson.loads(v)["n"] for v in read(kafka, "logs", 3)] == [0, 1, 2]
+    assert read(kafka, topics[1], 1) == [b"30"]
+    assert [orjson.loads(v)["n"] for v in read(kafka, topics[0], 3)] == [0, 1, 2]
 
 
 def test_the_head_of_a_split_chunk_waits_for_its_tail_to_be_committed(
-    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source]
+    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source], topics: tuple[str, str]
 ) -> None:
     kafka_sink, source = sink
     first = chunk(acks, 0, 2, 20)
@@ -118,11 +128,11 @@ def test_the_head_of_a_split_chunk_waits_for_its_tail_to_be_committed(
     assert source.committed_marks == [{"f": 20}]  # the head is not checkpointed with it
     assert kafka_sink.send(tail).outcome is Outcome.DELIVERED
     assert source.committed_marks == [{"f": 20}, {"f": 50}]
-    assert [orjson.loads(v)["n"] for v in read(kafka, "logs", 5)] == [0, 1, 2, 3, 4]
+    assert [orjson.loads(v)["n"] for v in read(kafka, topics[0], 5)] == [0, 1, 2, 3, 4]
 
 
 def test_a_record_rejected_for_good_is_reported_and_the_others_committed_without_it(
-    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source]
+    kafka: MockKafka, acks: AckTracker, sink: tuple[KafkaSink, Source], topics: tuple[str, str]
 ) -> None:
     kafka_sink, source = sink
     batch = chunk(acks, 0, 3, 30)
@@ -136,5 +146,5 @@ def test_a_record_rejected_for_good_is_reported_and_the_others_committed_without
     # The first attempt, with the rejected record, was aborted and the rest committed in a
     # second one. (The mock cluster still shows an aborted transaction's records to
     # read_committed consumers, docs/exactly-once.md, so 0 and 2 may be there twice.)
-    assert {orjson.loads(v)["n"] for v in read(kafka, "logs", 2)} == {0, 2}
-    assert read(kafka, "offsets", 1) == [b"30"]
+    assert {orjson.loads(v)["n"] for v in read(kafka, topics[0], 2)} == {0, 2}
+    assert read(kafka, topics[1], 1) == [b"30"]

@@ -247,6 +247,13 @@ class Transactions:
                         raise
         except KafkaException as exc:
             self._failed(producer, exc, "cannot abort a Kafka transaction")
+            if self.keeper.fatal is None and not self.fatal:
+                # The producer's transaction state is stuck (an abort that timed out, or after
+                # a commit whose outcome stayed unknown): a new producer's init_transactions
+                # makes Kafka finish the old transaction, and the batch is sent again.
+                error = kafka_error(exc)
+                self.keeper.fatal = error if error is not None else KafkaError(KafkaError._STATE)
+                self._initialised = None
 
     def end(self, producer: Producer, timeout: float) -> None:
         """At close: aborts a transaction left open (its lines were never acknowledged)."""

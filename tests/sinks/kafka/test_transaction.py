@@ -148,3 +148,46 @@ def test_a_record_rejected_for_good_is_reported_and_the_others_committed_without
     # read_committed consumers, docs/exactly-once.md, so 0 and 2 may be there twice.)
     assert {orjson.loads(v)["n"] for v in read(kafka, topics[0], 2)} == {0, 2}
     assert read(kafka, topics[1], 1) == [b"30"]
+
+
+@pytest.mark.slow
+def test_a_broker_outage_makes_sends_retry_and_afterwards_the_batch_is_committed(
+    acks: AckTracker,
+) -> None:
+    with MockKafka() as kafka:
+        kafka.create_topic("logs", 1)
+        kafka.create_topic("offsets", 1)
+        settings = KafkaSinkSettings.model_validate(
+            {
+                "name": "k",
+                "type": "kafka",
+                "bootstrap_servers": kafka.bootstrap_servers,
+                "topic": "logs",
+                "delivery": "exactly_once",
+                "offsets_topic": "offsets",
+                "message_timeout": "2s",
+                "producer_options": {"request.timeout.ms": 1000, "reconnect.backoff.max.ms": 300},
+            }
+        )
+        kafka_sink = KafkaSink(settings)
+        source = Source(acks)
+        kafka_sink.bind_progress(source)
+        try:
+            kafka_sink.healthcheck()
+            first = chunk(acks, 0, 3, 30)
+            assert kafka_sink.send(first).outcome is Outcome.DELIVERED
+            acks.ack(first.tickets)
+            kafka.broker_down()
+            second = chunk(acks, 3, 3, 60)
+            assert kafka_sink.send(second).outcome is Outcome.RETRY
+            assert source.committed_marks == [{"f": 30}]
+            kafka.broker_up()
+            wait_until(
+                lambda: kafka_sink.send(second).outcome is Outcome.DELIVERED,
+                timeout=60,
+                interval=0.5,
+                message="a delivered send after the outage",
+            )
+            assert source.committed_marks == [{"f": 30}, {"f": 60}]
+        finally:
+            kafka_sink.close(5)

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.app.exactly_once import delivery_problems
 from logship.app.routes import routing_problems
 from logship.app.sink_registry import SinkSettingsUnion
 from logship.core.schema import ConfigPath, StrictModel, check_unique_names
@@ -172,6 +173,7 @@ class Config(StrictModel):
                         f"(defined: {', '.join(sorted(inputs))})"
                     )
         problems += routing_problems(self.inputs, self.sinks)
+        problems += delivery_problems(self.sinks, self.agent.workers)
         problems += alert_problems(
             self.alerts, [s.name for s in self.sinks], self.inputs, self.parsers
         )

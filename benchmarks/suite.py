@@ -16,8 +16,11 @@ Scenarios (in the order they run):
                  (public client addresses; MaxMind's test databases), same run
   latency        a writer at 10,000 lines/s, then lines into files quiet for 20 s: line
                  written -> in the output, p50/p99; then idle CPU with 1,000 quiet files
-  peers          logship vs rsyslog vs syslog-ng, same log, same fields, outputs verified
-                 (three rounds, contenders in turn, ratios of the medians)
+  peers          logship vs rsyslog vs syslog-ng vs Filebeat vs the OpenTelemetry Collector,
+                 same log, same fields, every output verified line by line (three rounds,
+                 contenders in turn, medians and ratios)
+  peers-kafka    logship vs rsyslog omkafka vs Filebeat into the same mock Kafka broker
+                 (three rounds; otelcol's build has no Kafka exporter)
 
 Every row: lines/s and MiB/s over wall time, CPU seconds (user + sys, all threads), lines per
 CPU-second, peak RSS, minor page faults. The machine is shared and noisy: compare ratios within
@@ -50,7 +53,7 @@ from benchmarks import (
     workers,
 )
 from benchmarks.nginx_log import OUT
-from benchmarks.peers import compare
+from benchmarks.peers import compare, kafka_race
 from benchmarks.report import Report, markdown
 
 Runner = Callable[[int, bool], Report]
@@ -70,6 +73,9 @@ SCENARIOS: dict[str, Runner] = {
     ),
     # Three rounds with the contenders taking turns: the peer ratios are the headline figures.
     "peers": lambda lines, keep: compare.run(lines, keep, None, 3 if lines >= 1_000_000 else 1),
+    "peers-kafka": lambda lines, keep: kafka_race.run(
+        lines, keep, None, 3 if lines >= 1_000_000 else 1
+    ),
 }
 
 

@@ -117,15 +117,12 @@ class ParserChain:
         stamp = self.stamp
         if plan is None or self.redactor is not None or self.keep_original:
             return None
-        if self.rules[0].drop_if is not None:
-            return None
-        if stamp is not None and {"log", "host"} & stamp.copied.keys():
-            return None  # input fields merged into `log` / `host`: those stay dicts
-        agent = stamp.agent_objects() if stamp is not None else None
-        constants = stamp.copied if stamp is not None else None
-        return generate_chunk_encoder(
-            plan, self.host_name, agent, stamp is not None, kept, constants
-        )[0]
+        if self.rules[0].drop_if is not None or (stamp and {"log", "host"} & stamp.copied.keys()):
+            return None  # (input fields merged into `log` / `host`: those stay dicts)
+        if stamp is None:
+            return generate_chunk_encoder(plan, self.host_name, None, False, kept)[0]
+        agent, constants = stamp.agent_objects(), stamp.copied
+        return generate_chunk_encoder(plan, self.host_name, agent, True, kept, constants)[0]
 
     def encode(
         self, lines: Lines, file_info: dict[str, str], read_time: str, keep: bool = False
@@ -353,9 +350,19 @@ def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any
             current = rec.get(key)
             if isinstance(current, dict) and isinstance(value, dict):
                 for k, v in value.items():
-                    current.setdefault(k, copying.deepcopy(v))
+                    current.setdefault(k, _tree_copy(v))
             else:
-                rec[key] = copying.deepcopy(value)
+                rec[key] = _tree_copy(value)
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of a JSON-like tree (dicts, lists, scalars): `copy.deepcopy` without its memo and
+    dispatch, several times faster on Kubernetes metadata merged into every record."""
+    if isinstance(value, dict):
+        return {k: _tree_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return copying.copy(value) if not isinstance(value, (str, int, float, bool)) else value
 
 
 class ChainInput(StampedInput, Protocol):

@@ -8,6 +8,8 @@ docs/design.md, "Where code lives"):
     observe  -> tail, deliver, state, parsers, sinks, core: it watches every stage
     tail     -> deliver (hands batches to the sink queues), state (resumes from checkpoints),
                 parsers (parses what it read), core
+    kube     -> core: the Kubernetes API watch and pod cache; the tailer sees it only through
+                the PodSource protocol of logship.tail.pod_context, which the agent wires in
     deliver  -> core
     state    -> core
     parsers  -> core
@@ -32,8 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "tail": {"deliver", "state", "parsers"},
     "deliver": set(),
     "state": set(),
+    "kube": set(),
     "observe": {"tail", "deliver", "state", "parsers", "sinks"},
-    "app": {"tail", "deliver", "state", "observe", "parsers", "sinks"},
+    "app": {"tail", "deliver", "state", "observe", "parsers", "sinks", "kube"},
     "parsers": set(),
     "sinks": set(),
 }

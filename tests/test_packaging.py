@@ -108,9 +108,10 @@ def test_the_image_config_is_valid_and_listens_everywhere_only_in_the_container(
     tmp_path: Path,
 ) -> None:
     config = REPO / "deploy" / "docker" / "logship.yaml"
-    done = run_cli("check", "-c", str(config), env={"LOGSHIP_HTTP_ADDRESS": "0.0.0.0:9600"})
+    # Port 0: `check` binds the address, and 9600 may be held by an agent of another test.
+    done = run_cli("check", "-c", str(config), env={"LOGSHIP_HTTP_ADDRESS": "0.0.0.0:0"})
     assert done.returncode == 0, done.stderr
-    assert "address: 0.0.0.0:9600" in done.stdout
+    assert "address: 0.0.0.0:0" in done.stdout
     text = config.read_text()
     assert parse_config(text, "image", tmp_path, environ={}).agent.http.address == "127.0.0.1:9600"
     loaded = parse_config(text, "image", tmp_path, environ={"LOGSHIP_HTTP_ADDRESS": "0.0.0.0:9600"})
@@ -135,7 +136,9 @@ def manifests() -> dict[tuple[str, str], dict[str, Any]]:
 def agent_config(configmap: dict[str, Any], tmp_path: Path) -> tuple[Path, Config]:
     text = configmap["data"]["logship.yaml"]
     path = tmp_path / "logship.yaml"
-    path.write_text(text)
+    # `check` binds the address: port 0 so that an agent of another test holding 9600 does not
+    # fail it (the text as shipped is still parsed below).
+    path.write_text(text.replace("0.0.0.0:9600", "0.0.0.0:0"))
     done = run_cli("check", "-c", str(path), env=ENV)
     assert done.returncode == 0, done.stderr
     assert ENV["ES_PASSWORD"] not in done.stdout
@@ -175,7 +178,33 @@ def test_the_daemonset_mounts_logs_read_only_and_checkpoints_on_the_node() -> No
     config = mounts["/etc/logship"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == config["name"]]
     assert volume["configMap"]["name"] == "logship-config"
-    assert pod["automountServiceAccountToken"] is False
+    # The API token for agent.kubernetes (pod metadata), bound to a read-only ClusterRole.
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_the_cluster_role_grants_exactly_get_list_watch_on_pods_namespaces_replicasets() -> None:
+    role = manifests()[("ClusterRole", "logship")]
+    granted = {
+        (group, resource): sorted(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    verbs = ["get", "list", "watch"]
+    assert granted == {
+        ("", "pods"): verbs,
+        ("", "namespaces"): verbs,
+        ("apps", "replicasets"): verbs,
+    }
+    binding = manifests()[("ClusterRoleBinding", "logship")]
+    assert binding["roleRef"]["name"] == "logship"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "logship", "namespace": "logging"}
+    ]
+    ds = manifests()[("DaemonSet", "logship")]
+    (container,) = ds["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
 
 
 def test_the_daemonset_has_resources_probes_and_a_locked_down_container() -> None:

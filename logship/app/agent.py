@@ -90,6 +90,11 @@ class Agent:
                     self._apply_reload()
                 p.checkpoint()
                 p.health.beat()
+                if fatal := p.exactly_once.fatal():
+                    log.error("A sink cannot go on; stopping.", extra={"reason": fatal})
+                    self._hurry.set()  # a fenced sink can deliver nothing more: do not drain
+                    code = 1
+                    break
                 if not p.tailer.is_alive() or not all(w.is_alive() for w in p.workers):
                     log.error("A pipeline thread died; shutting down.")
                     code = 1

@@ -1,4 +1,4 @@
-"""The `logship` command: run, check, parse, alerts, setup, status, version."""
+"""The `logship` command: run, check, parse, alerts, setup, status, spool, version."""
 
 from __future__ import annotations
 
@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     alerts.set_defaults(handler=_cmd_alerts)
 
+    from logship.app import spool_command
+
+    spool_command.add_parser(sub, _data_dir_of)
+
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: _cmd_version())
     return parser
@@ -125,6 +129,14 @@ def _load(path: str) -> Config | None:
     except ConfigError as exc:
         print(f"logship: {exc}", file=sys.stderr)
         return None
+
+
+def _data_dir_of(args: argparse.Namespace) -> Path | None:
+    """`--data-dir`, or the config's `agent.data_dir` (None when the config does not load)."""
+    if args.config is None:
+        return Path(args.data_dir)
+    config = _load(args.config)
+    return None if config is None else Path(config.agent.data_dir)
 
 
 def _load_input(path: str, name: str | None) -> tuple[Config, InputSettings] | None:
@@ -233,7 +245,7 @@ def _run_start_up_checks(config: Config) -> int:
     fatal = [p.message for p in found if p.fatal]
     print(
         "\n# Start-up checks (data folder, sink paths, TLS files, GeoIP databases, ECS field names,"
-        " HTTP address):"
+        " kubeconfig, HTTP address):"
     )
     for problem in found:
         if not problem.fatal:

@@ -19,9 +19,12 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from logship.app.exactly_once import delivery_problems
+from logship.app.routes import routing_problems
 from logship.app.sink_registry import SinkSettingsUnion
 from logship.core.schema import ConfigPath, StrictModel, check_unique_names
 from logship.core.units import Duration
+from logship.kube.settings import KubernetesSettings
 from logship.observe.alerts.checks import alert_problems
 from logship.observe.alerts.settings import AlertsSettings
 from logship.observe.derived_metrics import DerivedMetricSettings, name_clashes
@@ -87,6 +90,8 @@ class AgentSettings(StrictModel):
     """`agent.name` of every record; default: the host name (as Filebeat does)."""
     metadata: bool = True
     """Every record carries `ecs.version` and `agent.type`, `.version`, `.name` (parsers.stamp)."""
+    kubernetes: KubernetesSettings | None = None
+    """Pod metadata and annotations for container files, from the API (logship.kube)."""
 
 
 class Config(StrictModel):
@@ -167,6 +172,8 @@ class Config(StrictModel):
                         f"metrics[{i}].inputs[{j}]: unknown input {name!r} "
                         f"(defined: {', '.join(sorted(inputs))})"
                     )
+        problems += routing_problems(self.inputs, self.sinks)
+        problems += delivery_problems(self.sinks, self.agent.workers)
         problems += alert_problems(
             self.alerts, [s.name for s in self.sinks], self.inputs, self.parsers
         )

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
+from logship.app.exactly_once import ExactlyOnce
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
+from logship.app.kube_wiring import AnnotationRules, kube_metadata
 from logship.app.preflight import raise_problems
+from logship.app.routes import build_queue, input_routes
 from logship.app.sink_registry import build_sink
 from logship.app.status import pipeline_routes
 from logship.core.ack import AckTracker
@@ -24,6 +27,7 @@ from logship.core.secrets import secret_values
 from logship.core.sink import Sink, SinkError
 from logship.deliver.dead_letter import DeadLetterFile
 from logship.deliver.queue import SinkQueue
+from logship.deliver.spool.queue import SpooledQueue
 from logship.deliver.worker import SinkWorker
 from logship.observe.alerts.runtime import AlertRuntime
 from logship.observe.derived_metrics import DerivedMetrics
@@ -62,7 +66,14 @@ class Pipeline:
         self._lock_fd: int | None = None
 
         self.sinks: list[Sink] = [build_sink(s, self.metrics) for s in config.sinks]
-        self.queues = [SinkQueue(s.queue.max_events, s.queue.max_bytes) for s in config.sinks]
+        self.queues: list[SinkQueue] = [
+            build_queue(
+                s, sink.takes_ndjson, Path(self.data_dir), shard.suffix, self.acks, self.metrics
+            )
+            for s, sink in zip(config.sinks, self.sinks, strict=True)
+        ]
+        self.spools = [q for q in self.queues if isinstance(q, SpooledQueue)]
+        """The queues with a disk spool (opened, i.e. recovered, in `open`)."""
         dead_letter_dir = self.data_dir / "dead-letter"
         self.workers = [
             SinkWorker(
@@ -75,6 +86,13 @@ class Pipeline:
             )
             for sink, settings, queue in zip(self.sinks, config.sinks, self.queues, strict=True)
         ]
+
+        self.kube, self.pods = kube_metadata(config.agent.kubernetes, config.parsers, self.metrics)
+        """Kubernetes metadata (`agent.kubernetes`) and the container files' binding to it."""
+        self.exactly_once = ExactlyOnce(
+            config.sinks, self.sinks, self.acks, config.agent.host_name, shard
+        )
+        """Sinks with `delivery: exactly_once` and what the pipeline does for them."""
 
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
@@ -108,17 +126,27 @@ class Pipeline:
             os.path.abspath(path) for s in self.sinks if (path := s.output_path) is not None
         )
         own_dir = os.path.abspath(self.data_dir) + os.sep
-        return [
-            InputRuntime(
-                settings=inp,
-                chain=chains[inp.name],
-                queues=self.queues,
-                own_files=own_files,
-                own_dirs=(own_dir,),
-                encode=all(sink.takes_ndjson for sink in self.sinks),
+        inputs = []
+        for inp in config.inputs:
+            queues, routes = input_routes(inp, config.sinks, self.queues)
+            takes = [
+                sink.takes_ndjson
+                for sink, q in zip(self.sinks, self.queues, strict=True)
+                if q in queues
+            ]
+            inputs.append(
+                InputRuntime(
+                    settings=inp,
+                    chain=chains[inp.name],
+                    queues=queues,
+                    own_files=own_files,
+                    own_dirs=(own_dir,),
+                    encode=all(takes),
+                    routes=routes,
+                    pods=self.pods,
+                )
             )
-            for inp in config.inputs
-        ]
+        return inputs
 
     def reload(self, config: Config) -> list[str]:
         """Applies a new config's inputs and parser rules to the running pipeline.
@@ -135,6 +163,8 @@ class Pipeline:
             )
             if old != new
         ]
+        if self.pods is not None:  # annotations name the new config's rules from now on
+            self.pods.reload(AnnotationRules(config.parsers))
         self.inputs = self._build_inputs(config)
         self._reload_alerts(config)
         self.tailer.reload(self.inputs)
@@ -191,6 +221,7 @@ class Pipeline:
             stall_timeout=config.agent.http.stall_timeout,
             scan_interval=min(i.scan_interval for i in config.inputs),
             loop_interval=config.agent.checkpoint_interval,
+            components={"kubernetes": self.kube} if self.kube is not None else {},
         )
         self.live_metrics = LiveMetrics(
             self.metrics,
@@ -223,15 +254,35 @@ class Pipeline:
             except CheckpointError as exc:
                 raise StartupError(str(exc)) from None
         try:
-            self.registry = FileRegistry(self.store.load())
+            saved = self.store.load()
         except CheckpointError as exc:
             raise StartupError(str(exc)) from None
-        self.tailer.registry = self.registry
+        for spool in self.spools:
+            try:
+                spool.open()
+            except OSError as exc:
+                raise StartupError(f"sinks ({spool.sink}).spool: {exc}") from None
+        if self.kube is not None:
+            try:
+                self.kube.open()
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
         for index, sink in enumerate(self.sinks):
             try:
                 sink.healthcheck()
             except SinkError as exc:
                 raise StartupError(f"sinks[{index}] ({sink.name}): {exc}") from None
+        try:
+            saved = self.exactly_once.open(saved, self.store.sink_states)
+        except (SinkError, OSError) as exc:
+            raise StartupError(f"exactly_once: {exc}") from None
+        self.registry = FileRegistry(saved)
+        self.exactly_once.bind_registry(self.registry)
+        self.tailer.registry = self.registry
+        if self.exactly_once.lengths and not self.checkpoint():
+            # The output's length at start must be on disk before anything is appended: a
+            # crash before the first checkpoint would otherwise leave lines twice.
+            raise StartupError("exactly_once: cannot save the output file's length; see above")
         if self.http is not None:
             self.http = bind_or_disable(self.http, self.config.agent.http)
 
@@ -241,6 +292,8 @@ class Pipeline:
             worker.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.kube is not None:
+            self.kube.start()  # before the tailer: its first files wait for their pods (bounded)
         self.tailer.start()
         self.health.start()
         if self.http is not None:
@@ -270,6 +323,8 @@ class Pipeline:
             self.tailer.join(timeout=min(remaining, 0.2))
         self.tailer.stop()
         self.tailer.join(timeout=5)
+        if self.kube is not None:
+            self.kube.stop()
         for queue in self.queues:
             queue.close()
         for worker in self.workers:
@@ -293,6 +348,8 @@ class Pipeline:
                     },
                 )
         self.checkpoint()
+        for spool in self.spools:
+            spool.close_store()
         for sink in self.sinks:
             try:
                 sink.close(max(1.0, deadline - time.monotonic()))
@@ -304,7 +361,8 @@ class Pipeline:
     def checkpoint(self) -> bool:
         """Persists the acknowledged offsets if they changed; False (and logged) when the write failed."""
         try:
-            written = self.store.save(self.registry.checkpoints(self.acks.watermarks()))
+            entries, sink_states = self.exactly_once.checkpoint(self.registry)
+            written = self.store.save(entries, sink_states)
         except CheckpointError as exc:
             self.metrics.checkpoint_errors.inc()
             log.error("Checkpoint write failed.", extra={"error": str(exc)})

@@ -12,6 +12,9 @@ worker meets a disk that became read-only); `check` calls the same functions, so
 - the GeoIP databases of `enrich:` steps open (logship.app.enrich_wiring);
 - field names of your rules that clash with ECS objects (`user_agent` as a string: a warning,
   `logship.app.ecs_names`);
+- sinks no input routes to (`inputs[].sinks`): a warning;
+- `agent.kubernetes`: the kubeconfig loads (no service account without one: a warning, since a
+  DaemonSet's config is usually checked outside its pod; the API itself is not contacted);
 - the HTTP address is free (`check` only: `run` binds it for real, and words a failure through
   the same `listen_problem`).
 
@@ -39,6 +42,7 @@ from logship.app.config import Config, HttpSettings
 from logship.app.ecs_names import ecs_warnings
 from logship.app.enrich_wiring import database_problems
 from logship.app.http_endpoint import HttpEndpoint, listen_problem
+from logship.app.routes import unreachable_sinks
 from logship.state.data_dir import StartupError
 from sinks.elasticsearch.config import ElasticsearchSinkSettings
 from sinks.file import FileSinkSettings
@@ -70,6 +74,8 @@ def problems(config: Config, *, ports: bool = False) -> list[Problem]:
     found += [Problem(m) for m in _tls_problems(config)]
     found += [Problem(m) for m in database_problems(config)]
     found += [Problem(m, fatal=False) for m in ecs_warnings(config)]
+    found += [Problem(m, fatal=False) for m in unreachable_sinks(config.inputs, config.sinks)]
+    found += kube_problems(config)
     if ports:
         found += http_problems(config.agent.http, Path(config.agent.data_dir))
     return found
@@ -236,3 +242,28 @@ def agent_running(data_dir: Path) -> bool:
     finally:
         os.close(fd)  # closing releases a lock we got
     return False
+
+
+def kube_problems(config: Config) -> list[Problem]:
+    """`agent.kubernetes`: the kubeconfig loads (fatal), or an in-cluster service account is
+    here (a warning: `logship check` of a DaemonSet's config usually runs outside the pod)."""
+    settings = config.agent.kubernetes
+    if settings is None:
+        return []
+    from logship.kube.client import load_config as load_kube_config  # only when configured
+
+    where = settings.kubeconfig
+    try:
+        load_kube_config(str(where) if where is not None else None)
+    except Exception as exc:  # the library's config errors, a missing file, bad YAML
+        if where is not None:
+            return [Problem(f"agent.kubernetes.kubeconfig: cannot load {str(where)!r}: {exc}")]
+        return [
+            Problem(
+                "agent.kubernetes: no kubeconfig given and no in-cluster service account here "
+                f"({exc}); the agent starts only inside a pod with its token, or set "
+                "agent.kubernetes.kubeconfig",
+                fatal=False,
+            )
+        ]
+    return []

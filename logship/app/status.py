@@ -24,6 +24,7 @@ from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics, current_value
 from logship.core.record import format_epoch
 from logship.core.secrets import redact_tree
+from logship.deliver.queue import SpoolStats
 from logship.deliver.worker import SinkWorker
 from logship.observe.health import Health
 from logship.observe.live_metrics import FileStates, LiveMetrics, file_lags
@@ -148,6 +149,19 @@ def render_table(rows: list[RegistryRow], now: float | None = None) -> str:
     return "\n".join(line(r) for r in [header, *body])
 
 
+def _spool_json(stats: SpoolStats | None) -> dict[str, Any] | None:
+    """A sink's spool in /status (None without one)."""
+    if stats is None:
+        return None
+    return {
+        "bytes": stats.nbytes,
+        "records": stats.records,
+        "oldest": format_epoch(stats.oldest) if stats.oldest else None,
+        "spooling": stats.spooling,
+        "last_error": stats.last_error,
+    }
+
+
 def _ago(seconds: float) -> str:
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -227,6 +241,7 @@ def live_status(pipeline: PipelineView, started: float) -> dict[str, Any]:
                     "max_bytes": worker.queue.max_bytes,
                 },
                 "records": records,
+                "spool": _spool_json(worker.queue.spool_stats()),
             }
         )
     doc = {

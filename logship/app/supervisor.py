@@ -41,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 
 from logship.app.config import Config
+from logship.app.exactly_once import forces_one_worker
 from logship.app.federation import federation_routes
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.preflight import raise_problems
@@ -70,6 +71,8 @@ def resolve_workers(config: Config) -> int:
     setting = config.agent.workers
     if setting != "auto":
         return setting
+    if forces_one_worker(config.sinks):
+        return 1
     cores = len(os.sched_getaffinity(0))
     if cores < 2:
         return 1

@@ -114,3 +114,20 @@ class AckTracker:
         with self._lock:
             state = self._files.get(file_key)
             return 0 if state is None else len(state.in_flight)
+
+    def after(self, tickets: Iterable[Ticket]) -> dict[str, int]:
+        """Every tracked file's acknowledged offset as it will be once `tickets` are acked by
+        one more sink; changes nothing (exactly-once sinks store it with the batch)."""
+        with self._lock:
+            owed: dict[int, int] = {}
+            for ticket in tickets:
+                owed[id(ticket)] = owed.get(id(ticket), 0) + 1
+            marks: dict[str, int] = {}
+            for key, state in self._files.items():
+                mark = state.watermark
+                for ticket in state.in_flight:
+                    if ticket.pending - owed.get(id(ticket), 0) > 0:
+                        break
+                    mark = ticket.end
+                marks[key] = mark
+            return marks

@@ -45,6 +45,10 @@ class Batch:
     """The records as JSON lines, when the batch is in encoded form (`entries` is then empty)."""
     count: int = 0
     """Number of records in encoded form."""
+    untracked: int = 0
+    """How many records at the end are not covered by `tickets`: the head of a chunk split
+    across sends (its tickets travel with the tail), or a retry subset. An exactly-once sink
+    must not store them as checkpointed with this batch's progress."""
 
     @classmethod
     def encoded(cls, ndjson: bytes, count: int, tickets: list[Ticket], nbytes: int) -> Batch:
@@ -73,26 +77,30 @@ class Batch:
     def split(self, k: int) -> tuple[Batch, Batch]:
         """The first `k` records (no tickets) and the rest (with the tickets)."""
         head_bytes = self.nbytes * k // max(len(self), 1)
+        rest = min(self.untracked, len(self) - k)
         if self.ndjson is None:
             return (
-                Batch(self.entries[:k], [], head_bytes),
-                Batch(self.entries[k:], self.tickets, self.nbytes - head_bytes),
+                Batch(self.entries[:k], [], head_bytes, untracked=k),
+                Batch(self.entries[k:], self.tickets, self.nbytes - head_bytes, untracked=rest),
             )
         cut = _after_line(self.ndjson, k)
-        return (
-            Batch.encoded(self.ndjson[:cut], k, [], head_bytes),
-            Batch.encoded(
-                self.ndjson[cut:], self.count - k, self.tickets, self.nbytes - head_bytes
-            ),
+        head = Batch.encoded(self.ndjson[:cut], k, [], head_bytes)
+        head.untracked = k
+        tail = Batch.encoded(
+            self.ndjson[cut:], self.count - k, self.tickets, self.nbytes - head_bytes
         )
+        tail.untracked = rest
+        return head, tail
 
     def subset(self, indices: Sequence[int]) -> Batch:
         """A batch of the records at `indices` (no tickets), in the same form."""
         nbytes = self.nbytes * len(indices) // max(len(self), 1)
         if self.ndjson is None:
-            return Batch([self.entries[i] for i in indices], [], nbytes)
+            return Batch([self.entries[i] for i in indices], [], nbytes, untracked=len(indices))
         lines = self.lines()
-        return Batch.encoded(b"".join(lines[i] + b"\n" for i in indices), len(indices), [], nbytes)
+        part = Batch.encoded(b"".join(lines[i] + b"\n" for i in indices), len(indices), [], nbytes)
+        part.untracked = len(indices)
+        return part
 
     @staticmethod
     def merge(parts: Iterable[Batch]) -> Batch:
@@ -104,18 +112,39 @@ class Batch:
         parts = list(parts)
         tickets = [t for p in parts for t in p.tickets]
         nbytes = sum(p.nbytes for p in parts)
+        untracked = _untracked_tail(parts)
         if not any(p.ndjson is not None for p in parts):
             entries: list[LogEntry] = []
             for p in parts:
                 entries.extend(p.entries)
-            return Batch(entries, tickets, nbytes)
+            return Batch(entries, tickets, nbytes, untracked=untracked)
         try:
             payload = b"".join(p.payload() for p in parts)
         except orjson.JSONEncodeError:
             # A dict part holds a record JSON cannot express: keep dicts, so that the sink
             # worker can dead-letter exactly that record and send the others.
-            return Batch([r for p in parts for r in p.records()], tickets, nbytes)
-        return Batch.encoded(payload, sum(len(p) for p in parts), tickets, nbytes)
+            records = [r for p in parts for r in p.records()]
+            return Batch(records, tickets, nbytes, untracked=untracked)
+        merged = Batch.encoded(payload, sum(len(p) for p in parts), tickets, nbytes)
+        merged.untracked = untracked
+        return merged
+
+    def covered_bytes(self, payload: bytes) -> int:
+        """Bytes of `payload` (this batch's `payload()`) taken by the records `tickets` cover."""
+        covered = len(self) - self.untracked
+        if covered <= 0:
+            return 0
+        return len(payload) if self.untracked == 0 else _after_line(payload, covered)
+
+
+def _untracked_tail(parts: list[Batch]) -> int:
+    """Records after the last part that carries tickets (all records when none does)."""
+    count = 0
+    for part in reversed(parts):
+        if part.tickets:
+            return count + part.untracked
+        count += len(part)
+    return count
 
 
 def _after_line(data: bytes, k: int) -> int:

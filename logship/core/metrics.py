@@ -123,6 +123,31 @@ class Metrics:
         self.queue_bytes = Gauge(
             "logship_queue_bytes", "Input bytes waiting in a sink's queue.", ["sink"], registry=r
         )
+        self.spool_records_written = Counter(
+            "logship_spool_records_written",
+            "Records written to a sink's disk spool (the sink lagged).",
+            ["sink"],
+            registry=r,
+        )
+        self.spool_records_dropped = Counter(
+            "logship_spool_records_dropped",
+            "Spooled records lost: reason=full (when_full: drop_oldest) or corrupt (a frame "
+            "that no longer checks out, cut off with the rest of its segment).",
+            ["sink", "reason"],
+            registry=r,
+        )
+        self.spool_corrupt_bytes = Counter(
+            "logship_spool_corrupt_bytes",
+            "Bytes of torn or corrupt spool frames cut off when the spool was opened.",
+            ["sink"],
+            registry=r,
+        )
+        self.records_unrouted = Counter(
+            "logship_input_records_unrouted",
+            "Records that no sink's `when` accepted (still checkpointed).",
+            ["input"],
+            registry=r,
+        )
         self.sink_batches = Counter(
             "logship_sink_batches",
             "Batches sent, by outcome (delivered, retry, rejected).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -132,6 +132,19 @@ class RetrySettings(StrictModel):
     max_backoff: Duration = 30.0
 
 
+class SpoolSettings(StrictModel):
+    """`sinks[].spool`: a disk spool that takes the sink's records while it lags
+    (`logship.deliver.spool`); off unless set."""
+
+    max_bytes: ByteSize = Field(
+        1024 * 1024 * 1024, ge=1024 * 1024, json_schema_extra={"expected": "a size >= 1MiB"}
+    )
+    """The spool folder never grows beyond this (segments and state file included)."""
+    when_full: Literal["block", "drop_oldest"] = "block"
+    """block: that sink's lines wait on the log file (backpressure); drop_oldest: the oldest
+    segment is deleted, and its records counted."""
+
+
 class SinkSettings(StrictModel):
     """Settings every sink type shares; each sink type extends it with a `type` literal."""
 
@@ -139,3 +152,9 @@ class SinkSettings(StrictModel):
     batch: BatchSettings = BatchSettings()
     queue: QueueSettings = QueueSettings()
     retry: RetrySettings = RetrySettings()
+    when: dict[str, Any] | None = Field(
+        None, json_schema_extra={"expected": "a condition, like {field: log.level, in: [error]}"}
+    )
+    """Only records for which this condition holds go to the sink (the language of `drop_if`,
+    checked by the app's config: core cannot import parsers)."""
+    spool: SpoolSettings | None = None

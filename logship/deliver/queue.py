@@ -11,6 +11,9 @@ line written to a quiet agent is not held for the linger time.
 
 With `drop_oldest` (alert notifications, `logship.observe.alerts.outbox`) a full queue never
 blocks the producer: the oldest batches are dropped to make room, and counted in `dropped`.
+
+The hooks at the end (`delivered`, `spill_failed`, `failed`, `absorbing`, `spool_stats`) do
+nothing here: they are what a sink with a disk spool overrides (`logship.deliver.spool.queue`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from logship.core.batch import Batch
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """A spool's state now, for /metrics, /status and `logship spool`."""
+
+    nbytes: int
+    records: int
+    oldest: float
+    """Unix time the oldest undelivered record was spooled (0 when empty)."""
+    spooling: bool
+    last_error: str
 
 
 class SinkQueue:
@@ -190,3 +206,30 @@ class SinkQueue:
                     break
                 self._cond.wait(remaining)
         return parts[0] if len(parts) == 1 else Batch.merge(parts)
+
+    # --- hooks a spooled queue overrides ---------------------------------------------------
+
+    def delivered(self, batch: Batch) -> None:
+        """The worker delivered `batch` (a spooled queue frees its spool space)."""
+
+    def spill_failed(self, batch: Batch, pending: Batch, failing_for: float) -> bool:
+        """The sink has failed for `failing_for` seconds sending `pending` (what is left of
+        `batch`): True if `pending` is now durably spooled and `batch`'s tickets may be acked."""
+        return False
+
+    def failed(self, reason: str) -> None:
+        """The last send failed for `reason`."""
+
+    def parked(self, batch: Batch) -> bool:
+        """True when the worker may stop retrying `batch` without acking it at shutdown
+        (a spooled queue: the batch is durable in the spool and the queue is closed)."""
+        return False
+
+    @property
+    def absorbing(self) -> bool:
+        """True while a spool takes this sink's records so nothing waits on it (readiness)."""
+        return False
+
+    def spool_stats(self) -> SpoolStats | None:
+        """The spool's state, or None without a spool."""
+        return None

@@ -81,6 +81,7 @@ class SinkWorker(threading.Thread):
             if not self._deliver(batch):
                 return
             self.acks.ack(batch.tickets)
+            self.queue.delivered(batch)
 
     def _deliver(self, batch: Batch) -> bool:
         """Sends until every entry is delivered or dead-lettered; False if abandoned first."""
@@ -110,6 +111,12 @@ class SinkWorker(threading.Thread):
                 pending = pending.subset(keep)
             self._m_retried.inc(len(pending))
             self._failing(result.reason)
+            if self._failing_since is not None and self.queue.spill_failed(
+                batch, pending, time.monotonic() - self._failing_since
+            ):
+                return True  # durably spooled: the spool delivers it once the sink is back
+            if self.queue.parked(batch):
+                return False  # shutting down; the batch is safe in the spool
             delay = self._backoff(attempt, result.retry_after)
             attempt += 1
             if self._abandon.wait(delay):
@@ -178,6 +185,7 @@ class SinkWorker(threading.Thread):
                 extra={"sink": self.sink.name, "reason": reason},
             )
         self.last_error = reason
+        self.queue.failed(reason)
 
     def _recovered(self) -> None:
         self.last_delivery = time.time()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +60,13 @@ class WorkerView(Protocol):
         """True while the thread runs."""
 
 
+class ComponentView(Protocol):
+    """A component with a verdict of its own (Kubernetes metadata: `logship.kube`)."""
+
+    def status(self) -> tuple[bool, str, str]:
+        """(ok, state, detail) now."""
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """One component's verdict, as /healthz and /readyz show it."""
@@ -67,7 +74,7 @@ class Check:
     component: str
     ok: bool
     state: str
-    """running, idle, backpressure, failing, not_ready, stalled, dead, not_started."""
+    """running, idle, backpressure, failing, spooling, not_ready, stalled, dead, not_started."""
     detail: str = ""
     progress_age_s: float | None = None
     """Seconds since the component last showed progress (None when not tracked)."""
@@ -116,8 +123,11 @@ class Health:
         scan_interval: float,
         loop_interval: float,
         clock: Callable[[], float] = time.monotonic,
+        components: Mapping[str, ComponentView] | None = None,
     ) -> None:
         self.tailer = tailer
+        self.components = dict(components or {})
+        """Shown in /healthz with their own verdicts (they fail liveness only if not ok)."""
         self.workers = list(workers)
         self.attempts = attempts
         """Send attempts completed so far by the sink of that name (a progress counter)."""
@@ -226,8 +236,13 @@ class Health:
         if self.stopping:
             return True, [Check("agent", True, "stopping", "draining the queues")]
         tailer, workers, loop = self._checks()
-        checks = [tailer, *workers, *([loop] if loop else [])]
+        checks = [tailer, *workers, *([loop] if loop else []), *self._component_checks()]
         return all(c.ok for c in checks), checks
+
+    def _component_checks(self) -> list[Check]:
+        if not self.started:
+            return [Check(name, True, "not_started") for name in self.components]
+        return [Check(name, *c.status()) for name, c in self.components.items()]
 
     def readiness(self) -> tuple[bool, list[Check]]:
         """(ready?, one check for the tailer and one per sink)."""
@@ -251,6 +266,15 @@ class Health:
     def _sink_ready(self, worker: WorkerView, live: Check) -> Check:
         if not live.ok or live.state == "not_started":
             return Check(live.component, False, live.state, live.detail, live.progress_age_s)
+        if (not worker.healthy or not worker.sink.ready) and worker.queue.absorbing:
+            # Its disk spool takes its records: nothing waits on it, the agent does its job.
+            return Check(
+                live.component,
+                True,
+                "spooling",
+                "records go to the disk spool: " + (worker.last_error or worker.sink.last_error),
+                live.progress_age_s,
+            )
         if not worker.healthy:
             return Check(
                 live.component,

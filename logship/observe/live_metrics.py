@@ -8,6 +8,7 @@ read to its end and quiet, or gone.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -105,6 +106,35 @@ class LiveMetrics:
             last.add_metric([name], worker.last_delivery)
         yield ready
         yield last
+        yield from self._spools()
+
+    def _spools(self) -> Iterator[Metric]:
+        """Size, records and oldest record age of each sink's disk spool (sinks with one)."""
+        size = GaugeMetricFamily(
+            "logship_spool_bytes",
+            "Bytes of a sink's disk spool (segments and state; never above max_bytes).",
+            labels=["sink"],
+        )
+        records = GaugeMetricFamily(
+            "logship_spool_records", "Records in a sink's disk spool.", labels=["sink"]
+        )
+        age = GaugeMetricFamily(
+            "logship_spool_oldest_age_seconds",
+            "Age of the oldest record in a sink's disk spool (0 when empty).",
+            labels=["sink"],
+        )
+        now = time.time()
+        for worker in self.workers:
+            stats = worker.queue.spool_stats()
+            if stats is None:
+                continue
+            name = worker.sink.name
+            size.add_metric([name], stats.nbytes)
+            records.add_metric([name], stats.records)
+            age.add_metric([name], max(0.0, now - stats.oldest) if stats.oldest else 0.0)
+        yield size
+        yield records
+        yield age
 
     def describe(self) -> Iterator[Metric]:
         """The families' names without computing them."""
@@ -114,6 +144,9 @@ class LiveMetrics:
             (GaugeMetricFamily, "logship_input_lag_bytes", ["input"]),
             (GaugeMetricFamily, "logship_sink_ready", ["sink"]),
             (GaugeMetricFamily, "logship_sink_last_delivery_timestamp_seconds", ["sink"]),
+            (GaugeMetricFamily, "logship_spool_bytes", ["sink"]),
+            (GaugeMetricFamily, "logship_spool_records", ["sink"]),
+            (GaugeMetricFamily, "logship_spool_oldest_age_seconds", ["sink"]),
         ]
         for kind, name, labels in families:
             yield kind(name, "", labels=labels)

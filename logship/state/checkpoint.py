@@ -4,7 +4,11 @@ Format (versioned JSON, one file `registry.json` in the data directory):
 
     {"version": 1, "files": {"<file key>": {"path": ..., "offset": ..., "fingerprint": ...,
                                             "fingerprint_bytes": ..., "updated": <unix time>,
-                                            "seen": <unix time>}}}
+                                            "seen": <unix time>}},
+     "sinks": {"<sink name>": {"length": ..., "inode": ...}}}
+
+`sinks` (optional) holds the state of exactly-once file sinks that belongs with these offsets:
+the output file's length that matches them, written in the same atomic write.
 
 Writes go to a temp file that is fsynced, then renamed over the old one, then the directory is
 fsynced: a crash leaves either the old or the new registry, never a torn one. The registry that
@@ -61,6 +65,9 @@ class CheckpointStore:
         self.recovered_from: Path | None = None
         """Set when `load` had to fall back to the last good copy."""
         self._last_saved: dict[str, FileCheckpoint] | None = None
+        self.sink_states: dict[str, dict[str, int]] = {}
+        """The `sinks` section as loaded (or last saved)."""
+        self._last_sinks: dict[str, dict[str, int]] = {}
 
     def load(self) -> dict[str, FileCheckpoint]:
         """The saved checkpoints by file key; empty if there is no registry yet."""
@@ -121,6 +128,17 @@ class CheckpointStore:
                 f"Checkpoint file {path} has version {doc.get('version')!r}; this agent "
                 f"reads version {VERSION}. {hint}"
             )
+        sinks = doc.get("sinks", {})
+        if not isinstance(sinks, dict) or not all(
+            isinstance(v, dict) and all(isinstance(n, int) for n in v.values())
+            for v in sinks.values()
+        ):
+            raise CheckpointError(
+                f"Checkpoint file {path} is corrupt (expected 'sinks' to map names to numbers). "
+                f"{hint}"
+            )
+        self.sink_states = sinks
+        self._last_sinks = sinks
         entries: dict[str, FileCheckpoint] = {}
         for key, value in doc["files"].items():
             try:
@@ -142,11 +160,20 @@ class CheckpointStore:
                 )
         return entries
 
-    def save(self, entries: dict[str, FileCheckpoint]) -> bool:
-        """Writes the registry atomically; skips the write when nothing changed. True if written."""
-        if entries == self._last_saved:
+    def save(
+        self, entries: dict[str, FileCheckpoint], sinks: dict[str, dict[str, int]] | None = None
+    ) -> bool:
+        """Writes the registry (and `sinks` states, when given) atomically; skips the write when
+        nothing changed. True if written."""
+        sinks = self._last_sinks if sinks is None else sinks
+        if entries == self._last_saved and sinks == self._last_sinks:
             return False
-        doc = {"version": VERSION, "files": {key: asdict(cp) for key, cp in entries.items()}}
+        doc: dict[str, object] = {
+            "version": VERSION,
+            "files": {key: asdict(cp) for key, cp in entries.items()},
+        }
+        if sinks:
+            doc["sinks"] = sinks
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
@@ -169,6 +196,7 @@ class CheckpointStore:
                 f"Cannot write checkpoint file {self.path}: {exc.strerror}."
             ) from exc
         self._last_saved = dict(entries)
+        self._last_sinks = self.sink_states = dict(sinks)
         return True
 
     def _keep_last_good(self) -> None:

@@ -80,3 +80,8 @@ class FileRegistry:
                 if entry is not None and entry.offset != offset:
                     self._entries[key] = dataclasses.replace(entry, offset=offset, updated=now)
             return dict(self._entries)
+
+    def entry(self, key: str) -> FileCheckpoint | None:
+        """The current entry of one file (offset as last applied), or None."""
+        with self._lock:
+            return self._entries.get(key)

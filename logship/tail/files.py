@@ -11,7 +11,9 @@ from logship.core.record import LogEntry
 from logship.deliver.queue import SinkQueue
 from logship.tail.discovery import FileFinder
 from logship.tail.identity import fingerprint, head
+from logship.tail.pod_context import FilePod, PodBinding
 from logship.tail.reader import FileReader
+from logship.tail.routing import Route
 from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields
 from parsers.chain import ParserChain
@@ -53,6 +55,11 @@ class InputRuntime:
     """Folders (ending in a separator) of the agent's own state: never tailed."""
     encode: bool = False
     """Every sink of this input takes NDJSON: records are encoded right after parsing."""
+    routes: Sequence[Route] = ()
+    """Set only when a sink of the input has a `when`: then each sink gets its share of a chunk
+    (`logship.tail.routing`); otherwise every record goes to every queue in `queues`."""
+    pods: PodBinding | None = None
+    """Kubernetes metadata for its container files (`agent.kubernetes`), if configured."""
     finder: FileFinder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +96,7 @@ class TailedFile:
     """An open file being tailed: reader, stages, poll schedule, and what it was opened as."""
 
     __slots__ = (
+        "chain",
         "eof_polls",
         "file_fields",
         "file_info",
@@ -101,6 +109,7 @@ class TailedFile:
         "last_data",
         "missed_events",
         "path",
+        "pod",
         "predecessor",
         "predecessor_eofs",
         "reader",
@@ -120,6 +129,13 @@ class TailedFile:
             "inode": str(reader.identity.ino),
         }
         self.file_fields: dict[str, Any] | None = file_fields(inp.settings, path)
+        self.chain: ParserChain | None = None
+        """The chain its pod's annotations chose (None: the input's)."""
+        self.pod = (
+            FilePod(inp.pods, self.file_fields, now)
+            if inp.pods is not None and self.file_fields is not None
+            else None
+        )
         self.stages = LineStages(reader.offset, inp.settings)
         self.registered_end = reader.offset
         self.fp_hash, self.fp_bytes = fingerprint(reader.fd)
@@ -150,6 +166,26 @@ class TailedFile:
             self.stages = LineStages(self.reader.offset, new)
             self.registered_end = self.reader.offset
             self.file_fields = file_fields(new, self.path)
+        if self.pod is not None:
+            self.pod.reset()  # the new input's chain and settings, with the pod's annotations
+
+    def pod_ready(self, now: float) -> bool:
+        """False while the file waits (bounded) for its pod's metadata; otherwise applies what
+        changed since the last read: fields, the annotations' chain and multiline preset. A new
+        preset restarts the stages at the end of the last emitted event (nothing is lost)."""
+        pod = self.pod
+        if pod is None:
+            return True
+        if pod.waiting(now):
+            return False
+        if pod.changed(self.input.chain):
+            self.file_fields, chain, settings = pod.apply(self.input.chain, self.input.settings)
+            self.chain = None if chain is self.input.chain else chain
+            if settings.multiline != self.stages.settings.multiline:
+                self.reader.offset = self.stages.emitted_end
+                self.stages = LineStages(self.reader.offset, settings)
+                self.registered_end = self.reader.offset
+        return True
 
 
 def distinct_queues(inputs: Sequence[InputRuntime]) -> list[SinkQueue]:

@@ -39,6 +39,7 @@ from logship.tail.files import (
 )
 from logship.tail.identity import FINGERPRINT_BYTES, FileIdentity, fingerprint, head
 from logship.tail.notices import Notices
+from logship.tail.pod_context import WAIT_POLL
 from logship.tail.poll_schedule import PollSchedule
 from logship.tail.reader import FileReader, GzipFileReader
 from logship.tail.resume import start_offset
@@ -252,6 +253,9 @@ class TailRounds:
 
     def _poll(self, tf: TailedFile, now: float) -> bool:
         """Reads one chunk of a due file. True if data was read."""
+        if tf.pod is not None and not tf.pod_ready(now):
+            self._polls.set(tf.key, now + WAIT_POLL)  # its pod's metadata may come (bounded)
+            return False
         settings = tf.input.settings
         try:
             data = tf.reader.read(settings.read_buffer_bytes)

@@ -56,6 +56,8 @@ class InputSettings(StrictModel):
         json_schema_extra={"expected": "a list of enrichment steps: user_agent, geoip, url"},
     )
     """Steps that add fields to every parsed record, in order (parsers.enrich)."""
+    sinks: list[str] | None = Field(None, json_schema_extra={"expected": "a list of sink names"})
+    """The sinks this input's records go to (their `when` permitting); default: every sink."""
     # What the input adds to its records (logship.core.metadata, parsers.stamp).
     fields: InputFields = Field(default={})
     tags: InputTags = Field(default=[])

@@ -16,6 +16,7 @@ from logship.core.lines import Lines
 from logship.core.metrics import Metrics
 from logship.core.ndjson import encode_ndjson
 from logship.tail.files import RecordObserver, TailedFile
+from logship.tail.routing import ship_routed
 from logship.tail.stages import encode_events, parse_events
 
 
@@ -29,6 +30,7 @@ class InputMetrics:
     records_unmatched: Any
     partial_lines_flushed: Any
     bytes_truncated: Any
+    records_unrouted: Any
 
     @classmethod
     def of(cls, metrics: Metrics, name: str) -> InputMetrics:
@@ -40,6 +42,7 @@ class InputMetrics:
             metrics.records_unmatched.labels(name),
             metrics.partial_lines_flushed.labels(name),
             metrics.bytes_truncated.labels(name),
+            metrics.records_unrouted.labels(name),
         )
 
 
@@ -69,16 +72,18 @@ class Shipper:
             m.bytes_truncated.inc(lines.truncated_bytes)
         if lines.end <= tf.registered_end and not lines.texts:
             return
+        chain = inp.chain if tf.chain is None else tf.chain  # a pod's annotations may choose
         # Records every sink takes as NDJSON are parsed and encoded in one pass (the fast
-        # path), kept as dicts too only when observers (alerts, derived metrics) read them.
+        # path), kept as dicts too only when observers (alerts, derived metrics) read them;
+        # routing (a sink's `when`) reads every record, so it takes the general path.
         observers = self.observers
         encoded = None
-        if inp.encode:
+        if inp.encode and not inp.routes:
             encoded = encode_events(
-                inp.chain, lines, tf.file_info, tf.file_fields, keep=bool(observers)
+                chain, lines, tf.file_info, tf.file_fields, keep=bool(observers)
             )
         if encoded is None:
-            entries, stats = parse_events(inp.chain, lines, tf.file_info, tf.file_fields)
+            entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
             count = len(entries)
         else:
             ndjson, count, stats, entries = encoded
@@ -98,6 +103,11 @@ class Shipper:
         for observer in observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end
+        if inp.routes and entries:  # some sink has a `when`: each gets its share
+            ship_routed(
+                self.acks, tf.key, lines, entries, inp.routes, inp.encode, m.records_unrouted
+            )
+            return
         ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if count else 0)
         if not count:
             return

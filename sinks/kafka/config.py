@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from logship.core.progress import Delivery
 from logship.core.secrets import is_secret_key
 from logship.core.sink import SinkSettings
 from logship.core.units import Duration
@@ -46,7 +47,8 @@ RESERVED_OPTIONS: dict[str, str] = {
     "message.timeout.ms": "set message_timeout instead",
     "delivery.timeout.ms": "set message_timeout instead",
     "delivery.report.only.error": "the sink sets it to track delivery reports",
-    "transactional.id": "transactions are not supported; the idempotent producer is used instead",
+    "transactional.id": "set delivery: exactly_once instead (the id derives from the agent's identity)",
+    "transaction.timeout.ms": "set transaction_timeout instead",
     "on_delivery": "the sink sets its own delivery callback",
     "error_cb": "the sink sets its own error callback",
     "logger": "librdkafka logs go to the agent's log",
@@ -92,6 +94,12 @@ class KafkaSinkSettings(SinkSettings):
     """How long the start-up metadata request waits for Kafka."""
     shutdown_timeout: Duration = Field(10.0, gt=0)
     """How long closing the sink waits for outstanding deliveries."""
+    delivery: Delivery = "at_least_once"
+    """`exactly_once`: each batch in a Kafka transaction with the checkpoints it advances."""
+    offsets_topic: str = "logship-offsets"
+    """Where `exactly_once` commits checkpoints (create it with cleanup.policy=compact)."""
+    transaction_timeout: Duration = Field(60.0, gt=0)
+    """How long Kafka keeps a transaction of a dead agent open before aborting it itself."""
     producer_options: dict[str, OptionValue] = Field(
         default_factory=dict,
         json_schema_extra={"expected": "a mapping of librdkafka property names to values"},
@@ -148,6 +156,13 @@ class KafkaSinkSettings(SinkSettings):
             raise ValueError(problem)
         return value
 
+    @field_validator("offsets_topic")
+    @classmethod
+    def _offsets_topic_is_a_name(cls, value: str) -> str:
+        if problem := topic_name_problem(value):
+            raise ValueError(problem)
+        return value
+
     @field_validator("producer_options", mode="before")
     @classmethod
     def _scalar_values(cls, value: object) -> object:
@@ -173,13 +188,17 @@ class KafkaSinkSettings(SinkSettings):
         return value
 
     def producer_config(self) -> dict[str, OptionValue]:
-        """The librdkafka properties of the producer (callbacks are added by the sink)."""
-        return {
+        """The librdkafka properties of the producer (callbacks are added by the sink; with
+        exactly_once, `transactional.id` too, once the agent's identity is known)."""
+        config: dict[str, OptionValue] = {
             **DEFAULT_PRODUCER_OPTIONS,
             **self.producer_options,
             **_derived(self.message_timeout),
             "bootstrap.servers": ",".join(self.bootstrap_servers),
         }
+        if self.delivery == "exactly_once":
+            config["transaction.timeout.ms"] = max(1000, round(self.transaction_timeout * 1000))
+        return config
 
     @property
     def delivery_wait(self) -> float:

@@ -26,6 +26,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logship.core.batch import Batch
+from logship.core.progress import Progress, ProgressSource
 from logship.core.record import LogEntry
 from logship.core.sink import DELIVERED, Outcome, SendResult, SinkError
 from sinks.kafka.classify import classify, explain, is_fatal
@@ -34,6 +35,7 @@ from sinks.kafka.encoder import encode_values
 from sinks.kafka.producer import ProducerKeeper, exception_text
 from sinks.kafka.reports import Report, Route, match_reports
 from sinks.kafka.route import MessageRoute
+from sinks.kafka.transaction import Transactions
 from sinks.metrics import Counter, SinkMetrics
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ class KafkaSink:
         self.buffer_full_waits = 0
         """How many times a produce found librdkafka's queue full and waited (never a drop)."""
         self._m_buffer_full: Counter | None = None
+        self.transactions = (
+            Transactions(settings, self.producer) if settings.delivery == "exactly_once" else None
+        )
+        """With `delivery: exactly_once`: every send is one transaction (sinks.kafka.transaction)."""
 
     # --- state -----------------------------------------------------------------------------
 
@@ -146,6 +152,9 @@ class KafkaSink:
         with self._send_lock:
             if self._closing.is_set():
                 return SendResult(Outcome.RETRY, reason="the Kafka sink is closing")
+            txn = self.transactions
+            if txn is not None and txn.blocked():
+                return SendResult(Outcome.RETRY, reason=txn.fatal)
             try:
                 producer = self.producer.get()
             except KafkaException as exc:
@@ -158,7 +167,49 @@ class KafkaSink:
                 return SendResult(
                     Outcome.RETRY, reason="messages of an earlier send are still in flight"
                 )
+            if txn is not None:
+                return txn.send(
+                    producer, batch, deadline, lambda part: self._send(producer, part, deadline)
+                )
             return self._send(producer, batch, deadline)
+
+    # --- exactly once (logship.core.progress.TransactionalSink) -----------------------------
+
+    def bind_progress(self, source: ProgressSource) -> None:
+        """Makes the producer transactional, with an id derived from the agent's identity."""
+        assert self.transactions is not None, "bind_progress needs delivery: exactly_once"
+        self.transactions.bind(source)
+
+    def committed_progress(self) -> list[tuple[bytes, bytes]]:
+        """Takes the transactional.id over (fencing an older agent), then reads the offsets topic."""
+        from sinks.kafka.offsets_topic import ensure_compacted_topic, read_offsets
+
+        txn = self.transactions
+        assert txn is not None, "committed_progress needs delivery: exactly_once"
+        assert txn.source is not None, "bind_progress first"
+        timeout = self.settings.metadata_timeout
+        config = self.settings.producer_config()
+        topic = self.settings.offsets_topic
+        try:
+            with self._send_lock:
+                txn.initialise(self.producer.get(), timeout)
+            ensure_compacted_topic(config, topic, self.name, timeout)
+            return read_offsets(config, topic, txn.source.key_prefix, self.name, timeout)
+        except (KafkaException, TimeoutError) as exc:
+            text = exception_text(exc) if isinstance(exc, KafkaException) else str(exc)
+            raise SinkError(
+                f"exactly_once cannot read its checkpoints from the offsets topic {topic!r}: "
+                f"{text}; the agent needs Kafka reachable at start-up in this mode"
+            ) from None
+
+    def last_committed(self) -> Progress | None:
+        """The progress of the last committed transaction (the local registry's ceiling)."""
+        return self.transactions.last_committed if self.transactions is not None else None
+
+    @property
+    def fatal(self) -> str:
+        """Set once fenced by another agent with the same transactional.id."""
+        return self.transactions.blocked() if self.transactions is not None else ""
 
     def close(self, timeout: float) -> None:
         """Waits up to `timeout` (at most `shutdown_timeout`) for outstanding deliveries, then stops.
@@ -179,6 +230,8 @@ class KafkaSink:
             producer = self.producer.take()
             if producer is None:
                 return
+            if self.transactions is not None:
+                self.transactions.end(producer, timeout)
             left = self.producer.serve(
                 producer.flush, max(0.0, timeout - (time.monotonic() - started))
             )

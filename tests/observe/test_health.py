@@ -227,3 +227,36 @@ def test_while_stopping_the_agent_is_live_but_not_ready() -> None:
     assert live
     assert checks[0].state == "stopping"
     assert not health.readiness()[0]
+
+
+class AbsorbingQueue(SinkQueue):
+    """A queue whose spool takes the sink's records (logship.deliver.spool.queue)."""
+
+    def __init__(self) -> None:
+        super().__init__(10, 1 << 20)
+        self.spooling = True
+
+    @property
+    def absorbing(self) -> bool:
+        return self.spooling
+
+
+def test_a_failing_sink_whose_spool_absorbs_the_outage_stays_ready() -> None:
+    clock = Clock()
+    queue = AbsorbingQueue()
+    worker = FakeWorker(
+        name="es",
+        healthy=False,
+        last_error="connection refused",
+        sink=fake_sink("es", ready=False, last_error="connection refused"),
+        queue=queue,
+    )
+    health = make(FakeTailer(), worker, clock=clock)
+    ready, checks = health.readiness()
+    assert ready
+    assert checks[1].state == "spooling"
+    assert "connection refused" in checks[1].detail
+    queue.spooling = False  # a full spool with when_full: block: the sink holds the input again
+    ready, checks = health.readiness()
+    assert not ready
+    assert checks[1].state == "failing"

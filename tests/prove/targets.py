@@ -11,10 +11,13 @@ import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+
+import pytest
 
 from tests.doubles.es_server import EsServer
 from tests.doubles.kafka_mock import _QUIET as QUIET
+from tests.doubles.tansu import Tansu, tansu_binary
 from tests.harness import wait_until
 from tests.prove.ledger import N_FIELD, Ledger
 from tests.prove.slow_kafka import SlowMockKafka
@@ -63,12 +66,16 @@ class FileTarget:
 
     name = "file"
 
-    def __init__(self, root: Path, disk_size: str | None = None) -> None:
+    def __init__(
+        self, root: Path, disk_size: str | None = None, delivery: str = "at_least_once"
+    ) -> None:
+        self.delivery = delivery
         self.folder = root / "out"
         self.disk = SmallDisk(self.folder, disk_size).mount() if disk_size else None
         self.path = self.folder / "logs.ndjson"
         self._numbers: array[int] = array("q")
         self._offset = 0
+        self._last = b""
         self._at_up = 0
         self._lock = threading.Lock()
 
@@ -79,13 +86,22 @@ class FileTarget:
             "path": str(self.path),
             "batch": BATCH,
             "retry": RETRY,
+            "delivery": self.delivery,
         }
 
     def numbers(self) -> array[int]:
-        """Reads what was appended since the last call (complete lines only)."""
+        """Reads what was appended since the last call (complete lines only).
+
+        With exactly_once, a restart may cut the file back (lines written but never
+        checkpointed) and write on from there: when the bytes last read are not there any
+        more, the numbers are read again from the start."""
         with self._lock:
             try:
                 with self.path.open("rb") as f:
+                    if self._offset and self._changed(f):
+                        self._numbers = array("q")
+                        self._offset = 0
+                        self._last = b""
                     f.seek(self._offset)
                     data = f.read()
             except FileNotFoundError:
@@ -93,8 +109,14 @@ class FileTarget:
             end = data.rfind(b"\n") + 1
             if end:
                 self._numbers.extend(int(m) for m in N_FIELD.findall(data, 0, end))
+                self._last = (self._last + data[:end])[-4096:]
                 self._offset += end
             return self._numbers
+
+    def _changed(self, f: BinaryIO) -> bool:
+        """True if the bytes before the read offset are not the ones read there."""
+        f.seek(self._offset - len(self._last))
+        return f.read(len(self._last)) != self._last
 
     def settle(self) -> None:
         pass  # the agent's writes are done when its process is
@@ -121,6 +143,57 @@ class FileTarget:
             self.disk.unmount()
 
 
+class _PieceReader:
+    """Incremental reader of one output file (see FileTarget.numbers), by inode."""
+
+    def __init__(self, path: Path) -> None:
+        self.target = FileTarget.__new__(FileTarget)
+        self.target.path = path
+        self.target.delivery = "exactly_once"
+        self.target._numbers = array("q")
+        self.target._offset = 0
+        self.target._last = b""
+        self.target._lock = threading.Lock()
+
+
+class RotatingFileTarget(FileTarget):
+    """The file sink rotating its output by size: the records of every rotated file (in
+    rotation order), then of the current one."""
+
+    name = "file"
+
+    def __init__(self, root: Path, delivery: str, max_bytes: int) -> None:
+        super().__init__(root, None, delivery)
+        self.max_bytes = max_bytes
+        self._pieces: dict[int, _PieceReader] = {}
+
+    def sink(self) -> dict[str, Any]:
+        return {**super().sink(), "rotate": {"max_bytes": self.max_bytes}}
+
+    def numbers(self) -> array[int]:
+        files = [*sorted(self.folder.glob(self.path.name + ".*")), self.path]
+        out = array("q")
+        seen: set[int] = set()
+        for path in files:
+            try:
+                inode = path.stat().st_ino
+            except FileNotFoundError:
+                continue
+            piece = self._pieces.get(inode)
+            if piece is None:
+                piece = self._pieces[inode] = _PieceReader(path)
+            piece.target.path = path  # the current file keeps its inode when rotated
+            seen.add(inode)
+            out.extend(piece.target.numbers())
+        for inode in set(self._pieces) - seen:
+            del self._pieces[inode]  # removed by a restart (written after the checkpoint)
+        return out
+
+    def rotated(self) -> int:
+        """Rotated files now."""
+        return len(list(self.folder.glob(self.path.name + ".*")))
+
+
 class KafkaTarget:
     """The Kafka sink, to librdkafka's mock broker in its own process, read back as it goes.
 
@@ -131,11 +204,17 @@ class KafkaTarget:
     name = "kafka"
     PARTITIONS = 4
 
-    def __init__(self) -> None:
+    def __init__(self, delivery: str = "at_least_once", tansu: Path | None = None) -> None:
         from confluent_kafka import Consumer
 
-        self.kafka = SlowMockKafka().start()
-        self.kafka.create_topic("logs", self.PARTITIONS)
+        self.delivery = delivery
+        self.kafka: SlowMockKafka | Tansu
+        if tansu is None:
+            self.kafka = SlowMockKafka().start()
+            self.kafka.create_topic("logs", self.PARTITIONS)
+        else:
+            self.kafka = Tansu(tansu).start()
+            create_topic(self.kafka.bootstrap_servers, "logs", self.PARTITIONS)
         self._numbers: array[int] = array("q")
         self._positions: array[int] = array("q")
         self._read_to = [0] * self.PARTITIONS
@@ -148,6 +227,7 @@ class KafkaTarget:
                 "bootstrap.servers": servers,
                 "group.id": "prove-reader",
                 "enable.auto.commit": False,
+                "isolation.level": "read_committed",
                 "auto.offset.reset": "error",
                 "fetch.wait.max.ms": 50,
                 "logger": QUIET,
@@ -167,6 +247,7 @@ class KafkaTarget:
             "topic": "logs",
             "batch": BATCH,
             "retry": RETRY,
+            "delivery": self.delivery,
             "message_timeout": "5s",
             "producer_options": {"request.timeout.ms": 3000, "reconnect.backoff.max.ms": 500},
         }
@@ -175,9 +256,8 @@ class KafkaTarget:
         from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
         consumer = self._consumer
-        consumer.assign(
-            [TopicPartition("logs", p, OFFSET_BEGINNING) for p in range(self.PARTITIONS)]
-        )
+        assignment = [TopicPartition("logs", p, OFFSET_BEGINNING) for p in range(self.PARTITIONS)]
+        consumer.assign(assignment)
         try:
             while not self._stop.is_set():
                 found = []
@@ -244,6 +324,9 @@ class KafkaTarget:
 
     def settle(self) -> None:
         """Waits until the reader has every record the broker appended, and no more arrive."""
+        if self.delivery == "exactly_once" or isinstance(self.kafka, Tansu):
+            self._settle_quiet()
+            return
         while True:
             appended = self.appended()
             wait_until(
@@ -255,17 +338,31 @@ class KafkaTarget:
             if self.appended() == appended:
                 return
 
+    def _settle_quiet(self) -> None:
+        """settle() by quiescence: the agent is dead, so once the reader has seen nothing new
+        for half a second it has everything. For Tansu, whose high watermarks are wrong (reported
+        0 here), and for transactions (markers take offsets, and the mock cluster was seen
+        reporting 0 while transactions were in flight)."""
+        last = -1
+        while len(self.numbers()) != last:
+            last = len(self.numbers())
+            time.sleep(0.5)
+
+    def _mock(self) -> SlowMockKafka:
+        assert isinstance(self.kafka, SlowMockKafka), "only the mock cluster can do that"
+        return self.kafka
+
     def down(self) -> None:
-        self.kafka.broker_down()
+        self._mock().broker_down()
 
     def up(self) -> None:
-        self.kafka.broker_up()
+        self._mock().broker_up()
 
     def slow(self) -> None:
-        self.kafka.slow(2000)
+        self._mock().slow(2000)
 
     def fast(self) -> None:
-        self.kafka.slow(0)
+        self._mock().slow(0)
 
     def close(self) -> None:
         self._stop.set()
@@ -335,10 +432,32 @@ class ElasticsearchTarget:
         self.server.stop()
 
 
+def create_topic(servers: str, topic: str, partitions: int) -> None:
+    """Creates a topic with the admin API (Tansu; the mock cluster has its own command)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": servers, "logger": QUIET})
+    admin.create_topics([NewTopic(topic, partitions)])[topic].result(timeout=30)
+
+
 def make_target(name: str, root: Path, ledger: Ledger, disk_size: str | None = None) -> Target:
-    """The target of a sink type; a file target on a small disk of its own when `disk_size`."""
+    """The target of a sink type; a file target on a small disk of its own when `disk_size`.
+
+    `file-eos` and `kafka-eos` are the sinks with `delivery: exactly_once`; `tansu-eos` is
+    Kafka exactly-once into Tansu (skipped when Tansu is not installed)."""
     if name == "file":
         return FileTarget(root, disk_size)
+    if name == "file-eos":
+        return FileTarget(root, disk_size, delivery="exactly_once")
+    if name == "file-eos-rotating":
+        return RotatingFileTarget(root, "exactly_once", max_bytes=300_000)
     if name == "kafka":
         return KafkaTarget()
+    if name == "kafka-eos":
+        return KafkaTarget(delivery="exactly_once")
+    if name == "tansu-eos":
+        binary = tansu_binary()
+        if binary is None:
+            pytest.skip("Tansu is not installed (make tansu)")
+        return KafkaTarget(delivery="exactly_once", tansu=binary)
     return ElasticsearchTarget(ledger)

@@ -70,7 +70,9 @@ def shipped(encode: bool, observers: list[Any]) -> tuple[Batch, ParserChain, int
     inp = InputRuntime(settings, chain, [queue], encode=encode)
     acks = AckTracker()
     acks.track("k", 0)
-    tf = SimpleNamespace(input=inp, file_info=FILE, file_fields=None, registered_end=0, key="k")
+    tf = SimpleNamespace(
+        input=inp, chain=None, file_info=FILE, file_fields=None, registered_end=0, key="k"
+    )
     Shipper(acks, Metrics(), observers).ship(tf, LineFramer(0, 1 << 20).feed(DATA))  # type: ignore[arg-type]
     batch = queue.take(100_000, 1 << 30, 0)
     assert batch is not None

@@ -68,6 +68,8 @@ class Hook:
     path: tuple[str, ...]
     sources: tuple[int, ...]
     function: Callable[[LogEntry, tuple[str, ...], Any], None]
+    writes: frozenset[str] | None = None
+    """Top-level keys it adds or changes besides `path`'s (never removes); None: any."""
 
 
 class BuilderError(LogshipError, ValueError):
@@ -85,6 +87,27 @@ class _Names:
 
 _CONVERT_NAMES = {"int": "_int", "float": "_float", "bool": "_bool"}
 
+BAIL = "return _slow(m)"
+"""The statement the generated body runs when a line needs the generic path."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuilderPlan:
+    """The generated statements of a rule, for code that embeds them (`parsers.fast_chunk`).
+
+    `body` binds `rec` from the groups `_1`.. of match `m` (it may run `BAIL`, and raises
+    `_Errors` on a failed conversion); `namespace` holds the names it uses; `top_keys` are the
+    top-level keys a record may get (its hooks' too), `always` those it always gets, unless
+    `hooks` (a hook that may write anywhere).
+    """
+
+    namespace: dict[str, Any]
+    group_count: int
+    body: tuple[str, ...]
+    top_keys: frozenset[str]
+    always: frozenset[str]
+    hooks: bool
+
 
 def generate_builder(
     *,
@@ -99,9 +122,9 @@ def generate_builder(
     syslog_levels: Sequence[str],
     severity_names: Sequence[str],
     hooks: Sequence[Hook] = (),
-) -> tuple[Callable[[str], LogEntry | None], Callable[[Any], LogEntry], str]:
-    """The generated `parse(line) -> record or None`, `build(match) -> record`, and their
-    source (kept for debugging)."""
+) -> tuple[Callable[[str], LogEntry | None], Callable[[Any], LogEntry], str, BuilderPlan]:
+    """The generated `parse(line) -> record or None`, `build(match) -> record`, their source
+    (kept for debugging), and the plan they were made of."""
     namespace: dict[str, Any] = {
         "_match": match,
         "_slow": slow,
@@ -149,6 +172,16 @@ def generate_builder(
     _optional(root, "rec", body, names, expr, test)
     body.extend(hook_calls)
 
+    plan = BuilderPlan(
+        dict(namespace),
+        group_count,
+        tuple(body),
+        frozenset(root.children).union(
+            *(h.writes or () for h in hooks), (h.path[0] for h in hooks)
+        ),
+        frozenset(k for k, c in root.children.items() if _required(c)),
+        any(h.writes is None for h in hooks),
+    )
     finish: list[str] = []
     if group_count:
         targets = ", ".join(f"_{i}" for i in range(1, group_count + 1))
@@ -156,7 +189,7 @@ def generate_builder(
     finish.append("    try:")
     finish.extend(f"        {line}" for line in body)
     finish.append("    except _Errors:")
-    finish.append("        return _slow(m)")
+    finish.append(f"        {BAIL}")
     finish.append("    return rec")
     lines = [
         "def parse(line):",
@@ -172,7 +205,7 @@ def generate_builder(
     exec(compile(source, "<parser rule builder>", "exec"), namespace)  # noqa: S102 - our own generated code
     parse: Callable[[str], LogEntry | None] = namespace["parse"]
     build: Callable[[Any], LogEntry] = namespace["build"]
-    return parse, build, source
+    return parse, build, source, plan
 
 
 def _tree(leaves: Sequence[Leaf]) -> _Node:
@@ -245,7 +278,7 @@ def _expression(
             f"if {var} is None:",
             f"    {var} = _tsp({raw})",
             f"    if {var} is None:",
-            "        return _slow(m)",
+            f"        {BAIL}",
         ]
         if present is None:
             pre.extend(steps)

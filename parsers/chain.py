@@ -29,15 +29,25 @@ from __future__ import annotations
 
 import bisect
 import copy as copying
+import io
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import orjson
+
 from logship.core.lines import Lines
 from logship.core.record import LogEntry
 from parsers.compiler import compile_rule
+from parsers.fast_chunk import (
+    ChunkEncoder,
+    encode_records,
+    fragment,
+    generate_chunk_encoder,
+    merge_stats,
+)
 from parsers.redaction import Redactor
 from parsers.rule import Rule
 from parsers.stamp import AgentIdentity, Stamp, StampedInput, input_stamp
@@ -95,6 +105,72 @@ class ParserChain:
         self.enrichment: EnrichChain | None = None
         """The input's `enrich:` steps, set by the agent (it opens their databases); applied
         to each batch after parsing by `logship.tail.stages.parse_events`."""
+        self.fast: ChunkEncoder | None = self._fast_encoder(kept=False)
+        """The fused parse-and-encode loop (`parsers.fast_chunk`) when this chain allows one."""
+        self.fast_kept = self._fast_encoder(kept=True) if self.fast is not None else None
+        """The same loop keeping the records as dicts too, for observers."""
+
+    def _fast_encoder(self, kept: bool) -> ChunkEncoder | None:
+        # One regex/grok rule and nothing that reads or rewrites a record after the chain
+        # completes it; the general path handles every other case.
+        plan = getattr(self.rules[0], "plan", None) if len(self.rules) == 1 else None
+        stamp = self.stamp
+        if plan is None or self.redactor is not None or self.keep_original:
+            return None
+        if self.rules[0].drop_if is not None or (stamp and {"log", "host"} & stamp.copied.keys()):
+            return None  # (input fields merged into `log` / `host`: those stay dicts)
+        if stamp is None:
+            return generate_chunk_encoder(plan, self.host_name, None, False, kept)[0]
+        agent, constants = stamp.agent_objects(), stamp.copied
+        return generate_chunk_encoder(plan, self.host_name, agent, True, kept, constants)[0]
+
+    def encode(
+        self, lines: Lines, file_info: dict[str, str], read_time: str, keep: bool = False
+    ) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+        """`parse` and NDJSON encoding in one pass: (the records as JSON lines, how many, stats,
+        with `keep` the records as `parse` returns them, else []): the bytes
+        `encode_ndjson(parse(...))` gives; None when these lines need the general path
+        (container, multiline or truncated lines; enrichment; no fast encoder), or a record
+        JSON cannot hold (the caller then keeps dicts)."""
+        fast = self.fast_kept if keep else self.fast
+        if (
+            fast is None
+            or self.enrichment is not None
+            or lines.truncated
+            or lines.multiline
+            or lines.times is not None
+            or lines.streams is not None
+        ):
+            return None
+        rule = self.rules[0]
+        rule.refresh(self.clock())
+        buffer = io.BytesIO()
+        write = buffer.write
+        stats = ChainStats()
+        general: list[int] = [0, 0]  # lines handed to the general path, their records
+        kept: list[LogEntry] = []
+
+        def fallback(line: str, start: int) -> None:
+            entries, one = self.parse(Lines([line], [start], start), file_info, read_time)
+            encode_records(entries, write)
+            if keep:
+                kept.extend(entries)
+            general[0] += 1
+            general[1] += len(entries)
+            merge_stats(stats, one, _EXAMPLES)
+
+        stamp = self.stamp.for_chunk() if self.stamp is not None else None
+        log_file = file_info if keep else fragment(file_info)
+        try:
+            fast(
+                lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, kept.append
+            )
+        except orjson.JSONEncodeError:
+            return None  # the fallbacks' counts go with the discarded stats: no double count
+        fused = len(lines.texts) - general[0]
+        if fused:
+            stats.matched[rule.name] = stats.matched.get(rule.name, 0) + fused
+        return buffer.getvalue(), fused + general[1], stats, kept
 
     def parse(
         self,

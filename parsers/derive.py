@@ -43,3 +43,7 @@ def forwarded_for(rec: LogEntry, path: tuple[str, ...], value: Any) -> None:
 
 DERIVATIONS: dict[str, Derivation] = {"forwarded_for": forwarded_for}
 """Derivations by the name a rule's `derive:` setting uses."""
+
+WRITES: dict[str, frozenset[str]] = {"forwarded_for": frozenset({"source"})}
+"""The top-level keys a derivation adds or changes, besides its own field's (it removes none):
+generated code that knows them completes the record without looking (`parsers.fast_chunk`)."""

@@ -15,7 +15,7 @@ from logship.core.record import LogEntry
 from parsers.builder import BuilderError, Hook, Leaf, generate_builder
 from parsers.config import RuleSettings
 from parsers.conserve import append_rest, match_event
-from parsers.derive import DERIVATIONS
+from parsers.derive import DERIVATIONS, WRITES
 from parsers.fields import CONVERTERS, SYSLOG_LEVELS, FieldProcessor, nest, split_path
 from parsers.grok import GrokError, GrokExpansion, GrokLibrary
 from parsers.level import SYSLOG_SEVERITY_NAMES
@@ -254,7 +254,7 @@ class RegexRule:
             derive=[(n, DERIVATIONS[d]) for n, d in settings.derive.items()],
         )
         try:
-            self.parse, self._build, self.source = generate_builder(
+            self.parse, self._build, self.source, self.plan = generate_builder(
                 match=self.pattern.compiled.match,
                 group_count=self.pattern.compiled.groups,
                 leaves=leaves,
@@ -266,7 +266,7 @@ class RegexRule:
                 syslog_levels=SYSLOG_LEVELS,
                 severity_names=SYSLOG_SEVERITY_NAMES,
                 hooks=[
-                    Hook(split_path(n), tuple(groups[n]), DERIVATIONS[d])
+                    Hook(split_path(n), tuple(groups[n]), DERIVATIONS[d], WRITES.get(d))
                     for n, d in settings.derive.items()
                 ],
             )

@@ -129,6 +129,13 @@ class Stamp:
         copied = {k: v for k, v in tree.items() if k not in shared}
         return cls(shared, copied, tags, dataset)
 
+    def agent_objects(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The (ecs, agent) objects when they are all this stamp adds (the default), else None."""
+        plain = not self.copied and not self.tags and self.dataset is None
+        if plain and tuple(self.shared) == _SHARED:
+            return self.shared["ecs"], self.shared["agent"]
+        return None
+
     def for_chunk(self) -> StampLine:
         """The function stamping the records of one chunk (`ParserChain.parse` call)."""
         shared = copy.deepcopy(self.shared)

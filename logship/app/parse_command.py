@@ -16,7 +16,7 @@ from typing import BinaryIO, TextIO
 from logship.core.lines import Lines
 from logship.core.ndjson import encode_ndjson
 from logship.tail.settings import InputSettings
-from logship.tail.stages import LineStages, file_fields, parse_events
+from logship.tail.stages import LineStages, encode_events, file_fields, parse_events
 from parsers.chain import NO_RULE, ChainStats, ParserChain
 
 CHUNK = 1 << 20
@@ -78,11 +78,17 @@ def parse_stream(
 
     def ship(lines: Lines) -> None:
         if lines.texts:
-            entries, stats = parse_events(chain, lines, file_info, fields)
+            # The agent's two ways (stages.encode_events, else parse_events): the same bytes.
+            encoded = encode_events(chain, lines, file_info, fields)
+            if encoded is None:
+                entries, stats = parse_events(chain, lines, file_info, fields)
+                ndjson = encode_ndjson(entries) if out is not None and entries else b""
+            else:
+                ndjson, _, stats, _ = encoded
             _add(totals, stats, numbers)
             totals.events += len(lines.texts)
-            if out is not None and entries:
-                out.write(encode_ndjson(entries))
+            if out is not None and ndjson:
+                out.write(ndjson)
         numbers.forget_before(stages.emitted_end)
 
     while chunk := stream.read(CHUNK):

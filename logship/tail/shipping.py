@@ -17,7 +17,7 @@ from logship.core.metrics import Metrics
 from logship.core.ndjson import encode_ndjson
 from logship.tail.files import RecordObserver, TailedFile
 from logship.tail.routing import ship_routed
-from logship.tail.stages import parse_events
+from logship.tail.stages import encode_events, parse_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,20 @@ class Shipper:
         if lines.end <= tf.registered_end and not lines.texts:
             return
         chain = inp.chain if tf.chain is None else tf.chain  # a pod's annotations may choose
-        entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
+        # Records every sink takes as NDJSON are parsed and encoded in one pass (the fast
+        # path), kept as dicts too only when observers (alerts, derived metrics) read them;
+        # routing (a sink's `when`) reads every record, so it takes the general path.
+        observers = self.observers
+        encoded = None
+        if inp.encode and not inp.routes:
+            encoded = encode_events(
+                chain, lines, tf.file_info, tf.file_fields, keep=bool(observers)
+            )
+        if encoded is None:
+            entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
+            count = len(entries)
+        else:
+            ndjson, count, stats, entries = encoded
         m.lines_read.inc(len(lines))
         if flushed and lines.texts:
             m.partial_lines_flushed.inc(len(lines))
@@ -87,7 +100,7 @@ class Shipper:
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
         for rule, n in stats.dropped.items():
             self.metrics.records_dropped.labels(inp.name, rule).inc(n)
-        for observer in self.observers:
+        for observer in observers:
             observer.observe(inp.name, entries)
         tf.registered_end = lines.end
         if inp.routes and entries:  # some sink has a `when`: each gets its share
@@ -95,12 +108,14 @@ class Shipper:
                 self.acks, tf.key, lines, entries, inp.routes, inp.encode, m.records_unrouted
             )
             return
-        ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if entries else 0)
-        if not entries:
+        ticket = self.acks.register(tf.key, lines.end, len(inp.queues) if count else 0)
+        if not count:
             return
         nbytes = max(lines.end - lines.starts[0], 1)
         batch = Batch(entries, [ticket], nbytes)
-        if inp.encode:
+        if encoded is not None:
+            batch = Batch.encoded(ndjson, count, [ticket], nbytes)
+        elif inp.encode:
             try:
                 batch = Batch.encoded(encode_ndjson(entries), len(entries), [ticket], nbytes)
             except orjson.JSONEncodeError:

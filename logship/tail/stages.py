@@ -40,6 +40,22 @@ def parse_events(
     return entries, stats
 
 
+def encode_events(
+    chain: ParserChain,
+    lines: Lines,
+    file_info: dict[str, str],
+    fields: dict[str, Any] | None,
+    keep: bool = False,
+) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+    """`parse_events` and NDJSON encoding fused in one pass (`parsers.fast_chunk`): (JSON
+    lines, record count, stats, with `keep` the records as dicts for observers, else []), the
+    same bytes as encoding `parse_events`' records; None when these events need the general
+    path."""
+    if fields:
+        return None
+    return chain.encode(lines, file_info, format_epoch(time.time()), keep)
+
+
 class LineStages:
     """Feeds bytes through the input's stages; knows which partial state is due for a flush."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from elastic_transport.client_utils import parse_cloud_id
 from pydantic import Field, field_validator, model_validator
 
 from logship.core.schema import StrictModel
@@ -154,6 +153,10 @@ class ElasticsearchSinkSettings(SinkSettings):
     @classmethod
     def _cloud_id(cls, value: str | None) -> str | None:
         if value is not None:
+            # Imported here: elastic_transport (and urllib3) cost every agent ~0.1 s of
+            # start-up CPU, once per worker, also without an Elasticsearch sink.
+            from elastic_transport.client_utils import parse_cloud_id
+
             try:
                 cloud = parse_cloud_id(value)
             except ValueError:

@@ -92,6 +92,11 @@ class Tailer(TailRounds, threading.Thread):
         self._pending_inputs = list(inputs)
         self._wake.set()
 
+    @property
+    def reload_pending(self) -> bool:
+        """True from `reload` until the tailer thread has swapped the new inputs in."""
+        return self._pending_inputs is not None
+
     def _apply_inputs(self) -> None:
         """Rebinds open files to the new inputs of the same name, without losing a byte.
 

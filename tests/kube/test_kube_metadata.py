@@ -321,6 +321,8 @@ def test_a_reload_that_defines_the_rule_an_annotation_names_applies_it_to_later_
     doc = yaml.safe_load(path.read_text())
     doc["parsers"] = [{"name": "kv", "regex": r"^k=(?P<labels.k>\S+) (?P<message>.*)$"}]
     pipeline.reload(load_config(write_config(path, doc)))
+    # The tailer swaps the new inputs in between two rounds: lines read after that use them.
+    wait_until(lambda: not pipeline.tailer.reload_pending, timeout=30)
     node.write("apps", "p", WEB, "app", "k=2 after")
     records = wait_until(lambda: len(node.records()) == 2 and node.records(), timeout=30)
     assert records[1]["message"] == "after"

@@ -81,12 +81,15 @@ class TransactionProof:
         """A few lines for the report."""
         removed = sum(len(r.numbers) for r in self.removed)
         kept = self.kept.summary() if self.kept is not None else "-"
+        per_kill = ", ".join(
+            f"{k + 1}: {sum(r.epoch == k for r in self.removed)}" for k in range(self.kills)
+        )
         return (
             f"  transactions ({self.broker}): {self.runs:,} runs between markers and kills, "
             f"{self.cuts_without_marker} kill boundaries without a marker\n"
             f"  raw (read_committed): {self.raw.summary()}\n"
             f"  removed as uncommitted: {len(self.removed)} runs ({removed:,} records) "
-            f"for {self.kills} kills\n"
+            f"for {self.kills} kills (runs per kill {per_kill})\n"
             f"  after removal: {kept}"
         )
 

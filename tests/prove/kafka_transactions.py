@@ -124,6 +124,8 @@ def split_runs(
                 # Stamped after a kill and before the restart: the timestamps this proof
                 # splits agent runs by cannot be trusted.
                 problems.append(f"partition {partition} offset {offset}: stamped {ts} mid-kill")
+            if epoch < current_epoch:
+                problems.append(f"partition {partition} offset {offset}: from an earlier agent run")
             if current and (offset != current[-1][0] + 1 or epoch != current_epoch):
                 no_marker += offset == current[-1][0] + 1
                 runs.append(_run(partition, current_epoch, current))

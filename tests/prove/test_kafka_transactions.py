@@ -98,3 +98,10 @@ def test_records_stamped_between_a_kill_and_the_restart_are_reported() -> None:
     log = Log()
     log.transaction(0, range(0, 40), 100_200)
     assert any("mid-kill" in p for p in check(log).problems)
+
+
+def test_a_record_of_the_dead_agent_after_one_of_its_successor_is_reported() -> None:
+    log = Log()
+    log.transaction(0, range(0, 20), AFTER)
+    log.transaction(0, range(20, 40), BEFORE)
+    assert any("earlier agent run" in p for p in check(log).problems)

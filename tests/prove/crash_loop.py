@@ -43,6 +43,10 @@ class Crash:
     """Of those, lines at or past their file's checkpoint: sent again after the restart."""
     checkpointed: bool
     """Whether this run wrote a checkpoint before it died."""
+    killed_at: float = 0.0
+    """Unix time just after the agent was dead: it produced nothing later."""
+    restarted_at: float = 0.0
+    """Unix time just before the next start: its successor produced nothing earlier."""
 
 
 @dataclass
@@ -213,6 +217,7 @@ def run_crash_loop(
             moment = f"{threshold:,.0f} records + {delay:.2f} s"
         time.sleep(delay)  # the random moment itself, not a wait for a condition
         crash(agent, workers)
+        killed_at = time.time()
         target.settle()
         received = target.numbers()
         received_at_kill = len(received)
@@ -225,6 +230,8 @@ def run_crash_loop(
                 delivered=sum(1 for c in counts if c),
                 past_checkpoint=ledger.past_checkpoint(counts, checkpoints(root)),
                 checkpointed=checkpointed_since(root, started_at),
+                killed_at=killed_at,
+                restarted_at=time.time(),
             )
         )
         last_start = log_size(agent)

@@ -217,17 +217,7 @@ class Transactions:
         return result
 
     def _commit(self, producer: Producer, deadline: float) -> None:
-        while True:
-            try:
-                producer.commit_transaction(
-                    min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
-                )
-                return
-            except KafkaException as exc:
-                error = kafka_error(exc)
-                if error is None or not error.retriable() or time.monotonic() >= deadline:
-                    raise
-                # Retriable: the outcome is not known yet; committing again is the way to learn it.
+        _until_answered(producer.commit_transaction, deadline)
 
     def _abort(self, producer: Producer, deadline: float) -> None:
         """Aborts the open transaction (the carry stays, to be produced again)."""
@@ -235,16 +225,7 @@ class Transactions:
         if self.fatal:
             return
         try:
-            while True:
-                try:
-                    producer.abort_transaction(
-                        min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic()))
-                    )
-                    return
-                except KafkaException as exc:
-                    error = kafka_error(exc)
-                    if error is None or not error.retriable() or time.monotonic() >= deadline:
-                        raise
+            _until_answered(producer.abort_transaction, deadline)
         except KafkaException as exc:
             self._failed(producer, exc, "cannot abort a Kafka transaction")
             if self.keeper.fatal is None and not self.fatal:
@@ -289,3 +270,16 @@ class Transactions:
 def _clean(result: SendResult) -> bool:
     """Every record delivered, none rejected."""
     return result.outcome is Outcome.DELIVERED and not result.rejected
+
+
+def _until_answered(end_transaction: Callable[[float], None], deadline: float) -> None:
+    """Commits or aborts, again while Kafka answers with a retriable error before `deadline`:
+    the outcome is not known yet, and asking again is the way to learn it."""
+    while True:
+        try:
+            end_transaction(min(_COMMIT_SLICE, max(0.1, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            error = kafka_error(exc)
+            if error is None or not error.retriable() or time.monotonic() >= deadline:
+                raise

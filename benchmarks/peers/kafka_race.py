@@ -5,7 +5,8 @@
 One librdkafka mock cluster (`tests.doubles.kafka_mock`, its own process, the broker the `kafka`
 scenario uses) serves every contender; each writes to its own 4-partition topic, one JSON
 document per message, with acknowledgements from all replicas and no compression (the agent's
-sink defaults; rsyslog's omkafka uses librdkafka's, acks all; Filebeat is set to
+sink defaults except `compression.type: none`: it compresses with lz4 by default; rsyslog's
+omkafka uses librdkafka's defaults, acks all, no compression; Filebeat is set to
 `required_acks: -1`, `compression: none`). Each contender is measured like in the file race
 (`measure_process`: wall time until the topic holds every line, CPU and peak RSS from /proc);
 the broker's CPU is shown apart. The check: the topic holds exactly one message per input line
@@ -53,7 +54,12 @@ def run_one(
     """One contender from `log` into `counter.topic` until the topic holds every line."""
     servers, topic = kafka.bootstrap_servers, counter.topic
     if name == "logship":
-        sink = {"type": "kafka", "bootstrap_servers": servers, "topic": topic}
+        sink = {
+            "type": "kafka",
+            "bootstrap_servers": servers,
+            "topic": topic,
+            "producer_options": {"compression.type": "none"},  # like the others
+        }
         return measure(work, "logship file -> kafka", log, lines, sink, counter).measurement
     assert peer is not None
     state = work / name

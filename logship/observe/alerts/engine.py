@@ -32,9 +32,9 @@ from logship.core.record import LogEntry, get_field, label_text
 from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey, GroupTable
 from logship.observe.alerts.notification import Notification, Status
-from logship.observe.alerts.scan import Scan, generate_scan
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import MessageTemplate, window_text
+from parsers.selection import Hits, Selection
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class AlertEngine:
         self.watermark = float("-inf")
         """event_clock: the newest event time seen (the clock)."""
         self._times = EventTimes()
-        self._scans: dict[str, tuple[Scan, list[RuleState]] | None] = {}
+        self._scans: dict[str, tuple[Selection, list[RuleState]]] = {}
         self._lock = threading.Lock()
         self._next_sweep = float("-inf")
 
@@ -103,36 +103,50 @@ class AlertEngine:
 
     # --- the log path -----------------------------------------------------------------------
 
-    def _scan_for(self, input_name: str) -> tuple[Scan, list[RuleState]] | None:
-        found = self._scans.get(input_name, False)
-        if found is not False:
-            return found  # type: ignore[return-value]
-        rules = [r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs]
-        result = None
-        if rules:
-            scan = generate_scan([r.settings.when for r in rules], f"alerts {input_name}")
-            result = (scan, rules)
-        self._scans[input_name] = result
-        return result
+    def _scan_for(self, input_name: str) -> tuple[Selection, list[RuleState]]:
+        found = self._scans.get(input_name)
+        if found is None:
+            rules = [
+                r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs
+            ]
+            selection = Selection([r.settings.when for r in rules], f"alerts {input_name}")
+            found = self._scans[input_name] = (selection, rules)
+        return found
+
+    def selection(self, input_name: str) -> Selection | None:
+        """The conditions whose records are all the engine reads of an input, for the fast
+        path to select while it encodes (then `observe_selected`); None with `event_clock`,
+        which reads every record (`advance`, the log's order)."""
+        return None if self.event_clock else self._scan_for(input_name)[0]
 
     def observe(self, input_name: str, entries: list[LogEntry]) -> None:
         """Evaluates one chunk of one input's records (RecordObserver; on the tailer thread)."""
-        compiled = self._scan_for(input_name)
-        if compiled is None or not entries:
+        selection, rules = self._scan_for(input_name)
+        if not rules or not entries:
             return
-        scan, rules = compiled
-        hits = scan(entries)
-        if hits is None:
+        hits = selection.hits()
+        selection.scan(entries, hits)
+        if self.event_clock:
+            if any(hits):
+                out: list[Notification] = []
+                with self._lock:
+                    self._observe_in_order(entries, rules, hits, out)
+                self._send(out)
+            return
+        self.observe_selected(input_name, hits)
+
+    def observe_selected(self, input_name: str, hits: Hits) -> None:
+        """Counts the records of one chunk that `selection(input_name)` selected, per rule
+        (wall clock; on the tailer thread)."""
+        rules = self._scan_for(input_name)[1]
+        if not any(hits):
             return
         out: list[Notification] = []
         with self._lock:
-            if self.event_clock:
-                self._observe_in_order(entries, rules, hits, out)
-            else:
-                now = self.clock()
-                for rule, records in zip(rules, hits, strict=True):
-                    if records:
-                        self._observe_rule(rule, records, now, out)
+            now = self.clock()
+            for rule, records in zip(rules, hits, strict=True):
+                if records:
+                    self._observe_rule(rule, records, now, out)
         self._send(out)
 
     def _observe_rule(

@@ -164,8 +164,23 @@ class AlertEngine:
         if not rule.group_by:
             self._runs(rule, (), records, now, out)
             return
+        groups: dict[Any, list[LogEntry]] = {}
+        field = rule.group_by[0]
+        if len(rule.group_by) == 1 and "." not in field:
+            # One top-level field (the common case): grouped by its text, inline; the key
+            # tuple is built once per group rather than per record.
+            for record in records:
+                value = record.get(field)
+                text = value if value.__class__ is str else label_text(value)
+                same = groups.get(text)
+                if same is None:
+                    groups[text] = [record]
+                else:
+                    same.append(record)
+            for text, same in groups.items():
+                self._runs(rule, (text,), same, now, out)
+            return
         key_of = rule.key
-        groups: dict[GroupKey, list[LogEntry]] = {}
         for record in records:
             key = key_of(record)
             same = groups.get(key)
@@ -186,6 +201,10 @@ class AlertEngine:
     ) -> None:
         times = self._times.of
         end = len(records)
+        if end == 1:  # a group's only record of the chunk (per source IP, say): no run to find
+            t = times(records[0].get("@timestamp"))
+            self._matched(rule, key, records, 0, 1, now if t is None or t > now else t, now, out)
+            return
         start = 0
         while start < end:
             stamp = records[start].get("@timestamp")

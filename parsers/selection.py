@@ -113,7 +113,7 @@ class Selection:
             exec(compile("\n".join(helpers), f"<{self.label} memo>", "exec"), env)  # noqa: S102 - our own generated code
         for n in range(len(lookups)):
             memo: dict[Any, tuple[int, ...]] = {}
-            env[f"_s_memo{n}"] = memo
+            env[f"_s_get{n}"] = memo.get  # the memo is cleared when full, never replaced
             env[f"_s_learn{n}"] = _memo(env[f"_s_eval{n}"], memo)
         inline = {i: t for i, t in tests.items() if i not in done}
         return inline, lookups
@@ -129,13 +129,12 @@ class Selection:
         if flag:
             lines.append(f"{indent}_s_any = False")
         for n, (var, _) in enumerate(self._lookups):
+            # (A float or bool equals an int key of the memo but may answer differently.)
             lines += [
-                f"{indent}if (_c := {var}.__class__) is str or _c is int or {var} is MISSING:",
-                f"{indent}    _s_r = _s_memo{n}.get({var})",
-                f"{indent}    if _s_r is None:",
-                f"{indent}        _s_r = _s_learn{n}({var})",
-                f"{indent}else:",
-                f"{indent}    _s_r = _s_eval{n}({var})",
+                f"{indent}_s_r = _s_get{n}({var}) if ((_c := {var}.__class__) is int or "
+                f"_c is str or {var} is MISSING) else _s_eval{n}({var})",
+                f"{indent}if _s_r is None:",
+                f"{indent}    _s_r = _s_learn{n}({var})",
                 f"{indent}if _s_r:",
                 f"{indent}    for _s_i in _s_r:",
                 f"{indent}        _s_hits[_s_i].append({entry})",

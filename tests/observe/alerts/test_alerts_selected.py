@@ -20,6 +20,7 @@ from logship.observe.alerts.settings import AlertRuleSettings
 from logship.tail.framing import LineFramer
 from parsers.chain import ParserChain
 from parsers.compiler import compile_rule
+from parsers.condition import compile_condition
 from parsers.config import RuleSettings
 from parsers.section import ParsersSettings
 from parsers.selection import Selection
@@ -140,3 +141,52 @@ def test_records_no_condition_holds_for_are_not_kept() -> None:
     assert encoded is not None
     assert encoded[3] == [[]]
     assert orjson.loads(encoded[0].splitlines()[0])["host"] == {"name": "node-1"}
+
+
+VALUES: list[Any] = [
+    200,
+    200.0,
+    404,
+    "404",
+    502,
+    502.5,
+    True,
+    False,
+    1,
+    None,
+    "-",
+    "alice",
+    "DELETE",
+    "POST",
+    "/login",
+    "/admin/x",
+    "sqlmap/1.0",
+    49_501,
+    "49501",
+    {"a": 1},
+    [1],
+    "x" * 300,
+]
+
+
+def test_the_selection_answers_as_each_condition_compiled_alone_for_any_value() -> None:
+    conditions = [AlertRuleSettings.model_validate(r).when for r in RULES]
+    selection = Selection(conditions)
+    fields = ["status", "url", "bytes", "method", "user_agent", "user_name"]
+    records: list[dict[str, Any]] = []
+    for i, value in enumerate(VALUES * 2):
+        record: dict[str, Any] = {
+            f: VALUES[(i + k * 7) % len(VALUES)] for k, f in enumerate(fields)
+        }
+        record[fields[i % len(fields)]] = value
+        if i % 5 == 0:
+            del record[fields[(i + 1) % len(fields)]]  # a missing field
+        records.append(record)
+    hits = selection.hits()
+    selection.scan(records, hits)
+    selection.scan(records, hits)  # the second pass answers from the memos
+    for condition, got in zip(conditions, hits, strict=True):
+        holds = compile_condition(condition)
+        want = [r for r in records if holds(r)]
+        assert [id(r) for r in got] == [id(r) for r in want + want]
+    assert sum(map(len, hits)) > 20

@@ -47,7 +47,7 @@ def nginx_chain(stamp: Stamp | None) -> ParserChain:
     return ParserChain([rule], "node-1", clock=lambda: END, stamp=stamp)
 
 
-def chunks(count: int = 6000) -> list[Lines]:
+def chunks(count: int = 4000) -> list[Lines]:
     """nginx lines of the last minute, with lines no rule matches (the general path) among them."""
     text = []
     for n, line in enumerate(lines(count, start=END - 60, per_second=count // 60)):

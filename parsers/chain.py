@@ -143,7 +143,9 @@ class ParserChain:
         (container, multiline or truncated lines; enrichment; no fast encoder), or a record
         JSON cannot hold (the caller then keeps dicts)."""
         fused = select is not None and self.fast is not None and not reads_fragments(select)
-        fast = self.fast_kept if keep or (select and not fused) else self.fast
+        # Every record as a dict (kept, or scanned afterwards) unless the loop selects them.
+        as_dicts = (keep or select is not None) and not fused
+        fast = self.fast_kept if as_dicts else self.fast
         if fused and select is not None:
             if select not in self._selecting:  # once per selection (alert rules: per engine)
                 self._selecting[select] = self._fast_encoder(False, select)
@@ -173,14 +175,14 @@ class ParserChain:
             encode_records(entries, write)
             if fused:  # in its place among the selected records
                 select.scan(entries, hits)  # type: ignore[union-attr, arg-type]
-            elif keep or select:
+            elif as_dicts:
                 kept.extend(entries)
             general[0] += 1
             general[1] += len(entries)
             merge_stats(stats, one, _EXAMPLES)
 
         stamp = self.stamp.for_chunk() if self.stamp is not None else None
-        log_file = file_info if keep or (select and not fused) else fragment(file_info)
+        log_file = file_info if as_dicts else fragment(file_info)
         target = (hits, file_info) if fused else kept.append
         try:
             fast(lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, target)

@@ -97,7 +97,7 @@ def test_selected_records_decide_as_the_scan_of_every_record_does(stamp: str, ru
     assert selection is not None
     for chunk in chunks():
         entries, _ = chain.parse(chunk, FILE, READ_TIME)
-        encoded = chain.encode(chunk, FILE, READ_TIME, select=selection)
+        encoded = chain.encode(chunk, FILE, READ_TIME, keep=True, select=selection)  # as ships
         assert encoded is not None
         ndjson, count, _, hits = encoded
         assert ndjson == encode_ndjson(entries)

@@ -27,8 +27,6 @@ metadata, the agent's identity), so parsers depend on no config module of the ag
 
 from __future__ import annotations
 
-import bisect
-import copy as copying
 import io
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -41,15 +39,18 @@ import orjson
 from logship.core.lines import Lines
 from logship.core.record import LogEntry
 from parsers.compiler import compile_rule
+from parsers.completion import add_original, decorate, flag_truncated, per_line_extras
 from parsers.fast_chunk import (
     ChunkEncoder,
     encode_records,
     fragment,
     generate_chunk_encoder,
     merge_stats,
+    reads_fragments,
 )
 from parsers.redaction import Redactor
 from parsers.rule import Rule
+from parsers.selection import Selection
 from parsers.stamp import AgentIdentity, Stamp, StampedInput, input_stamp
 
 if TYPE_CHECKING:
@@ -109,8 +110,10 @@ class ParserChain:
         """The fused parse-and-encode loop (`parsers.fast_chunk`) when this chain allows one."""
         self.fast_kept = self._fast_encoder(kept=True) if self.fast is not None else None
         """The same loop keeping the records as dicts too, for observers."""
+        self._selecting: dict[Selection, ChunkEncoder | None] = {}
+        """The same loop keeping only the records a Selection holds for, per selection."""
 
-    def _fast_encoder(self, kept: bool) -> ChunkEncoder | None:
+    def _fast_encoder(self, kept: bool, select: Selection | None = None) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain
         # completes it; the general path handles every other case.
         plan = getattr(self.rules[0], "plan", None) if len(self.rules) == 1 else None
@@ -119,20 +122,36 @@ class ParserChain:
             return None
         if self.rules[0].drop_if is not None or (stamp and {"log", "host"} & stamp.copied.keys()):
             return None  # (input fields merged into `log` / `host`: those stay dicts)
-        if stamp is None:
-            return generate_chunk_encoder(plan, self.host_name, None, False, kept)[0]
-        agent, constants = stamp.agent_objects(), stamp.copied
-        return generate_chunk_encoder(plan, self.host_name, agent, True, kept, constants)[0]
+        agent, constants = (
+            (stamp.agent_objects(), stamp.copied) if stamp is not None else (None, None)
+        )
+        host = self.host_name
+        stamped = stamp is not None
+        return generate_chunk_encoder(plan, host, agent, stamped, kept, constants, select)[0]
 
     def encode(
-        self, lines: Lines, file_info: dict[str, str], read_time: str, keep: bool = False
-    ) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+        self,
+        lines: Lines,
+        file_info: dict[str, str],
+        read_time: str,
+        keep: bool = False,
+        select: Selection | None = None,
+    ) -> tuple[bytes, int, ChainStats, list[Any]] | None:
         """`parse` and NDJSON encoding in one pass: (the records as JSON lines, how many, stats,
-        with `keep` the records as `parse` returns them, else []): the bytes
-        `encode_ndjson(parse(...))` gives; None when these lines need the general path
+        with `keep` the records as `parse` returns them, with `select` its Hits, else []): the
+        bytes `encode_ndjson(parse(...))` gives; None when these lines need the general path
         (container, multiline or truncated lines; enrichment; no fast encoder), or a record
         JSON cannot hold (the caller then keeps dicts)."""
-        fast = self.fast_kept if keep else self.fast
+        fused = select is not None and self.fast is not None and not reads_fragments(select)
+        # Every record as a dict (kept, or scanned afterwards) unless the loop selects them.
+        as_dicts = (keep or select is not None) and not fused
+        fast = self.fast_kept if as_dicts else self.fast
+        if fused and select is not None:
+            if select not in self._selecting:  # once per selection (alert rules: per engine)
+                self._selecting[select] = self._fast_encoder(False, select)
+            fast = self._selecting[select]
+            if len(self._selecting) > 8:  # reloads made new selections: forget the oldest
+                del self._selecting[next(iter(self._selecting))]
         if (
             fast is None
             or self.enrichment is not None
@@ -148,29 +167,35 @@ class ParserChain:
         write = buffer.write
         stats = ChainStats()
         general: list[int] = [0, 0]  # lines handed to the general path, their records
-        kept: list[LogEntry] = []
+        kept: list[Any] = []
+        hits = select.hits() if select is not None else None
 
         def fallback(line: str, start: int) -> None:
             entries, one = self.parse(Lines([line], [start], start), file_info, read_time)
             encode_records(entries, write)
-            if keep:
+            if fused:  # in its place among the selected records
+                select.scan(entries, hits)  # type: ignore[union-attr, arg-type]
+            elif as_dicts:
                 kept.extend(entries)
             general[0] += 1
             general[1] += len(entries)
             merge_stats(stats, one, _EXAMPLES)
 
         stamp = self.stamp.for_chunk() if self.stamp is not None else None
-        log_file = file_info if keep else fragment(file_info)
+        log_file = file_info if as_dicts else fragment(file_info)
+        target = (hits, file_info) if fused else kept.append
         try:
-            fast(
-                lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, kept.append
-            )
+            fast(lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, target)
         except orjson.JSONEncodeError:
             return None  # the fallbacks' counts go with the discarded stats: no double count
-        fused = len(lines.texts) - general[0]
-        if fused:
-            stats.matched[rule.name] = stats.matched.get(rule.name, 0) + fused
-        return buffer.getvalue(), fused + general[1], stats, kept
+        n = len(lines.texts) - general[0]
+        if n:
+            stats.matched[rule.name] = stats.matched.get(rule.name, 0) + n
+        if select is not None and hits is not None:
+            if not fused:
+                select.scan(kept, hits)
+            kept = hits
+        return buffer.getvalue(), n + general[1], stats, kept
 
     def parse(
         self,
@@ -224,7 +249,7 @@ class ParserChain:
             defaults = [t or read_time for t in lines.times]
         extras: Iterable[tuple[str, bool] | None] = repeat(None)
         if lines.streams is not None or lines.multiline or file_fields:
-            extras = _per_line_extras(lines)
+            extras = per_line_extras(lines)
         # strict=False: `defaults` and `extras` may be endless repeat()s.
         for text, start, default_time, extra in zip(
             lines.texts, lines.starts, defaults, extras, strict=False
@@ -253,7 +278,7 @@ class ParserChain:
                     "tags": [PARSE_FAILURE],
                 }
                 if extra is not None:
-                    _decorate(raw, extra, file_fields)
+                    decorate(raw, extra, file_fields)
                 if keep_original:
                     raw["event"] = {"original": text}
                 if needed is not None and needed(text):
@@ -278,9 +303,9 @@ class ParserChain:
             else:
                 host["name"] = host_name
             if extra is not None:
-                _decorate(rec, extra, file_fields)
+                decorate(rec, extra, file_fields)
             if keep_original:
-                _keep_original(rec, text)
+                add_original(rec, text)
             if any_drop:
                 drop = drops[index]
                 if drop is not None and drop(rec):
@@ -296,7 +321,7 @@ class ParserChain:
             matched[0] = len(lines.texts) - unmatched
         stats.unmatched = unmatched
         if lines.truncated:
-            _flag_truncated(entries, lines, dropped_starts)
+            flag_truncated(entries, lines, dropped_starts)
         for index, rule in enumerate(rules):
             if matched[index]:
                 stats.matched[rule.name] = matched[index]
@@ -309,60 +334,6 @@ class ParserChain:
         if not keep_unmatched and unmatched:
             stats.dropped[NO_RULE] = unmatched
         return entries, stats
-
-
-def _flag_truncated(entries: list[LogEntry], lines: Lines, dropped_starts: list[int]) -> None:
-    """Marks the records of truncated lines; dropped lines shift the record indexes."""
-    for i in lines.truncated:
-        start = lines.starts[i]
-        before = bisect.bisect_left(dropped_starts, start)
-        if before < len(dropped_starts) and dropped_starts[before] == start:
-            continue  # that line was dropped
-        entries[i - before]["log"].setdefault("flags", []).insert(0, "truncated")
-
-
-def _keep_original(rec: LogEntry, text: str) -> None:
-    """`event.original`: the event's whole text (before redaction, which then applies to it)."""
-    event = rec.get("event")
-    if isinstance(event, dict):
-        event["original"] = text
-    else:
-        # A rule's scalar `event` is a piece of `text`, which the record now holds whole.
-        rec["event"] = {"original": text}
-
-
-def _per_line_extras(lines: Lines) -> list[tuple[str, bool] | None]:
-    """(stream, joined from several lines?) per line, for `_decorate`."""
-    streams = lines.streams or [""] * len(lines.texts)
-    joined = set(lines.multiline)
-    return [(stream, i in joined) for i, stream in enumerate(streams)]
-
-
-def _decorate(rec: LogEntry, extra: tuple[str, bool], file_fields: dict[str, Any] | None) -> None:
-    stream, joined = extra
-    log = rec["log"]
-    if stream:
-        log["stream"] = stream
-    if joined:
-        log.setdefault("flags", []).append("multiline")
-    if file_fields:
-        for key, value in file_fields.items():
-            current = rec.get(key)
-            if isinstance(current, dict) and isinstance(value, dict):
-                for k, v in value.items():
-                    current.setdefault(k, _tree_copy(v))
-            else:
-                rec[key] = _tree_copy(value)
-
-
-def _tree_copy(value: Any) -> Any:
-    """A copy of a JSON-like tree (dicts, lists, scalars): `copy.deepcopy` without its memo and
-    dispatch, several times faster on Kubernetes metadata merged into every record."""
-    if isinstance(value, dict):
-        return {k: _tree_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tree_copy(v) if isinstance(v, (dict, list)) else v for v in value]
-    return copying.copy(value) if not isinstance(value, (str, int, float, bool)) else value
 
 
 class ChainInput(StampedInput, Protocol):

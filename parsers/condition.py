@@ -192,6 +192,14 @@ class ConditionCode:
                 assert settings.in_ is not None
                 accepted = frozenset().union(*(_forms(x) for x in settings.in_))
             a = self.const(accepted)
+            (only,) = accepted if len(accepted) == 1 else (None,)
+            if only.__class__ is str:
+                # One text that is no number (`equals: DELETE`): no int equals it, and comparing
+                # strings spares hashing the record's value (a fresh string per record).
+                return (
+                    f"(({v} == {self.const(only)}) if ({v}.__class__ is str or "
+                    f"{v}.__class__ is int) else is_one_of({v}, {a}))"
+                )
             # str and int (not bool: its class is bool) hash like the accepted forms.
             return (
                 f"(({v} in {a}) if ({v}.__class__ is str or {v}.__class__ is int) "

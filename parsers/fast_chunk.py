@@ -34,6 +34,7 @@ import orjson
 from logship.core.ndjson import OPTIONS
 from logship.core.record import LogEntry
 from parsers.builder import BAIL, BuilderPlan
+from parsers.selection import Selection
 
 ChunkEncoder = Callable[..., None]
 """`encode(texts, starts, default_time, log_file, stamp, write, fallback, keep)`: see the
@@ -59,6 +60,7 @@ def generate_chunk_encoder(
     stamped: bool,
     kept: bool = False,
     constants: Any = None,
+    selection: Selection | None = None,
 ) -> tuple[ChunkEncoder, str]:
     """The fused loop of a rule's `plan` and the chain's completion of records, and its source.
 
@@ -67,7 +69,10 @@ def generate_chunk_encoder(
     as fragments, the chunk's stamp function is called per record). `kept`: every record is
     also handed to `keep` (for observers: alerts, derived metrics), so it holds plain objects
     (no fragments), as the general path's records do. `constants`: what the stamp adds besides
-    them (its keys decide the orjson options).
+    them (its keys decide the orjson options). `selection`: each record is checked against
+    its conditions right after it is encoded, and only the ones some condition holds for are
+    turned into plain objects (as `kept` records are) and appended to the hits; then `keep` is
+    `(hits, file_info)`.
     """
     namespace: dict[str, Any] = dict(plan.namespace)
     namespace.update(
@@ -137,16 +142,24 @@ def generate_chunk_encoder(
             "    host['name'] = _host_name",
         ],
     )
+    # What makes a selected record the same dict as a kept one: its objects, not fragments
+    # (values replaced in place keep the keys' order; ecs and agent are the last two keys).
+    thaw = ["rec['log']['file'] = _file.copy()", "if rec['host'] is _host:"]
+    thaw.append("    rec['host'] = {'name': _host_name}")
     if agent_objects is not None and not kept and not maybe & {"ecs", "agent"}:
         namespace["_ecs"], namespace["_agent"] = (fragment(o) for o in agent_objects)
         add("ecs", "_ecs", [], [])
         add("agent", "_agent", [], [])
+        thaw += ["del rec['ecs'], rec['agent']", "stamp(rec)"]
     elif stamped:
         done.append("stamp(rec)")
     if shown:
         body[-1] = body[-1][:-1] + (", " if body[-1] != "rec = {}" else "") + ", ".join(shown) + "}"
-    lines = [
-        "def encode(texts, starts, default_time, log_file, stamp, write, fallback, keep):",
+    lines = ["def encode(texts, starts, default_time, log_file, stamp, write, fallback, keep):"]
+    if selection is not None:
+        namespace.update(selection.env)
+        lines.append("    _s_hits, _file = keep")
+    lines += [
         "    for line, start in zip(texts, starts):",
         "        m = _match(line)",
         "        if m is None:",
@@ -167,10 +180,21 @@ def generate_chunk_encoder(
     if kept:
         done.append("keep(rec)")
     lines.extend(f"        {line}" for line in [*after, *done, "write(_dumps(rec, option=_OPT))"])
+    if selection is not None:
+        lines += selection.body("rec", "        ", thaw)
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<chunk encoder>", "exec"), namespace)  # noqa: S102 - our own generated code
     encode: ChunkEncoder = namespace["encode"]
     return encode, source
+
+
+def reads_fragments(selection: Selection) -> bool:
+    """True when a condition reads a field the fast path holds as a fragment until a record is
+    selected (`log.file`, `host`, `ecs`, `agent`): such selections scan kept records instead."""
+    return any(
+        f.split(".")[0] in ("host", "ecs", "agent") or f == "log" or f.startswith("log.file")
+        for f in selection.fields
+    )
 
 
 def _other_keys(value: Any) -> bool:

@@ -17,6 +17,7 @@ from logship.tail.routing import Route
 from logship.tail.settings import InputSettings
 from logship.tail.stages import LineStages, file_fields
 from parsers.chain import ParserChain
+from parsers.selection import Hits, Selection
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -29,6 +30,17 @@ class RecordObserver(Protocol):
 
     def observe(self, input_name: str, entries: list[LogEntry]) -> None:
         """Looks at one chunk of records of one input."""
+
+
+class SelectingObserver(RecordObserver, Protocol):
+    """An observer that reads only the records some conditions hold for (alerts). When it is
+    the only observer, the fast path selects them while it encodes a chunk (`Shipper`)."""
+
+    def selection(self, input_name: str) -> Selection | None:
+        """The conditions for one input's records (None: it reads every record)."""
+
+    def observe_selected(self, input_name: str, hits: Hits) -> None:
+        """Looks at the records of one chunk each condition holds for (`ParserChain.encode`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from logship.core.ndjson import encode_ndjson
 from logship.tail.files import RecordObserver, TailedFile
 from logship.tail.routing import ship_routed
 from logship.tail.stages import encode_events, parse_events
+from parsers.selection import Selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,14 @@ class InputMetrics:
             metrics.bytes_truncated.labels(name),
             metrics.records_unrouted.labels(name),
         )
+
+
+def selection_of(observers: Sequence[RecordObserver], input_name: str) -> Selection | None:
+    """The Selection of the only observer, if it has one for the input (`SelectingObserver`)."""
+    if len(observers) != 1:
+        return None
+    selection = getattr(observers[0], "selection", None)
+    return selection(input_name) if selection is not None else None
 
 
 class Shipper:
@@ -76,11 +85,14 @@ class Shipper:
         # Records every sink takes as NDJSON are parsed and encoded in one pass (the fast
         # path), kept as dicts too only when observers (alerts, derived metrics) read them;
         # routing (a sink's `when`) reads every record, so it takes the general path.
+        # One observer that says which records it reads (alerts) gets only those, selected
+        # inside the fast path's loop: the others are never built as dicts.
         observers = self.observers
+        select = selection_of(observers, inp.name)
         encoded = None
         if inp.encode and not inp.routes:
             encoded = encode_events(
-                chain, lines, tf.file_info, tf.file_fields, keep=bool(observers)
+                chain, lines, tf.file_info, tf.file_fields, bool(observers), select
             )
         if encoded is None:
             entries, stats = parse_events(chain, lines, tf.file_info, tf.file_fields)
@@ -100,8 +112,11 @@ class Shipper:
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
         for rule, n in stats.dropped.items():
             self.metrics.records_dropped.labels(inp.name, rule).inc(n)
-        for observer in observers:
-            observer.observe(inp.name, entries)
+        if select is not None and encoded is not None:
+            observers[0].observe_selected(inp.name, entries)  # type: ignore[attr-defined]
+        else:
+            for observer in observers:
+                observer.observe(inp.name, entries)
         tf.registered_end = lines.end
         if inp.routes and entries:  # some sink has a `when`: each gets its share
             ship_routed(

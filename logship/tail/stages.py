@@ -19,6 +19,7 @@ from logship.tail.settings import InputSettings
 
 if TYPE_CHECKING:
     from parsers.chain import ChainStats, ParserChain
+    from parsers.selection import Selection
 
 
 def file_fields(settings: InputSettings, path: str) -> dict[str, Any] | None:
@@ -46,14 +47,15 @@ def encode_events(
     file_info: dict[str, str],
     fields: dict[str, Any] | None,
     keep: bool = False,
-) -> tuple[bytes, int, ChainStats, list[LogEntry]] | None:
+    select: Selection | None = None,
+) -> tuple[bytes, int, ChainStats, list[Any]] | None:
     """`parse_events` and NDJSON encoding fused in one pass (`parsers.fast_chunk`): (JSON
-    lines, record count, stats, with `keep` the records as dicts for observers, else []), the
-    same bytes as encoding `parse_events`' records; None when these events need the general
-    path."""
+    lines, record count, stats, with `select` the Hits of its conditions, else with `keep` the
+    records as dicts for observers, else []), the same bytes as encoding `parse_events`'
+    records; None when these events need the general path."""
     if fields:
         return None
-    return chain.encode(lines, file_info, format_epoch(time.time()), keep)
+    return chain.encode(lines, file_info, format_epoch(time.time()), keep, select)
 
 
 class LineStages:

@@ -32,9 +32,9 @@ from logship.core.record import LogEntry, get_field, label_text
 from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey, GroupTable
 from logship.observe.alerts.notification import Notification, Status
-from logship.observe.alerts.scan import Scan, generate_scan
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import MessageTemplate, window_text
+from parsers.selection import Hits, Selection
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class AlertEngine:
         self.watermark = float("-inf")
         """event_clock: the newest event time seen (the clock)."""
         self._times = EventTimes()
-        self._scans: dict[str, tuple[Scan, list[RuleState]] | None] = {}
+        self._scans: dict[str, tuple[Selection, list[RuleState]]] = {}
         self._lock = threading.Lock()
         self._next_sweep = float("-inf")
 
@@ -103,36 +103,50 @@ class AlertEngine:
 
     # --- the log path -----------------------------------------------------------------------
 
-    def _scan_for(self, input_name: str) -> tuple[Scan, list[RuleState]] | None:
-        found = self._scans.get(input_name, False)
-        if found is not False:
-            return found  # type: ignore[return-value]
-        rules = [r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs]
-        result = None
-        if rules:
-            scan = generate_scan([r.settings.when for r in rules], f"alerts {input_name}")
-            result = (scan, rules)
-        self._scans[input_name] = result
-        return result
+    def _scan_for(self, input_name: str) -> tuple[Selection, list[RuleState]]:
+        found = self._scans.get(input_name)
+        if found is None:
+            rules = [
+                r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs
+            ]
+            selection = Selection([r.settings.when for r in rules], f"alerts {input_name}")
+            found = self._scans[input_name] = (selection, rules)
+        return found
+
+    def selection(self, input_name: str) -> Selection | None:
+        """The conditions whose records are all the engine reads of an input, for the fast
+        path to select while it encodes (then `observe_selected`); None with `event_clock`,
+        which reads every record (`advance`, the log's order)."""
+        return None if self.event_clock else self._scan_for(input_name)[0]
 
     def observe(self, input_name: str, entries: list[LogEntry]) -> None:
         """Evaluates one chunk of one input's records (RecordObserver; on the tailer thread)."""
-        compiled = self._scan_for(input_name)
-        if compiled is None or not entries:
+        selection, rules = self._scan_for(input_name)
+        if not rules or not entries:
             return
-        scan, rules = compiled
-        hits = scan(entries)
-        if hits is None:
+        hits = selection.hits()
+        selection.scan(entries, hits)
+        if self.event_clock:
+            if any(hits):
+                out: list[Notification] = []
+                with self._lock:
+                    self._observe_in_order(entries, rules, hits, out)
+                self._send(out)
+            return
+        self.observe_selected(input_name, hits)
+
+    def observe_selected(self, input_name: str, hits: Hits) -> None:
+        """Counts the records of one chunk that `selection(input_name)` selected, per rule
+        (wall clock; on the tailer thread)."""
+        rules = self._scan_for(input_name)[1]
+        if not any(hits):
             return
         out: list[Notification] = []
         with self._lock:
-            if self.event_clock:
-                self._observe_in_order(entries, rules, hits, out)
-            else:
-                now = self.clock()
-                for rule, records in zip(rules, hits, strict=True):
-                    if records:
-                        self._observe_rule(rule, records, now, out)
+            now = self.clock()
+            for rule, records in zip(rules, hits, strict=True):
+                if records:
+                    self._observe_rule(rule, records, now, out)
         self._send(out)
 
     def _observe_rule(
@@ -150,8 +164,23 @@ class AlertEngine:
         if not rule.group_by:
             self._runs(rule, (), records, now, out)
             return
+        groups: dict[Any, list[LogEntry]] = {}
+        field = rule.group_by[0]
+        if len(rule.group_by) == 1 and "." not in field:
+            # One top-level field (the common case): grouped by its text, inline; the key
+            # tuple is built once per group rather than per record.
+            for record in records:
+                value = record.get(field)
+                text = value if value.__class__ is str else label_text(value)
+                same = groups.get(text)
+                if same is None:
+                    groups[text] = [record]
+                else:
+                    same.append(record)
+            for text, same in groups.items():
+                self._runs(rule, (text,), same, now, out)
+            return
         key_of = rule.key
-        groups: dict[GroupKey, list[LogEntry]] = {}
         for record in records:
             key = key_of(record)
             same = groups.get(key)
@@ -172,6 +201,10 @@ class AlertEngine:
     ) -> None:
         times = self._times.of
         end = len(records)
+        if end == 1:  # a group's only record of the chunk (per source IP, say): no run to find
+            t = times(records[0].get("@timestamp"))
+            self._matched(rule, key, records, 0, 1, now if t is None or t > now else t, now, out)
+            return
         start = 0
         while start < end:
             stamp = records[start].get("@timestamp")

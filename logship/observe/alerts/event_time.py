@@ -14,9 +14,22 @@ class EventTimes:
 
     def __init__(self) -> None:
         self._seconds: dict[str, float] = {}
+        self._whole: dict[object, float | None] = {}
+        """Whole `@timestamp` texts: a busy log repeats each one for many records."""
 
     def of(self, stamp: object) -> float | None:
         """Unix seconds of a `@timestamp` value, or None when it is not a time."""
+        if stamp.__class__ is str:
+            found = self._whole.get(stamp, self)
+            if found is not self:
+                return found  # type: ignore[return-value]
+            if len(self._whole) >= _CACHE_LIMIT:
+                self._whole.clear()
+            t = self._whole[stamp] = self._parse(stamp)
+            return t
+        return self._parse(stamp)
+
+    def _parse(self, stamp: object) -> float | None:
         if stamp.__class__ is not str:
             if stamp.__class__ in (int, float):
                 return float(stamp)

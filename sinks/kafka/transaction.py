@@ -164,6 +164,23 @@ class Transactions:
                 return SendResult(Outcome.RETRY, reason=result.reason or "cannot produce")
         return None
 
+    def _produce_open(
+        self,
+        producer: Producer,
+        part: Batch,
+        deadline: float,
+        produce: Callable[[Batch], SendResult],
+    ) -> SendResult:
+        """Produces `part` into the open transaction (begun first if need be); a failure aborts
+        the transaction and is returned (never clean)."""
+        failed = self._begin(producer, deadline, produce)
+        if failed is not None:
+            return failed
+        result = produce(part) if len(part) else SendResult(Outcome.DELIVERED)
+        if not _clean(result):
+            self._abort(producer, deadline)
+        return result
+
     def _commit_part(
         self,
         producer: Producer,
@@ -173,12 +190,8 @@ class Transactions:
         produce: Callable[[Batch], SendResult],
     ) -> SendResult:
         """Produces `part` and the progress of `batch`, and commits them (with any carry)."""
-        failed = self._begin(producer, deadline, produce)
-        if failed is not None:
-            return failed
-        result = produce(part) if len(part) else SendResult(Outcome.DELIVERED)
+        result = self._produce_open(producer, part, deadline, produce)
         if not _clean(result):
-            self._abort(producer, deadline)
             return result
         assert self.source is not None
         progress = self.source.after(batch)
@@ -206,12 +219,8 @@ class Transactions:
         produce: Callable[[Batch], SendResult],
     ) -> SendResult:
         """Produces records no ticket covers yet into the open transaction, and carries them."""
-        failed = self._begin(producer, deadline, produce)
-        if failed is not None:
-            return failed
-        result = produce(part)
+        result = self._produce_open(producer, part, deadline, produce)
         if not _clean(result):
-            self._abort(producer, deadline)
             return result
         self._carry = part if self._carry is None else Batch.merge([self._carry, part])
         return result

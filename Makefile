@@ -67,7 +67,7 @@ test-all: lint tansu ## the whole suite, slow tests included
 	@$(BYTECODE)
 	$(BIN)/python -m pytest -m 'not soak'; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: $(DEV) ## every benchmark scenario (~15 min; the first run installs rsyslog, syslog-ng, Filebeat, otelcol)
+bench: $(DEV) ## every benchmark scenario (~35 min; the first run installs rsyslog, syslog-ng, Filebeat, otelcol)
 	@$(BYTECODE)
 	$(BIN)/python benchmarks/suite.py
 
@@ -75,7 +75,7 @@ bench-quick: $(DEV) ## the suite on 100,000 lines: a smoke test of every scenari
 	@$(BYTECODE)
 	$(BIN)/python benchmarks/suite.py --quick
 
-bench-peers: $(DEV) ## logship vs rsyslog, syslog-ng, Filebeat, otelcol: 1M lines to file and to Kafka
+bench-peers: $(DEV) ## logship vs rsyslog, syslog-ng, Filebeat, otelcol: 1M lines to file and to Kafka (~10 min)
 	@$(BYTECODE)
 	$(BIN)/python benchmarks/suite.py peers peers-kafka
 

@@ -116,7 +116,7 @@ class ParserChain:
     def _fast_encoder(self, kept: bool, select: Selection | None = None) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain
         # completes it; the general path handles every other case.
-        plan = getattr(self.rules[0], "plan", None) if len(self.rules) == 1 else None
+        plan = self.rules[0].plan if len(self.rules) == 1 else None
         stamp = self.stamp
         if plan is None or self.redactor is not None or self.keep_original:
             return None

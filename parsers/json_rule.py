@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from logship.core.record import LogEntry
+from parsers.builder import BuilderPlan
 from parsers.config import RuleSettings
 from parsers.conserve import parse_by_first_line
 from parsers.derive import DERIVATIONS
@@ -70,6 +71,7 @@ class JsonRule:
     """A compiled `type: json` rule."""
 
     substring_fields = False  # JSON escapes (\u0040) hide text from a raw-line check
+    plan: BuilderPlan | None = None  # the fast path fuses only regex/grok rules
 
     def __init__(
         self, settings: RuleSettings, default_zone: str, clock: Callable[[], float]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logship.core.record import LogEntry
+from parsers.builder import BuilderPlan
 from parsers.config import RuleSettings
 from parsers.conserve import parse_by_first_line
 from parsers.fields import nest
@@ -57,6 +58,7 @@ class LogfmtRule:
     """A compiled `type: logfmt` rule."""
 
     substring_fields = True
+    plan: BuilderPlan | None = None  # the fast path fuses only regex/grok rules
 
     def __init__(
         self, settings: RuleSettings, default_zone: str, clock: Callable[[], float]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from logship.core.errors import LogshipError
 from logship.core.record import LogEntry
+from parsers.builder import BuilderPlan
 from parsers.condition import Predicate, compile_condition
 from parsers.config import RuleSettings
 from parsers.level import LevelNormalizer
@@ -48,6 +49,11 @@ class Rule(Protocol):
     """Failures by reason since the chain last drained them (the chain turns them into stats)."""
     substring_fields: bool
     """Every string field is a piece of the line (redaction can pre-check the raw line)."""
+
+    @property
+    def plan(self) -> BuilderPlan | None:
+        """The generated builder's plan (regex and grok rules), which the fast path fuses
+        into its chunk loop (`parsers.fast_chunk`); None for rules it cannot fuse."""
 
     def parse(self, line: str) -> LogEntry | None:
         """The record in progress for `line`, or None when the rule does not apply."""

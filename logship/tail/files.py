@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from logship.core.record import LogEntry
 from logship.deliver.queue import SinkQueue
@@ -32,6 +32,7 @@ class RecordObserver(Protocol):
         """Looks at one chunk of records of one input."""
 
 
+@runtime_checkable
 class SelectingObserver(RecordObserver, Protocol):
     """An observer that reads only the records some conditions hold for (alerts). When it is
     the only observer, the fast path selects them while it encodes a chunk (`Shipper`)."""

@@ -15,7 +15,7 @@ from logship.core.batch import Batch
 from logship.core.lines import Lines
 from logship.core.metrics import Metrics
 from logship.core.ndjson import encode_ndjson
-from logship.tail.files import RecordObserver, TailedFile
+from logship.tail.files import RecordObserver, SelectingObserver, TailedFile
 from logship.tail.routing import ship_routed
 from logship.tail.stages import encode_events, parse_events
 from parsers.selection import Selection
@@ -47,12 +47,15 @@ class InputMetrics:
         )
 
 
-def selection_of(observers: Sequence[RecordObserver], input_name: str) -> Selection | None:
-    """The Selection of the only observer, if it has one for the input (`SelectingObserver`)."""
-    if len(observers) != 1:
+def selection_of(
+    observers: Sequence[RecordObserver], input_name: str
+) -> tuple[SelectingObserver, Selection] | None:
+    """The only observer and its Selection for the input, when it is a `SelectingObserver`
+    that has one (alerts); None when the records go to every observer whole."""
+    if len(observers) != 1 or not isinstance(observers[0], SelectingObserver):
         return None
-    selection = getattr(observers[0], "selection", None)
-    return selection(input_name) if selection is not None else None
+    selection = observers[0].selection(input_name)
+    return None if selection is None else (observers[0], selection)
 
 
 class Shipper:
@@ -88,9 +91,10 @@ class Shipper:
         # One observer that says which records it reads (alerts) gets only those, selected
         # inside the fast path's loop: the others are never built as dicts.
         observers = self.observers
-        select = selection_of(observers, inp.name)
+        selecting = selection_of(observers, inp.name)
         encoded = None
         if inp.encode and not inp.routes:
+            select = None if selecting is None else selecting[1]
             encoded = encode_events(
                 chain, lines, tf.file_info, tf.file_fields, bool(observers), select
             )
@@ -112,8 +116,8 @@ class Shipper:
             self.metrics.parse_errors.labels(inp.name, rule, reason).inc(n)
         for rule, n in stats.dropped.items():
             self.metrics.records_dropped.labels(inp.name, rule).inc(n)
-        if select is not None and encoded is not None:
-            observers[0].observe_selected(inp.name, entries)  # type: ignore[attr-defined]
+        if selecting is not None and encoded is not None:
+            selecting[0].observe_selected(inp.name, entries)  # type: ignore[arg-type]
         else:
             for observer in observers:
                 observer.observe(inp.name, entries)

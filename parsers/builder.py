@@ -107,6 +107,10 @@ class BuilderPlan:
     top_keys: frozenset[str]
     always: frozenset[str]
     hooks: bool
+    kinds: frozenset[str] = frozenset()
+    """The kinds of its leaves (`Leaf.kind`), and "hook" when it has derivations."""
+    pattern: Any = None
+    """The compiled `re` pattern `match` belongs to (None for a `regex`-module pattern)."""
 
 
 def generate_builder(
@@ -122,6 +126,7 @@ def generate_builder(
     syslog_levels: Sequence[str],
     severity_names: Sequence[str],
     hooks: Sequence[Hook] = (),
+    pattern: Any = None,
 ) -> tuple[Callable[[str], LogEntry | None], Callable[[Any], LogEntry], str, BuilderPlan]:
     """The generated `parse(line) -> record or None`, `build(match) -> record`, their source
     (kept for debugging), and the plan they were made of."""
@@ -181,6 +186,8 @@ def generate_builder(
         ),
         frozenset(k for k, c in root.children.items() if _required(c)),
         any(h.writes is None for h in hooks),
+        frozenset(leaf.kind for leaf in leaves) | ({"hook"} if hooks else set()),
+        pattern,
     )
     finish: list[str] = []
     if group_count:

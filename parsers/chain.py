@@ -43,7 +43,6 @@ from parsers.completion import add_original, decorate, flag_truncated, per_line_
 from parsers.fast_chunk import (
     ChunkEncoder,
     encode_records,
-    fragment,
     generate_chunk_encoder,
     merge_stats,
     reads_fragments,
@@ -182,7 +181,9 @@ class ParserChain:
             merge_stats(stats, one, _EXAMPLES)
 
         stamp = self.stamp.for_chunk() if self.stamp is not None else None
-        log_file = file_info if as_dicts else fragment(file_info)
+        log_file = (
+            file_info if as_dicts else orjson.dumps(file_info, option=orjson.OPT_NON_STR_KEYS)
+        )
         target = (hits, file_info) if fused else kept.append
         try:
             fast(lines.texts, lines.starts, read_time, log_file, stamp, write, fallback, target)

@@ -34,12 +34,13 @@ import orjson
 from logship.core.ndjson import OPTIONS
 from logship.core.record import LogEntry
 from parsers.builder import BAIL, BuilderPlan
+from parsers.native_chunk import native_encoder
 from parsers.selection import Selection
 
 ChunkEncoder = Callable[..., None]
 """`encode(texts, starts, default_time, log_file, stamp, write, fallback, keep)`: see the
-module docstring. `log_file` is the file's `log.file` (a Fragment, or a dict copied per record
-for kept records), `stamp` the chunk's stamp function (or None), `write` takes each record's
+module docstring. `log_file` is the file's `log.file` (its JSON bytes, or a dict copied per
+record for kept records), `stamp` the chunk's stamp function (or None), `write` takes each record's
 JSON line, `fallback(line, start)` writes the general path's record of a line (or nothing,
 when it is dropped), `keep` takes each record when the encoder keeps them."""
 
@@ -87,6 +88,7 @@ def generate_chunk_encoder(
         _Skip=(*namespace["_Errors"], _Miss),
         _host_name=host_name,
         _host=fragment({"name": host_name}),
+        _Fragment=orjson.Fragment,
     )
     maybe = set(plan.top_keys)  # keys the rule may set (a superset of `always`)
     always = set(plan.always)
@@ -156,6 +158,8 @@ def generate_chunk_encoder(
     if shown:
         body[-1] = body[-1][:-1] + (", " if body[-1] != "rec = {}" else "") + ", ".join(shown) + "}"
     lines = ["def encode(texts, starts, default_time, log_file, stamp, write, fallback, keep):"]
+    if not kept:
+        lines.append("    log_file = _Fragment(log_file)")
     if selection is not None:
         namespace.update(selection.env)
         lines.append("    _s_hits, _file = keep")
@@ -185,6 +189,10 @@ def generate_chunk_encoder(
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<chunk encoder>", "exec"), namespace)  # noqa: S102 - our own generated code
     encode: ChunkEncoder = namespace["encode"]
+    if not kept and selection is None:
+        native = native_encoder(plan, source, namespace, encode)
+        if native is not None:
+            return native, source
     return encode, source
 
 

@@ -256,6 +256,7 @@ class RegexRule:
         try:
             self.parse, self._build, self.source, self.plan = generate_builder(
                 match=self.pattern.compiled.match,
+                pattern=self.pattern.compiled if self.pattern.engine == "re" else None,
                 group_count=self.pattern.compiled.groups,
                 leaves=leaves,
                 tags=settings.tags,

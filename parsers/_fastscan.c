@@ -6,10 +6,11 @@
  *     group marks and `$`, for patterns that never backtrack;
  *   - a record template (parsers/record_template.py): the exact bytes the Python fast loop
  *     writes for a record, cut into literal pieces and values (a group as a JSON string or an
- *     integer, a cached timestamp, the line, the chunk's read time, the line's offset, the
- *     chunk's log.file object);
+ *     integer, a cached timestamp, a normalised level, the line, the chunk's read time, the
+ *     line's offset, the chunk's log.file object);
  *   - the rule's timestamp cache (a dict from the raw text to the formatted string) and its
- *     timestamp parser, called on a miss as the Python loop calls it (it fills the cache).
+ *     timestamp parser, called on a miss as the Python loop calls it (it fills the cache);
+ *   - the rule's level normaliser (a dict whose __missing__ computes unknown levels).
  * Encoder.encode(texts, starts, default_time, log_file) returns (bytes, misses): the NDJSON of
  * every line it could do, and (index, position) of each line it left to Python (not ASCII, no
  * match, a value it cannot write the way Python would: a non-digit or long integer, a timestamp
@@ -23,13 +24,17 @@
 #include <string.h>
 
 enum { OP_LIT = 0, OP_RUN = 1, OP_OPEN = 2, OP_CLOSE = 3, OP_END = 4 };
-enum { P_LIT = 0, P_STR = 1, P_INT = 2, P_TS = 3, P_LINE = 4, P_TIME = 5, P_OFFSET = 6, P_FILE = 7 };
+enum {
+    P_LIT = 0, P_STR = 1, P_INT = 2, P_TS = 3, P_LINE = 4, P_TIME = 5, P_OFFSET = 6, P_FILE = 7,
+    P_LEVEL = 8
+};
 
 typedef struct {
     int kind;
     int group;
     Py_ssize_t min, max; /* max < 0: unbounded */
-    uint8_t set[16];
+    uint8_t in[256];     /* 1 for the characters of the class (ASCII only) */
+    int stop;            /* the one ASCII character outside the class, or -1 */
     char *bytes;
     Py_ssize_t len;
 } Op;
@@ -53,6 +58,7 @@ typedef struct {
     Py_ssize_t others;  /* pieces of bounded size: numbers, the chunk's time and log.file */
     PyObject *cache;    /* dict: raw timestamp text -> formatted str (or None) */
     PyObject *parse;    /* the rule's timestamp parser: text -> str or None, fills `cache` */
+    PyObject *levels;   /* the rule's level normaliser: a dict whose __missing__ computes */
 } Encoder;
 
 typedef struct {
@@ -93,12 +99,31 @@ static void init_tables(void) {
     ESCAPE['\t'] = 1, SHORT['\t'] = 't';
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero when one of 8 ASCII bytes is a control character, '"' or a backslash (the
+   classic has-zero-byte test on v, v ^ '"' and v ^ '\\'; a borrow can only flag bytes above
+   a flagged one, and a flagged block is then looked at byte by byte). */
+static inline uint64_t special8(const uint8_t *s) {
+    uint64_t v;
+    memcpy(&v, s, 8);
+    uint64_t quote = v ^ (ONES * '"'), slash = v ^ (ONES * '\\');
+    return (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash)) &
+           HIGHS;
+}
+
 /* The quoted JSON string of ASCII `s`; room for 6 * n + 2 bytes must be reserved. */
 static inline void put_string(Buffer *b, const uint8_t *s, Py_ssize_t n) {
     char *out = b->data + b->used;
     *out++ = '"';
     Py_ssize_t run = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* eight plain bytes at a time (most text needs no escape at all) */
+        while (i + 8 <= n && !special8(s + i))
+            i += 8;
+        if (i >= n)
+            break;
         uint8_t c = s[i];
         if (!ESCAPE[c])
             continue;
@@ -152,8 +177,6 @@ static inline void put_long(Buffer *b, long long v) {
     b->used = out - b->data;
 }
 
-#define IN_SET(set, c) ((set)[(c) >> 3] & (1 << ((c) & 7)))
-
 /* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
 static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *spans) {
     Py_ssize_t pos = 0;
@@ -168,11 +191,13 @@ static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *sp
         case OP_RUN: {
             Py_ssize_t limit = op->max < 0 || op->max > n - pos ? n - pos : op->max;
             Py_ssize_t count = 0;
-            while (count < limit) {
-                uint8_t c = s[pos + count];
-                if (c >= 128 || !IN_SET(op->set, c))
-                    break;
-                count++;
+            if (op->stop >= 0) {
+                const uint8_t *hit = memchr(s + pos, op->stop, (size_t)limit);
+                count = hit == NULL ? limit : hit - (s + pos);
+            } else {
+                const uint8_t *in = op->in;
+                while (count < limit && in[s[pos + count]])
+                    count++;
             }
             if (count < op->min)
                 return 0;
@@ -191,6 +216,43 @@ static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *sp
             break;
         }
     }
+    return 1;
+}
+
+/* A cached timestamp or a normalised level of the text in [from, to) of `line`, as the Python
+   loop gets it (`_tsc.get(raw)` then `_tsp(raw)`; `_lvl[raw]`); 0 when the line must be left
+   to Python (no value, or not an ASCII str), -1 on an error. */
+static int put_looked_up(Encoder *e, Buffer *b, PyObject *line, Py_ssize_t from, Py_ssize_t to,
+                         int timestamp) {
+    PyObject *key = PyUnicode_Substring(line, from, to);
+    if (key == NULL)
+        return -1;
+    PyObject *table = timestamp ? e->cache : e->levels;
+    PyObject *value = PyDict_GetItemWithError(table, key); /* borrowed */
+    if (value != NULL && value != Py_None) {
+        Py_INCREF(value);
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return -1;
+    } else {
+        /* the parser fills the cache; the normaliser's __missing__ computes and remembers. An
+           exception or None leaves the line to Python, which does the same again. */
+        value = timestamp ? PyObject_CallOneArg(e->parse, key) : PyObject_GetItem(table, key);
+        if (value == NULL)
+            PyErr_Clear();
+    }
+    Py_DECREF(key);
+    if (value == NULL || !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value)) {
+        Py_XDECREF(value);
+        return 0;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(value);
+    if (reserve(b, 6 * len + 2) < 0) {
+        Py_DECREF(value);
+        return -1;
+    }
+    put_string(b, PyUnicode_1BYTE_DATA(value), len);
+    Py_DECREF(value);
     return 1;
 }
 
@@ -218,36 +280,13 @@ static int encode_line(Encoder *e, Buffer *b, PyObject *line, const uint8_t *s, 
                 return 0;
             }
             break;
-        case P_TS: {
-            PyObject *key = PyUnicode_Substring(line, from, to);
-            if (key == NULL)
-                return -1;
-            PyObject *value = PyDict_GetItemWithError(e->cache, key); /* borrowed */
-            if (value != NULL && value != Py_None) {
-                Py_INCREF(value);
-            } else if (PyErr_Occurred()) {
-                Py_DECREF(key);
-                return -1;
-            } else {
-                /* as the Python loop does: the parser (which fills the cache) on a miss; an
-                   exception or None leaves the line to Python, which does the same again */
-                value = PyObject_CallOneArg(e->parse, key);
-                if (value == NULL)
-                    PyErr_Clear();
-            }
-            Py_DECREF(key);
-            if (value == NULL || !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value)) {
-                Py_XDECREF(value);
+        case P_TS:
+        case P_LEVEL: {
+            int done = put_looked_up(e, b, line, from, to, p->kind == P_TS);
+            if (done <= 0) {
                 b->used = start;
-                return 0;
+                return done;
             }
-            Py_ssize_t len = PyUnicode_GET_LENGTH(value);
-            if (reserve(b, 6 * len + 2) < 0) {
-                Py_DECREF(value);
-                return -1;
-            }
-            put_string(b, PyUnicode_1BYTE_DATA(value), len);
-            Py_DECREF(value);
             break;
         }
         case P_LINE:
@@ -397,7 +436,15 @@ static int load_ops(Encoder *e, PyObject *program) {
                 PyErr_SetString(PyExc_ValueError, "a class is 16 bytes");
                 return -1;
             }
-            memcpy(op->set, set, 16);
+            int outside = 0;
+            op->stop = -1;
+            for (int c = 0; c < 128; c++) {
+                op->in[c] = (set[c >> 3] >> (c & 7)) & 1;
+                if (!op->in[c])
+                    outside++, op->stop = c;
+            }
+            if (outside != 1)
+                op->stop = -1;
             op->min = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
             op->max = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 3));
             if (PyErr_Occurred())
@@ -434,7 +481,8 @@ static int load_pieces(Encoder *e, PyObject *template) {
             if (p->bytes == NULL)
                 return -1;
             e->fixed += p->len;
-        } else if (p->kind == P_STR || p->kind == P_INT || p->kind == P_TS) {
+        } else if (p->kind == P_STR || p->kind == P_INT || p->kind == P_TS ||
+                   p->kind == P_LEVEL) {
             p->group = group_number(e, item, 1);
             if (p->group < 0)
                 return -1;
@@ -453,12 +501,12 @@ static int load_pieces(Encoder *e, PyObject *template) {
 }
 
 static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
-    PyObject *program, *template, *cache, *parse;
+    PyObject *program, *template, *cache, *parse, *levels;
     int groups;
-    static char *names[] = {"program", "template", "groups", "cache", "parse", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iO!O", names, &PyTuple_Type, &program,
+    static char *names[] = {"program", "template", "groups", "cache", "parse", "levels", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iO!OO!", names, &PyTuple_Type, &program,
                                      &PyTuple_Type, &template, &groups, &PyDict_Type, &cache,
-                                     &parse))
+                                     &parse, &PyDict_Type, &levels))
         return -1;
     if (!PyCallable_Check(parse)) {
         PyErr_SetString(PyExc_TypeError, "parse must be callable");
@@ -467,6 +515,7 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
     free_ops(e);
     Py_CLEAR(e->cache);
     Py_CLEAR(e->parse);
+    Py_CLEAR(e->levels);
     e->groups = groups;
     e->fixed = e->strings = e->others = 0;
     if (load_ops(e, program) < 0 || load_pieces(e, template) < 0)
@@ -475,6 +524,8 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
     e->cache = cache;
     Py_INCREF(parse);
     e->parse = parse;
+    Py_INCREF(levels);
+    e->levels = levels;
     return 0;
 }
 
@@ -482,6 +533,7 @@ static void Encoder_dealloc(Encoder *e) {
     free_ops(e);
     Py_CLEAR(e->cache);
     Py_CLEAR(e->parse);
+    Py_CLEAR(e->levels);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
@@ -524,7 +576,7 @@ static PyTypeObject EncoderType = {
     .tp_basicsize = sizeof(Encoder),
     .tp_dealloc = (destructor)Encoder_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Encoder(program, template, groups, cache, parse): see the module source.",
+    .tp_doc = "Encoder(program, template, groups, cache, parse, levels): see the module source.",
     .tp_methods = Encoder_methods,
     .tp_init = (initproc)Encoder_init,
     .tp_new = PyType_GenericNew,

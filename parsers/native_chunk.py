@@ -107,6 +107,10 @@ def native_encoder(
         return None
     template = record_template(source, namespace, groups)
     cache, parse = namespace.get("_tsc"), namespace.get("_tsp") or _no_timestamp
+    levels = namespace.get("_lvl") or {}  # a dict (LevelNormalizer) when the rule has levels
     if template is None or not isinstance(cache, dict) or not callable(parse):
         return None
-    return NativeChunkEncoder(_fastscan.Encoder(program, template, groups, cache, parse), python)
+    if not isinstance(levels, dict):
+        return None
+    native = _fastscan.Encoder(program, template, groups, cache, parse, levels)
+    return NativeChunkEncoder(native, python)

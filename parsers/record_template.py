@@ -4,7 +4,7 @@ Rather than work out a second time how a rule's record is laid out (key order, n
 chain's completion with `@timestamp`, `message`, `log`, `host`, `ecs`, `agent`), the Python
 fast loop (`parsers.fast_chunk`) is run once on a probe: its match returns a marker string per
 group, its integer conversion and timestamp cache return markers naming the group, and the
-line, read time and `log.file` are markers too. orjson encodes the probe record; the markers
+line, read time and `log.file` are markers too (levels: the normaliser's lookup). orjson encodes the probe record; the markers
 in its bytes become the template's values and everything between them its literal pieces. So
 the compiled encoder writes, by construction, what the Python loop writes, for every record
 whose values it can write the same way (the rest it leaves to the Python loop).
@@ -20,16 +20,25 @@ from typing import Any
 
 import orjson
 
-P_LIT, P_STR, P_INT, P_TS, P_LINE, P_TIME, P_OFFSET, P_FILE = range(8)
+P_LIT, P_STR, P_INT, P_TS, P_LINE, P_TIME, P_OFFSET, P_FILE, P_LEVEL = range(9)
 
 Piece = tuple[int, Any]
 
-PROBE_KINDS = frozenset({"raw", "string", "int", "timestamp", "const"})
-"""Leaf kinds (`parsers.builder.Leaf.kind`) a probe can follow: identity-like conversions."""
+PROBE_KINDS = frozenset({"raw", "string", "int", "timestamp", "const", "level"})
+"""Leaf kinds (`parsers.builder.Leaf.kind`) a probe can follow: group texts, integers, lookups
+(timestamps, levels) and constants."""
 
 _OFFSET = 8765432187654321
-_MARK = re.compile(rb'"\\u0000([GITMDF])(\d*)\\u0000"|' + str(_OFFSET).encode())
-_KINDS = {b"G": P_STR, b"I": P_INT, b"T": P_TS, b"M": P_LINE, b"D": P_TIME, b"F": P_FILE}
+_MARK = re.compile(rb'"\\u0000([GITLMDF])(\d*)\\u0000"|' + str(_OFFSET).encode())
+_KINDS = {
+    b"G": P_STR,
+    b"I": P_INT,
+    b"T": P_TS,
+    b"L": P_LEVEL,
+    b"M": P_LINE,
+    b"D": P_TIME,
+    b"F": P_FILE,
+}
 
 
 class _ProbeMatch:
@@ -45,6 +54,11 @@ class _ProbeCache(dict[str, str]):
         return "\x00T" + key[2:]
 
 
+class _ProbeLevels(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "\x00L" + key[2:]
+
+
 def _probe_int(value: str) -> str:
     return "\x00I" + value[2:]
 
@@ -55,7 +69,12 @@ def record_template(
     """The template of the records the chunk encoder `source` writes; None when its records
     are not a fixed layout of group values (it called its fallback, a stamp or `keep`)."""
     probe = dict(namespace)
-    probe.update(_match=lambda line: _ProbeMatch(groups), _int=_probe_int, _tsc=_ProbeCache())
+    probe.update(
+        _match=lambda line: _ProbeMatch(groups),
+        _int=_probe_int,
+        _tsc=_ProbeCache(),
+        _lvl=_ProbeLevels(),
+    )
     out: list[bytes] = []
 
     def refuse(*_: Any) -> None:
@@ -91,7 +110,7 @@ def _pieces(data: bytes, groups: int) -> tuple[Piece, ...] | None:
         else:
             kind = _KINDS[found.group(1)]
             number = int(found.group(2) or 0)
-            if (kind in (P_STR, P_INT, P_TS)) != (1 <= number <= groups):
+            if (kind in (P_STR, P_INT, P_TS, P_LEVEL)) != (1 <= number <= groups):
                 return None
             pieces.append((kind, number))
         at = found.end()

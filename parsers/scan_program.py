@@ -111,7 +111,9 @@ def _members(item: tuple[Any, Any], flags: int) -> frozenset[int]:
     op, av = item
     name = str(op)
     if name == "LITERAL":
-        return frozenset([av]) if av < 128 else frozenset()
+        if av >= 128:
+            raise _Outside("non-ASCII literal")
+        return frozenset([av])
     if name == "NOT_LITERAL":
         return frozenset(c for c in ASCII if c != av)
     if name == "ANY":

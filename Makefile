@@ -24,12 +24,14 @@ $(BIN)/python:
 # compileall skips what is up to date, so it runs before every target that starts agents.
 BYTECODE = $(BIN)/python -m compileall -q -j 0 logship parsers sinks
 
-$(RUNTIME): pyproject.toml | $(BIN)/python
+# The install also compiles parsers/_fastscan.c (the compiled fast path; optional: without a
+# compiler the agent runs its pure-Python loop): a changed C file installs again.
+$(RUNTIME): pyproject.toml parsers/_fastscan.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $(RUNTIME)
 
 # The dev install includes the runtime one: both stamps are fresh after it.
-$(DEV): pyproject.toml | $(BIN)/python
+$(DEV): pyproject.toml parsers/_fastscan.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(RUNTIME) $(DEV)
 

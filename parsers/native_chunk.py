@@ -34,6 +34,12 @@ except ImportError:  # not built (no compiler at install time): the Python loop 
 ENABLED = _fastscan is not None and os.environ.get("LOGSHIP_PURE_PYTHON", "") in ("", "0")
 """Whether chains use the compiled scanner where their rule allows it."""
 
+split_ascii_lines: Callable[[bytes, int], tuple[list[str], list[int], int]] | None = (
+    _fastscan.split_lines if ENABLED else None
+)
+"""`split_ascii_lines(data, start)`: (texts, starts, longest) of ASCII `data` that ends with a
+newline, in one pass (the framer's hot path); None without the extension."""
+
 _PAUSE = 64
 """Chunks left to the Python loop after one where the scanner missed more than a quarter of
 the lines (timestamps with fractions are never in its cache, non-ASCII text, ...)."""

@@ -5,7 +5,9 @@ arrives (or `flush` is called after a timeout), truncates lines longer than `max
 (the rest of such a line is skipped, never buffered), strips a trailing `\\r`, and decodes UTF-8
 with replacement characters: invalid bytes are never fatal.
 
-The hot path is per chunk: an ASCII chunk (the common case) is decoded and split once in C.
+The hot path is per chunk: an ASCII chunk (the common case) is split into lines in one pass
+by the compiled extension (`parsers.native_chunk`), or decoded and split once by Python's C
+string methods without it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from itertools import accumulate
 
 from logship.core.lines import Lines
+from parsers.native_chunk import split_ascii_lines
 
 
 class LineFramer:
@@ -36,6 +39,8 @@ class LineFramer:
         self._skipping = False  # the partial line overflowed: drop bytes until its newline
         self._skipped = 0  # bytes of the overflowing line cut off so far
         self._held_cr = False  # the last byte skipped was a \r: a CRLF's, or content
+        self.split = split_ascii_lines
+        """The compiled splitter of ASCII chunks (None: the Python way, same lines)."""
 
     @property
     def offset(self) -> int:
@@ -125,7 +130,15 @@ class LineFramer:
     def _frame_complete(self, out: Lines, data: bytes, start: int) -> None:
         """Frames `data`, which ends with a newline and starts at file offset `start`."""
         raw: list[bytes] | None = None
-        if data.isascii():
+        ascii_text = data.isascii()
+        if ascii_text and self.split is not None and b"\r" not in data:
+            # One pass in C; lines longer than the limit take the general way below.
+            texts, starts, longest = self.split(data, start)
+            if longest <= self.max_line_bytes:
+                out.starts.extend(starts)
+                out.texts.extend(texts)
+                return
+        if ascii_text:
             texts = data.decode("ascii").split("\n")
             texts.pop()
             sizes = [len(t) + 1 for t in texts]

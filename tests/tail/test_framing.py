@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,3 +128,41 @@ def test_any_split_of_the_stream_frames_the_same_lines_and_accounts_for_every_by
     flushed = framer.flush()
     assert flushed.end == len(data)
     assert len(flushed.texts) == (1 if complete < len(data) else 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b"bc", b"\n", b"\r\n", b"\r", b"\xc3\xa9", b"\x00", b"\t\x7f"]),
+        max_size=80,
+    ).map(b"".join),
+    cuts=st.lists(st.integers(min_value=0, max_value=1000), max_size=6),
+    limit=st.integers(min_value=2, max_value=40),
+)
+def test_the_compiled_splitter_frames_what_python_frames(
+    data: bytes, cuts: list[int], limit: int
+) -> None:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    compiled, plain = LineFramer(7, limit), LineFramer(7, limit)
+    assert compiled.split is not None  # the extension is built (tests/parsers/test_native_chunk)
+    plain.split = None
+    got, want = feed_all(compiled, pieces), feed_all(plain, pieces)
+    assert (got.texts, got.starts, got.truncated, got.truncated_bytes, got.end) == (
+        want.texts,
+        want.starts,
+        want.truncated,
+        want.truncated_bytes,
+        want.end,
+    )
+    assert all(type(t) is str for t in got.texts)
+
+
+def test_the_compiled_splitter_on_a_corpus(corpora: Path) -> None:
+    data = (corpora / "loghub" / "Proxifier" / "Proxifier_2k.log").read_bytes()
+    compiled, plain = LineFramer(0, 1 << 20), LineFramer(0, 1 << 20)
+    plain.split = None
+    got, want = compiled.feed(data), plain.feed(data)
+    complete = data[: data.rfind(b"\n") + 1]
+    assert got.texts == want.texts == complete.decode().splitlines()
+    assert got.starts == want.starts

@@ -47,6 +47,7 @@ from parsers.fast_chunk import (
     merge_stats,
     reads_fragments,
 )
+from parsers.native_chunk import NativeChunkEncoder
 from parsers.redaction import Redactor
 from parsers.rule import Rule
 from parsers.selection import Selection
@@ -111,6 +112,15 @@ class ParserChain:
         """The same loop keeping the records as dicts too, for observers."""
         self._selecting: dict[Selection, ChunkEncoder | None] = {}
         """The same loop keeping only the records a Selection holds for, per selection."""
+
+    @property
+    def path(self) -> str:
+        """How plain lines of this chain are parsed and encoded, for `logship check`: "compiled"
+        (the C scanner, `parsers.native_chunk`), "python" (the generated fast loop) or
+        "general" (`parse`, then encoding)."""
+        if isinstance(self.fast, NativeChunkEncoder):
+            return "compiled"
+        return "general" if self.fast is None else "python"
 
     def _fast_encoder(self, kept: bool, select: Selection | None = None) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain

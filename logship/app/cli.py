@@ -234,7 +234,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(
                 f"  not followed (leads out of the input's folders, see follow_symlinks): {path} -> {target}"
             )
+    _print_parse_paths(config)
     return _run_start_up_checks(config)
+
+
+_PATHS = {
+    "compiled": "compiled scanner (C): the rule needs no regex engine",
+    "python": "generated fast loop (Python)",
+    "general": "general path (several rules, json/logfmt, drop_if, redaction or keep_original)",
+}
+
+
+def _print_parse_paths(config: Config) -> None:
+    """How each input's plain lines are parsed (docs/parser-rules.md, the fast path): a rule
+    outside the compiled scanner's subset shows here, not as an error."""
+    from parsers.chain import build_chains
+
+    print(
+        "\n# How each input's plain lines are parsed, when its sinks take NDJSON (multiline,"
+        " container and alert-watched lines take the Python paths; docs/parser-rules.md):"
+    )
+    for name, chain in build_chains(config).items():
+        print(f"{name}: {_PATHS[chain.path]}")
 
 
 def _run_start_up_checks(config: Config) -> int:

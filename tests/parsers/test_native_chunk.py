@@ -25,6 +25,7 @@ import parsers.native_chunk as native_chunk
 from benchmarks.nginx_log import NGINX_RULE
 from logship.core.lines import Lines
 from parsers.scan_program import scan_program
+from tests.harness import run_cli, write_config
 from tests.parsers.test_fast_chunk import (
     FILE,
     READ_TIME,
@@ -273,3 +274,24 @@ def test_an_empty_chunk() -> None:
     chain.fast([], [], READ_TIME, b"{}", None, written.append, None, None)
     assert written == [b""]
     assert chain.encode(Lines([], [], 0), FILE, READ_TIME) is not None
+
+
+def test_check_says_which_inputs_get_the_compiled_scanner(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    slow = {"name": "slow", "regex": r"(?P<a>\S+)?(?P<b>.*)"}  # optional part: the regex engine
+    doc = {
+        "agent": {"data_dir": str(tmp_path / "data")},
+        "inputs": [
+            {"name": "scanned", "paths": [str(log)], "parsers": ["nginx_combined"]},
+            {"name": "regex", "paths": [str(log)], "parsers": ["slow"]},
+            {"name": "two", "paths": [str(log)], "parsers": ["slow", "nginx_combined"]},
+        ],
+        "parsers": [NGINX_RULE, slow],
+        "sinks": [{"name": "out", "type": "file", "path": str(tmp_path / "out.ndjson")}],
+    }
+    result = run_cli("check", "-c", str(write_config(tmp_path / "agent.yaml", doc)))
+    assert result.returncode == 0, result.stderr
+    assert "scanned: compiled scanner (C)" in result.stdout
+    assert "regex: generated fast loop (Python)" in result.stdout
+    assert "two: general path" in result.stdout

@@ -6,6 +6,7 @@ worker per sink, the ack tracker, the registry and checkpoint store, and the tai
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.kube_wiring import AnnotationRules, kube_metadata
 from logship.app.preflight import raise_problems
 from logship.app.routes import build_queue, input_routes
-from logship.app.sink_registry import build_sink
+from logship.app.sink_registry import build_sink, preload_sinks
 from logship.app.status import pipeline_routes
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics, current_value
@@ -50,6 +51,17 @@ __all__ = ["Pipeline", "StartupError"]
 
 ALERT_DRAIN_TIMEOUT = 2.0
 """Seconds queued alert notifications get to go out at shutdown (after the logs are drained)."""
+
+
+def preload(config: Config) -> None:
+    """Imports what building `config`'s pipeline imports only on demand (its sinks' classes,
+    alert delivery, the Kubernetes client): worker processes forked from this one then find
+    them loaded instead of importing them each."""
+    preload_sinks(config.sinks)
+    if config.alerts:
+        importlib.import_module("logship.observe.alerts.runtime")
+    if config.agent.kubernetes is not None:
+        importlib.import_module("logship.kube.source")
 
 
 class Pipeline:

@@ -37,6 +37,15 @@ def _cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def _parent(pid: int) -> int | None:
+    """The parent pid (None if gone): workers are the supervisor's children, their own
+    short-lived helpers (ldconfig) are not."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def one_round(work: Path, workers: int, sink: str) -> tuple[float, list[float], float]:
     """(supervisor CPU s at ready, each worker's CPU s at ready, CPU s of the whole run)."""
     shutil.rmtree(work, ignore_errors=True)
@@ -71,9 +80,9 @@ def one_round(work: Path, workers: int, sink: str) -> tuple[float, list[float], 
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the agent did not start; see {work / 'stderr.log'}")
             time.sleep(0.01)
-        tree = process_tree(proc.pid)
+        workers = [pid for pid in process_tree(proc.pid) if _parent(pid) == proc.pid]
         supervisor = _cpu(proc.pid) or 0.0
-        children = [c for pid in tree if pid != proc.pid and (c := _cpu(pid)) is not None]
+        children = [c for pid in workers if (c := _cpu(pid)) is not None]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

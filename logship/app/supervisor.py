@@ -177,8 +177,8 @@ class Supervisor:
             HttpEndpoint(federation_routes(self), *address), self.config.agent.http
         )
 
-    def _own_fds(self, worker: WorkerProcess) -> list[int]:
-        """The supervisor's file descriptors a forked `worker` must not keep: the data folder
+    def _own_fds(self) -> list[int]:
+        """The supervisor's file descriptors a forked worker must not keep: the data folder
         lock, the listening socket, and the read ends of the start-up report pipes."""
         fds = [] if self._lock_fd is None else [self._lock_fd]
         if self.http is not None:
@@ -197,18 +197,13 @@ class Supervisor:
         # The worker starts with SIGHUP blocked and unblocks it once its handler is in place: a
         # reload asked for while it starts waits for it (SIGHUP's default action would kill it).
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-        forked = self.fork_entry is not None and can_fork()
+        entry = self.fork_entry if can_fork() else None
         try:
             # A session of its own: a terminal's Ctrl-C goes to its foreground process group,
             # and a worker in it would take the supervisor's forwarded signal as a second one
             # (skip the drain). Only the supervisor signals its workers.
-            if self.fork_entry is not None and forked:
-                worker.proc = fork_worker(
-                    self.fork_entry,
-                    worker_env,
-                    watch.child_fd,
-                    self._own_fds(worker),
-                )
+            if entry is not None:
+                worker.proc = fork_worker(entry, worker_env, watch.child_fd, self._own_fds())
             else:
                 worker.proc = subprocess.Popen(
                     [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)],
@@ -222,7 +217,7 @@ class Supervisor:
         worker.started = now
         log.info(
             "Worker started.",
-            extra={"worker": worker.index, "pid": worker.proc.pid, "forked": forked},
+            extra={"worker": worker.index, "pid": worker.proc.pid, "forked": entry is not None},
         )
 
     def _tend(self, now: float) -> None:

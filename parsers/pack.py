@@ -68,10 +68,12 @@ class LoadedPack:
     pack: RulePack
 
 
-def parse_pack(text: str, origin: str) -> RulePack:
-    """Validates the text of a pack; PackError lists every problem with `origin`."""
+def parse_pack(text: str, origin: str, builtin: bool = False) -> RulePack:
+    """Validates the text of a pack; PackError lists every problem with `origin`.
+
+    `builtin`: a pack shipped in the package (read with the fast YAML parser)."""
     try:
-        doc = strict_yaml.load(text)
+        doc = strict_yaml.load(text, fast=builtin)
     except yaml.YAMLError as exc:
         raise PackError(f"{origin}: {strict_yaml.describe_error(exc)}") from None
     if doc is None:
@@ -148,7 +150,8 @@ def load_builtin_packs() -> list[LoadedPack]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             origin = f"built-in:{entry.name}"
-            packs.append(LoadedPack(origin, parse_pack(entry.read_text(encoding="utf-8"), origin)))
+            text = entry.read_text(encoding="utf-8")
+            packs.append(LoadedPack(origin, parse_pack(text, origin, builtin=True)))
     return packs
 
 

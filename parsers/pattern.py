@@ -16,15 +16,16 @@ import bisect
 import importlib
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from logship.core.errors import LogshipError
 
-_NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_.@-]*\Z")
+if TYPE_CHECKING:
+    import regex
 
-Compiled = re.Pattern[str] | regex.Pattern[str]
+    Compiled = re.Pattern[str] | regex.Pattern[str]
+
+_NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_.@-]*\Z")
 
 
 class PatternError(LogshipError, ValueError):
@@ -80,6 +81,8 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
         return re.compile(pattern, flags)
     except re.error:
         pass
+    import regex  # only for what `re` refuses: most agents never need it (~10 ms to import)
+
     try:
         return regex.compile(pattern, flags=flags | regex.VERSION0)
     except regex.error as exc:
@@ -96,6 +99,8 @@ def _compile(renamed: _Renamed, flags: int) -> tuple[Compiled, str]:
         return re.compile(renamed.text, flags), "re"
     except re.error:
         pass
+    import regex  # see compile_pattern
+
     try:
         return regex.compile(renamed.text, flags=flags | regex.VERSION0), "regex"
     except regex.error as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -199,7 +200,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         count = resolve_workers(config)
         if count == 1:
             return Agent(config, config_path=Path(args.config)).run()
-        return Supervisor(config, Path(args.config).resolve(), count).run()
+        path = Path(args.config).resolve()
+        # A forked worker runs `logship run` as a new process would: reads the config, then
+        # takes the worker branch above (LOGSHIP_WORKER in its environment).
+        fork_entry = functools.partial(main, ["run", "-c", str(path)])
+        return Supervisor(config, path, count, fork_entry).run()
     except StartupError as exc:
         log.error("Cannot start.", extra={"error": str(exc)})
         _print_cannot_start(str(exc))

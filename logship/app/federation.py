@@ -13,7 +13,6 @@ supervisor asks them all and combines the answers:
 
 from __future__ import annotations
 
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from logship.app.fork import WorkerHandle
 from logship.app.http_endpoint import Answer, Routes
 from logship.state.shard import worker_port_file
 
@@ -32,7 +32,7 @@ class WorkerView(Protocol):
     @property
     def index(self) -> int: ...
     @property
-    def proc(self) -> subprocess.Popen[bytes] | None: ...
+    def proc(self) -> WorkerHandle | None: ...
     @property
     def restarts(self) -> int: ...
     @property

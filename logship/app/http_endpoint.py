@@ -136,6 +136,10 @@ class HttpEndpoint:
             raise
         self._server = server
 
+    def fds(self) -> list[int]:
+        """The listening socket's file descriptor, once bound (a forked child closes it)."""
+        return [] if self._server is None else [self._server.fileno()]
+
     def start(self) -> None:
         """Serves requests on a daemon thread."""
         if self._server is None:

@@ -6,11 +6,13 @@ worker per sink, the ack tracker, the registry and checkpoint store, and the tai
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logship.app.config import Config
 from logship.app.enrich_wiring import attach_enrichment
@@ -19,7 +21,7 @@ from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
 from logship.app.kube_wiring import AnnotationRules, kube_metadata
 from logship.app.preflight import raise_problems
 from logship.app.routes import build_queue, input_routes
-from logship.app.sink_registry import build_sink
+from logship.app.sink_registry import build_sink, preload_sinks
 from logship.app.status import pipeline_routes
 from logship.core.ack import AckTracker
 from logship.core.metrics import Metrics, current_value
@@ -29,7 +31,6 @@ from logship.deliver.dead_letter import DeadLetterFile
 from logship.deliver.queue import SinkQueue
 from logship.deliver.spool.queue import SpooledQueue
 from logship.deliver.worker import SinkWorker
-from logship.observe.alerts.runtime import AlertRuntime
 from logship.observe.derived_metrics import DerivedMetrics
 from logship.observe.health import Health
 from logship.observe.live_metrics import LiveMetrics
@@ -41,12 +42,26 @@ from logship.tail.files import InputRuntime, RecordObserver
 from logship.tail.tailer import Tailer
 from parsers.chain import build_chains
 
+if TYPE_CHECKING:
+    from logship.observe.alerts.runtime import AlertRuntime
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Pipeline", "StartupError"]
 
 ALERT_DRAIN_TIMEOUT = 2.0
 """Seconds queued alert notifications get to go out at shutdown (after the logs are drained)."""
+
+
+def preload(config: Config) -> None:
+    """Imports what building `config`'s pipeline imports only on demand (its sinks' classes,
+    alert delivery, the Kubernetes client): worker processes forked from this one then find
+    them loaded instead of importing them each."""
+    preload_sinks(config.sinks)
+    if config.alerts:
+        importlib.import_module("logship.observe.alerts.runtime")
+    if config.agent.kubernetes is not None:
+        importlib.import_module("logship.kube.source")
 
 
 class Pipeline:
@@ -96,13 +111,7 @@ class Pipeline:
 
         self.inputs = self._build_inputs(config)
         self.derived = DerivedMetrics(config.metrics)
-        self.alerts = (
-            AlertRuntime(
-                config.alerts, config.agent.host_name, self.data_dir, self.metrics, shard.suffix
-            )
-            if config.alerts
-            else None
-        )
+        self.alerts = self._alert_runtime(config)
         """Alert rules: an observer of the tailer, with their own delivery threads."""
         observers: list[RecordObserver] = [self.derived] if self.derived else []
         if self.alerts is not None:
@@ -177,21 +186,22 @@ class Pipeline:
         )
         return restart_needed
 
+    def _alert_runtime(self, config: Config) -> AlertRuntime | None:
+        """The alert rules of `config` as a runtime (not started); None without rules."""
+        if not config.alerts:
+            return None
+        # Imported here: alert delivery loads an HTTP client (urllib3) most agents never use.
+        from logship.observe.alerts.runtime import AlertRuntime
+
+        return AlertRuntime(
+            config.alerts, config.agent.host_name, self.data_dir, self.metrics, self.shard.suffix
+        )
+
     def _reload_alerts(self, config: Config) -> None:
         """New alert rules take over the old ones' windows, silences, firing groups and queued
         notifications (by rule and destination name), so a reload neither re-pages nor forgets."""
         old = self.alerts
-        new = (
-            AlertRuntime(
-                config.alerts,
-                config.agent.host_name,
-                self.data_dir,
-                self.metrics,
-                self.shard.suffix,
-            )
-            if config.alerts
-            else None
-        )
+        new = self._alert_runtime(config)
         if new is not None and old is not None:
             new.adopt(old)
         if old is not None:

@@ -64,6 +64,11 @@ class StartWatch:
         self.failure: str | None = None
         """The worker's own account of why it could not start, if it gave one."""
 
+    @property
+    def read_fd(self) -> int:
+        """The supervisor's end of the pipe (-1 once closed)."""
+        return self._read
+
     def spawned(self) -> None:
         """Closes the write end in the supervisor (the worker holds its copy)."""
         if self.child_fd >= 0:

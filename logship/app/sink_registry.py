@@ -3,12 +3,13 @@
 The settings models are imported here (the config composes them); a sink's class is imported
 only when one is built, so loading a config (or the tail stage, or `logship check`) does not
 load confluent_kafka or an HTTP client it may never use. Adding a sink type means adding its
-settings model to `SinkSettingsUnion` and a factory to `_FACTORIES`.
+settings model to `SinkSettingsUnion` and its sink class to `_SINKS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -34,56 +35,27 @@ SinkSettingsUnion = Annotated[
 """What one entry of `sinks:` may be, told apart by its `type`."""
 
 
-def _file(settings: FileSinkSettings) -> Sink:
-    from sinks.file import FileSink
-
-    return FileSink(settings)
-
-
-def _stdout(settings: StdoutSinkSettings) -> Sink:
-    from sinks.stdout import StdoutSink
-
-    return StdoutSink(settings)
-
-
-def _kafka(settings: KafkaSinkSettings) -> Sink:
-    from sinks.kafka.sink import KafkaSink
-
-    return KafkaSink(settings)
-
-
-def _elasticsearch(settings: ElasticsearchSinkSettings) -> Sink:
-    from sinks.elasticsearch.sink import ElasticsearchSink
-
-    return ElasticsearchSink(settings)
-
-
-def _null(settings: NullSinkSettings) -> Sink:
-    from sinks.null import NullSink
-
-    return NullSink(settings)
-
-
-def _http(settings: HttpSinkSettings) -> Sink:
-    from sinks.http.sink import HttpSink
-
-    return HttpSink(settings)
-
-
-_FACTORIES: dict[type[Any], Callable[[Any], Sink]] = {
-    FileSinkSettings: _file,
-    StdoutSinkSettings: _stdout,
-    KafkaSinkSettings: _kafka,
-    ElasticsearchSinkSettings: _elasticsearch,
-    NullSinkSettings: _null,
-    HttpSinkSettings: _http,
+_SINKS: dict[type[Any], tuple[str, str]] = {
+    FileSinkSettings: ("sinks.file", "FileSink"),
+    StdoutSinkSettings: ("sinks.stdout", "StdoutSink"),
+    KafkaSinkSettings: ("sinks.kafka.sink", "KafkaSink"),
+    ElasticsearchSinkSettings: ("sinks.elasticsearch.sink", "ElasticsearchSink"),
+    NullSinkSettings: ("sinks.null", "NullSink"),
+    HttpSinkSettings: ("sinks.http.sink", "HttpSink"),
 }
-"""Settings model -> the function that builds its sink (importing the sink's module then)."""
+"""Settings model -> (module, class) of its sink: the module is imported when one is built."""
+
+
+def preload_sinks(settings: Iterable[Any]) -> None:
+    """Imports the modules of these sinks' classes (a process about to fork its workers)."""
+    for entry in settings:
+        importlib.import_module(_SINKS[type(entry)][0])
 
 
 def build_sink(settings: Any, metrics: Metrics | None = None) -> Sink:
     """The sink for one validated `sinks:` entry, bound to `metrics` when given."""
-    sink = _FACTORIES[type(settings)](settings)
+    module, name = _SINKS[type(settings)]
+    sink: Sink = getattr(importlib.import_module(module), name)(settings)
     if metrics is not None:
         sink.bind_metrics(metrics)
     return sink

@@ -9,7 +9,10 @@ Python runs one core per process; a node with several busy files has more. The s
    whose identity hashes to it, with its own registry file, dead letters and loopback HTTP
    port; a worker whose supervisor dies gets SIGTERM (Linux parent-death signal), and one
    whose supervisor died before it could ask for that signal exits at start
-   (`LOGSHIP_SUPERVISOR_PID`);
+   (`LOGSHIP_SUPERVISOR_PID`). The first workers are forked from the supervisor before it
+   starts any thread (`logship.app.fork`: no second interpreter start-up, ~0.4 s of CPU each);
+   a worker started while a thread runs (a restart, with the HTTP endpoint on) is a new
+   `python -m logship run` process;
 3. tells a worker that fails to *start* from one that *crashes* (`logship.app.readiness`: each
    worker reports `ready`, or why it could not start). A start-up failure (configuration,
    permissions, a port) stops the whole agent: the other workers drain, and the supervisor
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -43,7 +47,9 @@ from types import FrameType
 from logship.app.config import Config
 from logship.app.exactly_once import forces_one_worker
 from logship.app.federation import federation_routes
+from logship.app.fork import WorkerHandle, can_fork, fork_worker
 from logship.app.http_endpoint import HttpEndpoint, bind_or_disable
+from logship.app.pipeline import preload
 from logship.app.preflight import raise_problems
 from logship.app.readiness import READY_ENV, StartWatch
 from logship.state.checkpoint import CheckpointError
@@ -87,7 +93,7 @@ class WorkerProcess:
     """One worker: its process, and the bookkeeping for restarts."""
 
     index: int
-    proc: subprocess.Popen[bytes] | None = None
+    proc: WorkerHandle | None = None
     started: float = 0.0
     restarts: int = 0
     backoff: float = 1.0
@@ -105,10 +111,19 @@ class WorkerProcess:
 class Supervisor:
     """Runs and watches the worker processes of one agent."""
 
-    def __init__(self, config: Config, config_path: Path, count: int) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        count: int,
+        fork_entry: Callable[[], int] | None = None,
+    ) -> None:
         self.config = config
         self.config_path = config_path
         self.count = count
+        self.fork_entry = fork_entry
+        """What a forked worker runs: the `run` command, as `python -m logship run` would (None:
+        workers are always new processes)."""
         self.data_dir = Path(config.agent.data_dir)
         self.workers = [WorkerProcess(i) for i in range(count)]
         self._stop = threading.Event()
@@ -129,11 +144,17 @@ class Supervisor:
             raise StartupError(str(exc)) from None
         for stale in self.data_dir.glob(worker_port_file(self.data_dir, 0).name.replace("0", "*")):
             stale.unlink(missing_ok=True)  # ports of an earlier run's workers
-        self._start_http()
+        self._bind_http()
         log.info(
             "Supervisor started.", extra={"workers": self.count, "data_dir": str(self.data_dir)}
         )
         try:
+            if self.fork_entry is not None:
+                preload(self.config)
+            # The first workers before the HTTP endpoint's thread: still one thread, they fork.
+            self._tend(time.monotonic())
+            if self.http is not None:
+                self.http.start()
             while not self._stop.is_set():
                 self._forward_signals()
                 self._tend(time.monotonic())
@@ -147,23 +168,28 @@ class Supervisor:
                 if worker.watch is not None:
                     worker.watch.close()
 
-    def _start_http(self) -> None:
-
+    def _bind_http(self) -> None:
+        """Opens the endpoint's socket (a taken address stops the start); serving starts later."""
         address = self.config.agent.http.host_port
         if address is None:
             return
         self.http = bind_or_disable(
             HttpEndpoint(federation_routes(self), *address), self.config.agent.http
         )
+
+    def _own_fds(self) -> list[int]:
+        """The supervisor's file descriptors a forked worker must not keep: the data folder
+        lock, the listening socket, and the read ends of the start-up report pipes."""
+        fds = [] if self._lock_fd is None else [self._lock_fd]
         if self.http is not None:
-            self.http.start()
+            fds += self.http.fds()
+        return fds + [w.watch.read_fd for w in self.workers if w.watch and w.watch.read_fd >= 0]
 
     def _spawn(self, worker: WorkerProcess, now: float) -> None:
         if worker.watch is not None:
             worker.watch.close()
         worker.watch = watch = StartWatch()
-        env = {
-            **os.environ,
+        worker_env = {
             WORKER_ENV: f"{worker.index}/{self.count}",
             SUPERVISOR_ENV: str(os.getpid()),
             READY_ENV: str(watch.child_fd),
@@ -171,21 +197,28 @@ class Supervisor:
         # The worker starts with SIGHUP blocked and unblocks it once its handler is in place: a
         # reload asked for while it starts waits for it (SIGHUP's default action would kill it).
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        entry = self.fork_entry if can_fork() else None
         try:
             # A session of its own: a terminal's Ctrl-C goes to its foreground process group,
             # and a worker in it would take the supervisor's forwarded signal as a second one
             # (skip the drain). Only the supervisor signals its workers.
-            worker.proc = subprocess.Popen(
-                [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)],
-                env=env,
-                pass_fds=(watch.child_fd,),
-                start_new_session=True,
-            )
+            if entry is not None:
+                worker.proc = fork_worker(entry, worker_env, watch.child_fd, self._own_fds())
+            else:
+                worker.proc = subprocess.Popen(
+                    [sys.executable, "-m", "logship", "run", "-c", str(self.config_path)],
+                    env={**os.environ, **worker_env},
+                    pass_fds=(watch.child_fd,),
+                    start_new_session=True,
+                )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             watch.spawned()
         worker.started = now
-        log.info("Worker started.", extra={"worker": worker.index, "pid": worker.proc.pid})
+        log.info(
+            "Worker started.",
+            extra={"worker": worker.index, "pid": worker.proc.pid, "forked": entry is not None},
+        )
 
     def _tend(self, now: float) -> None:
         """Starts workers that are due: at start, and after a crash (with backoff); stops the
@@ -199,6 +232,7 @@ class Supervisor:
                 continue
             if worker.proc is not None:  # it exited while we were not stopping
                 code = worker.proc.returncode
+                assert code is not None  # not alive: poll() has set it
                 worker.exit_codes.append(code)
                 worker.proc = None
                 if self._failed_to_start(worker, code):

@@ -223,6 +223,41 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(
     assert set(shipped(tmp_path)) == set(expected(4, 2000))
 
 
+def test_first_workers_are_forked_without_the_supervisors_files_and_a_restart_is_a_new_process(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    """Forked before the supervisor's HTTP thread starts (no interpreter start-up per worker);
+    once that thread runs, forking is unsafe: a crashed worker comes back as a new process."""
+    write_files(tmp_path, 4, 0, 500)
+    agent = AgentProcess(make_config(tmp_path, 2, http={"address": "127.0.0.1:0"})).start()
+    agents.append(agent)
+    wait_until(lambda: len(set(shipped(tmp_path))) >= 2000, timeout=60, message="first lines")
+    first = wait_until(
+        lambda: children(agent.pid) if len(children(agent.pid)) == 2 else None, message="2 workers"
+    )
+    started = [e for e in agent.logs() if e.get("message") == "Worker started."]
+    assert [e["forked"] for e in started] == [True, True]
+    lock = str(tmp_path / "data" / ".lock")
+    for pid in first:
+        held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        assert lock not in held, "the supervisor's data folder lock leaked into a worker"
+        assert len([h for h in held if h.startswith("socket:")]) == 1, "its own endpoint only"
+    os.kill(first[0], signal.SIGKILL)
+    agent.wait_for_log("Worker exited unexpectedly; restarting it.")
+    wait_until(
+        lambda: len([e for e in agent.logs() if e.get("message") == "Worker started."]) == 3,
+        message="restart",
+    )
+    restarted = [e for e in agent.logs() if e.get("message") == "Worker started."][-1]
+    assert restarted["forked"] is False
+    write_files(tmp_path, 4, 500, 500)
+    wait_until(
+        lambda: len(set(shipped(tmp_path))) >= 4000, timeout=60, message="lines after the restart"
+    )
+    assert agent.stop() == 0
+    assert set(shipped(tmp_path)) == set(expected(4, 1000))
+
+
 def test_the_supervisor_answers_for_all_workers_on_the_configured_address(
     tmp_path: Path, agents: list[AgentProcess]
 ) -> None:

@@ -265,3 +265,21 @@ def test_validating_the_section_reads_no_file_the_loader_hands_the_packs_over() 
     assert "from_memory" in section.rule_names()
     with pytest.raises(ValidationError, match="was not read"):
         ParsersSettings.model_validate({"include": ["/nonexistent/p.yaml"]})
+
+
+def test_the_built_in_packs_read_alike_with_libyaml_and_pure_python_and_refuse_duplicates() -> None:
+    """Built-in packs are parsed with libyaml (start-up CPU); it must see what PyYAML sees."""
+    from importlib import resources
+
+    from logship.core import strict_yaml
+
+    texts = [
+        entry.read_text(encoding="utf-8")
+        for entry in resources.files("parsers.rules").iterdir()
+        if entry.name.endswith(".yaml")
+    ]
+    assert texts
+    for text in texts:
+        assert strict_yaml.load(text, fast=True) == strict_yaml.load(text)
+    with pytest.raises(yaml.YAMLError, match="duplicate key 'a'"):
+        strict_yaml.load("a: 1\nb: 2\na: 3\n", fast=True)

@@ -45,6 +45,9 @@ class Measurement:
     minor_faults: int
     threads: dict[str, float] = field(default_factory=dict)
     """CPU seconds per named thread (agent runs only)."""
+    steady_lines_per_s: float = 0.0
+    """Lines/s from a quarter of the way to the end: the rate once running, without start-up
+    (0 when the run was too short to tell)."""
 
     @property
     def cpu_s(self) -> float:
@@ -244,9 +247,12 @@ def measure_process(
     )
     started = time.monotonic()
     where = f"; see {log_path}" if log_path else ""
+    quarter: tuple[float, int] | None = None  # (time, progress) when a quarter was done
     try:
         while True:
             count = done()
+            if quarter is None and count >= goal / 4:
+                quarter = (time.monotonic(), count)
             if count >= goal:
                 break
             if proc.poll() is not None:
@@ -256,7 +262,11 @@ def measure_process(
                     f"{name}: only {count:,} of {goal:,} after {timeout:.0f}s{where}"
                 )
             time.sleep(0.02)
-        wall = time.monotonic() - started
+        now = time.monotonic()
+        wall = now - started
+        steady = 0.0
+        if quarter is not None and now - quarter[0] > 0.2 and count > quarter[1]:
+            steady = lines * (count - quarter[1]) / goal / (now - quarter[0])
         user, system, minflt, rss = proc_stats(proc.pid)
         threads = thread_cpu(proc.pid) if named_threads else {}
     finally:
@@ -268,7 +278,7 @@ def measure_process(
             proc.kill()
             proc.wait()
         log.close()
-    return Measurement(name, lines, input_bytes, wall, user, system, rss, minflt, threads)
+    return Measurement(name, lines, input_bytes, wall, user, system, rss, minflt, threads, steady)
 
 
 def run_agent(

@@ -2,8 +2,8 @@
 
 `parsers._fastscan` (C, built by `pip install` when a compiler is there; optional) runs a
 rule's scan program (`parsers.scan_program`) over each ASCII line of a chunk and writes the
-record from its template (`parsers.record_template`): no regex engine, no dict, no per-line
-Python object but the line itself. Lines it does not take (not ASCII, no match, a value it
+record from its template (`parsers.record_template`): no regex engine, no match object, no
+dict, no Python string per field (only a timestamp or level lookup makes one). Lines it does not take (not ASCII, no match, a value it
 cannot write the way Python would) are written by the Python fast loop in their place, so the
 output is byte for byte the Python loop's (tests compare both on the corpora).
 
@@ -41,8 +41,9 @@ split_ascii_lines: Callable[[bytes, int], tuple[list[str], list[int], int]] | No
 newline, in one pass (the framer's hot path); None without the extension."""
 
 _PAUSE = 64
-"""Chunks left to the Python loop after one where the scanner missed more than a quarter of
-the lines (timestamps with fractions are never in its cache, non-ASCII text, ...)."""
+"""Chunks left to the Python loop after one where the scanner handed back more than a quarter
+of the lines (mostly non-ASCII text, or a rule that rarely matches): then trying C first
+would only add its cost."""
 
 PythonEncoder = Callable[..., None]
 

@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 import parsers.native_chunk as native_chunk
 from benchmarks.nginx_log import NGINX_RULE
+from benchmarks.nginx_log import lines as nginx_lines
 from logship.core.lines import Lines
 from parsers.scan_program import scan_program
-from tests.harness import run_cli, write_config
+from tests.harness import AgentProcess, read_ndjson, run_cli, wait_until, write_config
 from tests.parsers.test_fast_chunk import (
     FILE,
     READ_TIME,
@@ -295,3 +296,51 @@ def test_check_says_which_inputs_get_the_compiled_scanner(tmp_path: Path) -> Non
     assert "scanned: compiled scanner (C)" in result.stdout
     assert "regex: generated fast loop (Python)" in result.stdout
     assert "two: general path" in result.stdout
+
+
+def test_the_agent_ships_the_same_records_with_and_without_the_scanner(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    # End to end through the tailer, the queue and the file sink, with a crash in the middle:
+    # the compiled path and the pure-Python one write the same records for every line.
+    lines = [line.rstrip("\n") for line in nginx_lines(3000, seed=7)]
+    lines[10] = lines[10].replace("GET", "GÉT")  # not ASCII: handed back to Python
+    lines[20] = "a line the rule does not match"
+    lines[30] = '10.0.0.1 - - [24/Nov/2025:16:00:00 +0000] "GET / HTTP/1.1" 200 0012 "-" "curl/8"'
+    outputs = {}
+    for mode, env in (("compiled", {}), ("python", {"LOGSHIP_PURE_PYTHON": "1"})):
+        work = tmp_path / mode
+        log = work / "access.log"
+        work.mkdir()
+        log.write_text("\n".join(lines[:1500]) + "\n")
+        out = work / "out.ndjson"
+        doc = {
+            "agent": {"data_dir": str(work / "data"), "workers": 1, "checkpoint_interval": "50ms"},
+            "inputs": [{"name": "web", "paths": [str(log)], "parsers": ["nginx_combined"]}],
+            "parsers": [NGINX_RULE],
+            "sinks": [{"name": "out", "type": "file", "path": str(out)}],
+        }
+        config = write_config(work / "agent.yaml", doc)
+        agent = AgentProcess(config, env=env).start()
+        agents.append(agent)
+        wait_until(lambda out=out: len(read_ndjson(out)) >= 1500, timeout=60)
+        agent.kill()  # a crash: the rest is read after the restart
+        with log.open("a") as f:
+            f.write("\n".join(lines[1500:]) + "\n")
+        agent = AgentProcess(config, env=env).start()
+        agents.append(agent)
+        wait_until(lambda out=out: len(read_ndjson(out)) >= 3000, timeout=60)
+        assert agent.stop() == 0
+        by_offset = {r["log"]["offset"]: r for r in read_ndjson(out)}
+        assert [r["message"] for _, r in sorted(by_offset.items())] == lines
+        for record in by_offset.values():
+            record["log"]["file"].pop("path")
+            if "parse_failure" in record.get("tags", []):
+                record.pop("@timestamp")  # the read time
+        outputs[mode] = by_offset
+    assert outputs["compiled"].keys() == outputs["python"].keys()
+    for offset, record in outputs["compiled"].items():
+        other = outputs["python"][offset]
+        other["log"]["file"] = record["log"]["file"]  # different files, same bytes read
+        assert record == other
+    assert outputs["compiled"][sorted(outputs["compiled"])[30]]["bytes"] == 12  # leading zeros

@@ -335,6 +335,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
             long long offset = PyLong_AsLongLong(start);
             if (offset == -1 && PyErr_Occurred())
                 goto fail;
+            if (offset < 0)
+                goto missed; /* never from a file; put_long writes only what is >= 0 */
             Py_ssize_t n = PyUnicode_GET_LENGTH(line);
             /* every piece fits: escaped copies of the line, numbers, the chunk's values */
             if (reserve(&b, e->fixed + e->strings * (6 * n + 2) +
@@ -345,6 +347,7 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
             if (done < 0)
                 goto fail;
         }
+    missed:
         if (!done) {
             PyObject *miss = Py_BuildValue("(nn)", i, b.used);
             if (miss == NULL || PyList_Append(misses, miss) < 0) {

@@ -26,12 +26,13 @@ BYTECODE = $(BIN)/python -m compileall -q -j 0 logship parsers sinks
 
 # The install also compiles parsers/_fastscan.c (the compiled fast path; optional: without a
 # compiler the agent runs its pure-Python loop): a changed C file installs again.
-$(RUNTIME): pyproject.toml parsers/_fastscan.c | $(BIN)/python
+NATIVE := parsers/_fastscan.c $(wildcard parsers/native_src/*)
+$(RUNTIME): pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $(RUNTIME)
 
 # The dev install includes the runtime one: both stamps are fresh after it.
-$(DEV): pyproject.toml parsers/_fastscan.c | $(BIN)/python
+$(DEV): pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(RUNTIME) $(DEV)
 

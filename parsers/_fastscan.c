@@ -15,167 +15,14 @@
  * every line it could do, and (index, position) of each line it left to Python (not ASCII, no
  * match, a value it cannot write the way Python would: a non-digit or long integer, a timestamp
  * not in the cache), so the caller writes those in their place.
+ * This file runs the program and the template; native_src/ holds the shared declarations
+ * (fastscan.h), the JSON writers (json_out.h), the loading of programs and templates
+ * (program.c) and the splitting of ASCII chunks into lines (lines.c).
  * JSON strings are escaped as orjson escapes them (\" \\ \b \f \n \r \t, other controls as
  * \u00xx); only ASCII lines are taken, so no other byte needs care.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-enum { OP_LIT = 0, OP_RUN = 1, OP_OPEN = 2, OP_CLOSE = 3, OP_END = 4 };
-enum {
-    P_LIT = 0, P_STR = 1, P_INT = 2, P_TS = 3, P_LINE = 4, P_TIME = 5, P_OFFSET = 6, P_FILE = 7,
-    P_LEVEL = 8
-};
-
-typedef struct {
-    int kind;
-    int group;
-    Py_ssize_t min, max; /* max < 0: unbounded */
-    uint8_t in[256];     /* 1 for the characters of the class (ASCII only) */
-    int stop;            /* the one ASCII character outside the class, or -1 */
-    char *bytes;
-    Py_ssize_t len;
-} Op;
-
-typedef struct {
-    int kind;
-    int group;
-    char *bytes;
-    Py_ssize_t len;
-} Piece;
-
-typedef struct {
-    PyObject_HEAD
-    Op *ops;
-    Py_ssize_t nops;
-    Piece *pieces;
-    Py_ssize_t npieces;
-    int groups;
-    Py_ssize_t fixed;   /* bytes of the literal pieces */
-    Py_ssize_t strings; /* pieces that copy line text, escaped */
-    Py_ssize_t others;  /* pieces of bounded size: numbers, the chunk's time and log.file */
-    PyObject *cache;    /* dict: raw timestamp text -> formatted str (or None) */
-    PyObject *parse;    /* the rule's timestamp parser: text -> str or None, fills `cache` */
-    PyObject *levels;   /* the rule's level normaliser: a dict whose __missing__ computes */
-} Encoder;
-
-typedef struct {
-    char *data;
-    Py_ssize_t used, size;
-} Buffer;
-
-static int reserve(Buffer *b, Py_ssize_t more) {
-    if (b->used + more <= b->size)
-        return 0;
-    Py_ssize_t size = b->size ? b->size : 1 << 16;
-    while (size < b->used + more)
-        size *= 2;
-    char *data = PyMem_Realloc(b->data, (size_t)size);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->data = data;
-    b->size = size;
-    return 0;
-}
-
-/* 0: as is; 1: two-character escape; 2: \u00xx */
-static uint8_t ESCAPE[128];
-static char SHORT[128];
-static const char HEX[] = "0123456789abcdef";
-
-static void init_tables(void) {
-    for (int c = 0; c < 32; c++)
-        ESCAPE[c] = 2;
-    ESCAPE['"'] = 1, SHORT['"'] = '"';
-    ESCAPE['\\'] = 1, SHORT['\\'] = '\\';
-    ESCAPE['\b'] = 1, SHORT['\b'] = 'b';
-    ESCAPE['\f'] = 1, SHORT['\f'] = 'f';
-    ESCAPE['\n'] = 1, SHORT['\n'] = 'n';
-    ESCAPE['\r'] = 1, SHORT['\r'] = 'r';
-    ESCAPE['\t'] = 1, SHORT['\t'] = 't';
-}
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero when one of 8 ASCII bytes is a control character, '"' or a backslash (the
-   classic has-zero-byte test on v, v ^ '"' and v ^ '\\'; a borrow can only flag bytes above
-   a flagged one, and a flagged block is then looked at byte by byte). */
-static inline uint64_t special8(const uint8_t *s) {
-    uint64_t v;
-    memcpy(&v, s, 8);
-    uint64_t quote = v ^ (ONES * '"'), slash = v ^ (ONES * '\\');
-    return (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash)) &
-           HIGHS;
-}
-
-/* The quoted JSON string of ASCII `s`; room for 6 * n + 2 bytes must be reserved. */
-static inline void put_string(Buffer *b, const uint8_t *s, Py_ssize_t n) {
-    char *out = b->data + b->used;
-    *out++ = '"';
-    Py_ssize_t run = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        /* eight plain bytes at a time (most text needs no escape at all) */
-        while (i + 8 <= n && !special8(s + i))
-            i += 8;
-        if (i >= n)
-            break;
-        uint8_t c = s[i];
-        if (!ESCAPE[c])
-            continue;
-        memcpy(out, s + run, (size_t)(i - run));
-        out += i - run;
-        run = i + 1;
-        *out++ = '\\';
-        if (ESCAPE[c] == 1) {
-            *out++ = SHORT[c];
-        } else {
-            *out++ = 'u', *out++ = '0', *out++ = '0';
-            *out++ = HEX[c >> 4], *out++ = HEX[c & 15];
-        }
-    }
-    memcpy(out, s + run, (size_t)(n - run));
-    out += n - run;
-    *out++ = '"';
-    b->used = out - b->data;
-}
-
-static inline void put_bytes(Buffer *b, const char *s, Py_ssize_t n) {
-    memcpy(b->data + b->used, s, (size_t)n);
-    b->used += n;
-}
-
-/* Digits of an integer Python's int() reads the same way; 0 when it must be left to Python. */
-static inline int put_int(Buffer *b, const uint8_t *s, Py_ssize_t n) {
-    if (n == 0 || n > 18)
-        return 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    while (n > 1 && s[0] == '0')
-        s++, n--;
-    put_bytes(b, (const char *)s, n);
-    return 1;
-}
-
-static inline void put_long(Buffer *b, long long v) {
-    char digits[24];
-    int n = 0;
-    if (v == 0)
-        digits[n++] = '0';
-    while (v > 0) {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    char *out = b->data + b->used;
-    while (n > 0)
-        *out++ = digits[--n];
-    b->used = out - b->data;
-}
+#include "native_src/fastscan.h"
+#include "native_src/json_out.h"
 
 /* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
 static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *spans) {
@@ -375,134 +222,6 @@ fail:
     return NULL;
 }
 
-static void free_ops(Encoder *e) {
-    for (Py_ssize_t k = 0; k < e->nops; k++)
-        PyMem_Free(e->ops[k].bytes);
-    PyMem_Free(e->ops);
-    e->ops = NULL;
-    for (Py_ssize_t k = 0; k < e->npieces; k++)
-        PyMem_Free(e->pieces[k].bytes);
-    PyMem_Free(e->pieces);
-    e->pieces = NULL;
-}
-
-static char *copy_bytes(PyObject *value, Py_ssize_t *len) {
-    char *data;
-    if (PyBytes_AsStringAndSize(value, &data, len) < 0)
-        return NULL;
-    char *copy = PyMem_Malloc((size_t)(*len ? *len : 1));
-    if (copy == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    memcpy(copy, data, (size_t)*len);
-    return copy;
-}
-
-static int group_number(Encoder *e, PyObject *item, Py_ssize_t at) {
-    long group = PyLong_AsLong(PyTuple_GET_ITEM(item, at));
-    if (group == -1 && PyErr_Occurred())
-        return -1;
-    if (group < 1 || group > e->groups) {
-        PyErr_SetString(PyExc_ValueError, "group number out of range");
-        return -1;
-    }
-    return (int)group;
-}
-
-static int load_ops(Encoder *e, PyObject *program) {
-    e->nops = PyTuple_GET_SIZE(program);
-    e->ops = PyMem_Calloc((size_t)(e->nops ? e->nops : 1), sizeof(Op));
-    if (e->ops == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < e->nops; k++) {
-        PyObject *item = PyTuple_GET_ITEM(program, k);
-        Op *op = &e->ops[k];
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1) {
-            PyErr_SetString(PyExc_ValueError, "an op is a non-empty tuple");
-            return -1;
-        }
-        op->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
-        Py_ssize_t size = PyTuple_GET_SIZE(item);
-        if (op->kind == OP_LIT && size == 2) {
-            op->bytes = copy_bytes(PyTuple_GET_ITEM(item, 1), &op->len);
-            if (op->bytes == NULL)
-                return -1;
-        } else if (op->kind == OP_RUN && size == 4) {
-            char *set;
-            Py_ssize_t len;
-            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(item, 1), &set, &len) < 0)
-                return -1;
-            if (len != 16) {
-                PyErr_SetString(PyExc_ValueError, "a class is 16 bytes");
-                return -1;
-            }
-            int outside = 0;
-            op->stop = -1;
-            for (int c = 0; c < 128; c++) {
-                op->in[c] = (set[c >> 3] >> (c & 7)) & 1;
-                if (!op->in[c])
-                    outside++, op->stop = c;
-            }
-            if (outside != 1)
-                op->stop = -1;
-            op->min = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
-            op->max = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 3));
-            if (PyErr_Occurred())
-                return -1;
-        } else if ((op->kind == OP_OPEN || op->kind == OP_CLOSE) && size == 2) {
-            op->group = group_number(e, item, 1);
-            if (op->group < 0)
-                return -1;
-        } else if (!(op->kind == OP_END && size == 1)) {
-            PyErr_SetString(PyExc_ValueError, "unknown op");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int load_pieces(Encoder *e, PyObject *template) {
-    e->npieces = PyTuple_GET_SIZE(template);
-    e->pieces = PyMem_Calloc((size_t)(e->npieces ? e->npieces : 1), sizeof(Piece));
-    if (e->pieces == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < e->npieces; k++) {
-        PyObject *item = PyTuple_GET_ITEM(template, k);
-        Piece *p = &e->pieces[k];
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-            PyErr_SetString(PyExc_ValueError, "a piece is a pair");
-            return -1;
-        }
-        p->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
-        if (p->kind == P_LIT) {
-            p->bytes = copy_bytes(PyTuple_GET_ITEM(item, 1), &p->len);
-            if (p->bytes == NULL)
-                return -1;
-            e->fixed += p->len;
-        } else if (p->kind == P_STR || p->kind == P_INT || p->kind == P_TS ||
-                   p->kind == P_LEVEL) {
-            p->group = group_number(e, item, 1);
-            if (p->group < 0)
-                return -1;
-            e->strings += p->kind == P_STR;
-            e->others += p->kind == P_INT;
-        } else if (p->kind == P_LINE) {
-            e->strings += 1;
-        } else if (p->kind >= P_TIME && p->kind <= P_FILE) {
-            e->others += 1;
-        } else {
-            PyErr_SetString(PyExc_ValueError, "unknown piece");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
     PyObject *program, *template, *cache, *parse, *levels;
     int groups;
@@ -515,13 +234,11 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "parse must be callable");
         return -1;
     }
-    free_ops(e);
     Py_CLEAR(e->cache);
     Py_CLEAR(e->parse);
     Py_CLEAR(e->levels);
-    e->groups = groups;
-    e->fixed = e->strings = e->others = 0;
-    if (load_ops(e, program) < 0 || load_pieces(e, template) < 0)
+    e->groups = groups; /* before loading: ops and pieces name groups up to it */
+    if (fastscan_load(e, program, template) < 0)
         return -1;
     Py_INCREF(cache);
     e->cache = cache;
@@ -533,7 +250,7 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
 }
 
 static void Encoder_dealloc(Encoder *e) {
-    free_ops(e);
+    fastscan_free(e);
     Py_CLEAR(e->cache);
     Py_CLEAR(e->parse);
     Py_CLEAR(e->levels);
@@ -585,62 +302,8 @@ static PyTypeObject EncoderType = {
     .tp_new = PyType_GenericNew,
 };
 
-/* split_lines(data, start) -> (texts, starts, longest): the lines of ASCII `data`, which ends
-   with a newline, as str without it; the file offset of each; the length of the longest. The
-   framer's hot path (logship/tail/framing.py): one pass, no intermediate bytes objects. */
-static PyObject *split_lines(PyObject *self, PyObject *args) {
-    const char *data;
-    Py_ssize_t n;
-    long long start;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y#L", &data, &n, &start))
-        return NULL;
-    Py_ssize_t count = 0, i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, data + i, 8);
-        if (v & HIGHS)
-            break;
-    }
-    for (; i < n; i++)
-        if ((uint8_t)data[i] >= 128)
-            break;
-    if (i < n || n == 0 || data[n - 1] != '\n') {
-        PyErr_SetString(PyExc_ValueError, "ASCII text ending with a newline is needed");
-        return NULL;
-    }
-    for (const char *p = data; (p = memchr(p, '\n', (size_t)(data + n - p))) != NULL; p++)
-        count++;
-    PyObject *texts = PyList_New(count), *starts = PyList_New(count);
-    if (texts == NULL || starts == NULL)
-        goto fail;
-    Py_ssize_t pos = 0, longest = 0;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        const char *nl = memchr(data + pos, '\n', (size_t)(n - pos));
-        Py_ssize_t len = nl - (data + pos);
-        PyObject *text = PyUnicode_New(len, 127);
-        if (text == NULL)
-            goto fail;
-        memcpy(PyUnicode_1BYTE_DATA(text), data + pos, (size_t)len);
-        PyList_SET_ITEM(texts, k, text);
-        PyObject *at = PyLong_FromLongLong(start + pos);
-        if (at == NULL)
-            goto fail;
-        PyList_SET_ITEM(starts, k, at);
-        if (len > longest)
-            longest = len;
-        pos += len + 1;
-    }
-    PyObject *result = Py_BuildValue("(NNn)", texts, starts, longest);
-    return result;
-fail:
-    Py_XDECREF(texts);
-    Py_XDECREF(starts);
-    return NULL;
-}
-
 static PyMethodDef module_methods[] = {
-    {"split_lines", split_lines, METH_VARARGS,
+    {"split_lines", fastscan_split_lines, METH_VARARGS,
      "split_lines(data, start) -> (texts, starts, longest) of ASCII data ending with a newline"},
     {NULL, NULL, 0, NULL},
 };
@@ -668,3 +331,4 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     }
     return m;
 }
+

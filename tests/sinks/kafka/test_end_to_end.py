@@ -203,7 +203,10 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_bounded(
     config = make_config(tmp_path, mock_kafka)
     log = tmp_path / "logs" / "app.log"
     total = 100_000
-    append_lines(log, 0, total)
+    # Half the lines before the crash, half after: the agent may have shipped all it had by
+    # the time the crash comes (it reads ~300,000 lines/s), and the restarted one must have
+    # work left, so that it is running, not starting, when it is stopped.
+    append_lines(log, 0, total // 2)
     reader = reader_for(mock_kafka)
     agent = AgentProcess(config).start()
     agents.append(agent)
@@ -217,7 +220,14 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_bounded(
             checkpointed = f.read(registry_offsets(tmp_path).get(str(log), 0)).count(b"\n")
         assert checkpointed <= appended, "the checkpoint passed a line Kafka did not hold"
         window = appended - checkpointed
+        append_lines(log, total // 2, total - total // 2)
+
+        def starts() -> int:
+            return sum(e.get("message") == "Agent started." for e in agent.logs())
+
+        before = starts()
         agent.start()
+        wait_until(lambda: starts() > before, message="the restarted agent")
         wait_until(
             lambda: len(set(numbers(reader))) >= total, timeout=180, message="every line after"
         )

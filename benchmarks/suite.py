@@ -10,7 +10,8 @@ Scenarios (in the order they run):
   elasticsearch  file -> nginx rule -> Elasticsearch (the local stand-in, its own process)
   files          the same lines from one file, then from 1,000 files
   multiline      log4j lines with stack traces, multiline preset java_stacktrace -> file
-  workers        two busy files with workers: 1, then workers: 2 (multi-core scaling)
+  workers        two busy files with workers: 1, then workers: 2 (multi-core scaling): the null
+                 sink on 4x the lines, then the file sink
   json           JSON lines -> json rule -> file
   enrich         nginx_access -> file with enrich [user_agent, geoip, url] against none
                  (public client addresses; MaxMind's test databases), same run
@@ -65,7 +66,7 @@ SCENARIOS: dict[str, Runner] = {
     "elasticsearch": elasticsearch_throughput.run,
     "files": lambda lines, keep: tailer.many(lines, 1000, keep),
     "multiline": multiline_throughput.run,
-    "workers": workers.run,
+    "workers": workers.run_scaling,
     "json": json_lines.run,
     "enrich": lambda lines, keep: enrich_overhead.run(lines, 2 if lines >= 1_000_000 else 1, keep),
     "latency": lambda lines, keep: latency.run_all(

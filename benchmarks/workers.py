@@ -106,6 +106,21 @@ def run(lines: int, keep: bool = False, sink: str = "file") -> Report:
     return report
 
 
+def run_scaling(lines: int, keep: bool = False) -> Report:
+    """The suite's `workers` scenario: the null sink on 4x the lines (the scaling target, with
+    runs long enough that the ~0.25 s start-up of the first process does not decide it), then
+    the file sink on `lines`; one report with both."""
+    null = run(4 * lines, keep, "null")
+    file = run(lines, keep, "file")
+    report = Report("workers", f"{null.title}; {file.title}")
+    for part, sink in ((null, "null"), (file, "file")):
+        for measured in part.measurements:
+            measured.name = f"{measured.name}, {sink}"
+        report.measurements += part.measurements
+        report.notes += [f"{sink} sink: {note}" for note in part.notes]
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -22,6 +22,10 @@ the CPU cache and freed at once. A line the rule does not match, or that needs t
 generic path (a failed conversion or timestamp), goes to `fallback`, the chain's general path,
 in its place in the output: the bytes are the same as the general path's, in the same order
 (tests compare both on the corpora and the golden fixtures).
+
+For rules a delimiter scanner can run, the plain encoder (not the kept or selecting ones) is
+replaced by its compiled twin (`parsers.native_chunk`), which hands this loop the lines it
+cannot write the same way.
 """
 
 from __future__ import annotations

@@ -56,9 +56,7 @@ def scan_program(pattern: str, flags: int = 0) -> tuple[Op, ...] | None:
         if not _deterministic(merged):
             return None
         return tuple(merged)
-    except (_Outside, re.error, RecursionError):
-        return None
-    except Exception:  # a changed re._parser: keep the regex engine
+    except Exception:  # _Outside, or a re._parser that changed shape: keep the regex engine
         return None
 
 
@@ -69,7 +67,7 @@ def _emit(items: list[tuple[Any, Any]], ops: list[Op], flags: int, top: bool = F
             at = str(av)
             if at == "AT_BEGINNING" and top and position == 0 and not ops:
                 continue  # `match` is anchored at the start anyway
-            if at == "AT_END" and not (flags & re.MULTILINE):
+            if at == "AT_END":  # (MULTILINE, where `$` means more, is refused above)
                 ops.append((END,))
                 continue
             raise _Outside(at)

@@ -23,6 +23,7 @@
  */
 #include "native_src/fastscan.h"
 #include "native_src/json_out.h"
+#include "native_src/select.h"
 
 /* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
 static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *spans) {
@@ -153,18 +154,43 @@ static int encode_line(Encoder *e, Buffer *b, PyObject *line, const uint8_t *s, 
     return 1;
 }
 
+/* The conditions of `sel` that hold for the line just encoded (its record at out[from:to]),
+   each counted; -1 on error. */
+static int select_line(Selector *sel, Counts *counts, const uint8_t *s, const Py_ssize_t *spans,
+                       Py_ssize_t from, Py_ssize_t to) {
+    uint64_t bits;
+    if (selector_conditions(sel, s, spans, &bits) < 0)
+        return -1;
+    if (sel->nconds < 64)
+        bits &= (1ULL << sel->nconds) - 1;
+    for (; bits; bits &= bits - 1)
+        if (counts_add(counts, sel, __builtin_ctzll(bits), s, spans, from, to) < 0)
+            return -1;
+    return 0;
+}
+
 static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
-    PyObject *texts, *starts;
+    PyObject *texts, *starts, *selector = Py_None, *default_time = Py_None;
     const char *time, *file;
     Py_ssize_t time_len, file_len;
-    if (!PyArg_ParseTuple(args, "O!O!y#y#", &PyList_Type, &texts, &PyList_Type, &starts, &time,
-                          &time_len, &file, &file_len))
+    if (!PyArg_ParseTuple(args, "O!O!y#y#|OO", &PyList_Type, &texts, &PyList_Type, &starts,
+                          &time, &time_len, &file, &file_len, &selector, &default_time))
         return NULL;
     Py_ssize_t count = PyList_GET_SIZE(texts);
     if (PyList_GET_SIZE(starts) != count) {
         PyErr_SetString(PyExc_ValueError, "texts and starts differ in length");
         return NULL;
     }
+    Selector *sel = NULL;
+    if (selector != Py_None) {
+        if (!PyObject_TypeCheck(selector, &SelectorType) || !PyUnicode_Check(default_time) ||
+            selector_max_group((Selector *)selector) > e->groups) {
+            PyErr_SetString(PyExc_ValueError, "a Selector of this rule's groups and a str time");
+            return NULL;
+        }
+        sel = (Selector *)selector;
+    }
+    Counts counts = {0};
     PyObject *misses = PyList_New(0);
     if (misses == NULL)
         return NULL;
@@ -189,9 +215,13 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
             if (reserve(&b, e->fixed + e->strings * (6 * n + 2) +
                                 e->others * (24 + time_len + file_len)) < 0)
                 goto fail;
+            Py_ssize_t from = b.used;
             done = encode_line(e, &b, line, PyUnicode_1BYTE_DATA(line), n, offset, time,
                                time_len, file, file_len, spans);
             if (done < 0)
+                goto fail;
+            if (done && sel != NULL &&
+                select_line(sel, &counts, PyUnicode_1BYTE_DATA(line), spans, from, b.used) < 0)
                 goto fail;
         }
     missed:
@@ -207,17 +237,23 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     PyMem_Free(spans);
     PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
     PyMem_Free(b.data);
-    if (out == NULL) {
-        Py_DECREF(misses);
-        return NULL;
-    }
-    PyObject *result = PyTuple_Pack(2, out, misses);
-    Py_DECREF(out);
+    PyObject *counted = NULL;
+    if (sel != NULL && out != NULL)
+        counted = counts_emit(&counts, sel, out, e->cache, e->parse, default_time);
+    counts_free(&counts);
+    PyObject *result = NULL;
+    if (out != NULL && sel == NULL)
+        result = PyTuple_Pack(2, out, misses);
+    else if (out != NULL && counted != NULL)
+        result = PyTuple_Pack(3, out, misses, counted);
+    Py_XDECREF(out);
+    Py_XDECREF(counted);
     Py_DECREF(misses);
     return result;
 fail:
     PyMem_Free(spans);
     PyMem_Free(b.data);
+    counts_free(&counts);
     Py_DECREF(misses);
     return NULL;
 }
@@ -285,7 +321,8 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
 
 static PyMethodDef Encoder_methods[] = {
     {"encode", (PyCFunction)Encoder_encode, METH_VARARGS,
-     "encode(texts, starts, default_time, log_file) -> (ndjson bytes, [(index, position)])"},
+     "encode(texts, starts, default_time, log_file[, selector, default_time_str]) -> (ndjson "
+     "bytes, [(index, position)][, counts])"},
     {"match", (PyCFunction)Encoder_match, METH_O,
      "match(line) -> ((start, end) per group) or None"},
     {NULL, NULL, 0, NULL},
@@ -318,7 +355,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
-    if (PyType_Ready(&EncoderType) < 0)
+    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
+        PyType_Ready(&CountRecordsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -326,6 +364,12 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     Py_INCREF(&EncoderType);
     if (PyModule_AddObject(m, "Encoder", (PyObject *)&EncoderType) < 0) {
         Py_DECREF(&EncoderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SelectorType);
+    if (PyModule_AddObject(m, "Selector", (PyObject *)&SelectorType) < 0) {
+        Py_DECREF(&SelectorType);
         Py_DECREF(m);
         return NULL;
     }

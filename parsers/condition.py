@@ -187,10 +187,10 @@ class ConditionCode:
         if name in ("equals", "in_"):
             if name == "equals":
                 assert settings.equals is not None
-                accepted = _forms(settings.equals)
+                accepted = accepted_forms(settings.equals)
             else:
                 assert settings.in_ is not None
-                accepted = frozenset().union(*(_forms(x) for x in settings.in_))
+                accepted = frozenset().union(*(accepted_forms(x) for x in settings.in_))
             a = self.const(accepted)
             (only,) = accepted if len(accepted) == 1 else (None,)
             if only.__class__ is str:
@@ -264,8 +264,9 @@ def compile_condition(settings: ConditionSettings) -> Predicate:
     return predicate
 
 
-def _forms(value: Scalar) -> frozenset[Any]:
-    """The values a record may hold to equal `value`: itself, and number <-> text forms."""
+def accepted_forms(value: Scalar) -> frozenset[Any]:
+    """The values a record may hold to equal `value`: itself, and number <-> text forms
+    (a bool as `("bool", value)` and its text)."""
     if isinstance(value, bool):
         return frozenset({("bool", value), str(value).lower()})
     if isinstance(value, int | float):

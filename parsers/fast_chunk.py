@@ -38,7 +38,7 @@ import orjson
 from logship.core.ndjson import OPTIONS
 from logship.core.record import LogEntry
 from parsers.builder import BAIL, BuilderPlan
-from parsers.native_chunk import native_encoder
+from parsers.native_chunk import NativeChunkEncoder, native_encoder
 from parsers.selection import Selection
 
 ChunkEncoder = Callable[..., None]
@@ -197,6 +197,13 @@ def generate_chunk_encoder(
         native = native_encoder(plan, source, namespace, encode)
         if native is not None:
             return native, source
+    if not kept and selection is not None:
+        # The compiled twin of the plain loop, deciding the conditions in C when it can.
+        plain = generate_chunk_encoder(plan, host_name, agent_objects, stamped, False, constants)
+        if isinstance(plain[0], NativeChunkEncoder):
+            selecting = plain[0].selecting(selection, encode)
+            if selecting is not None:
+                return selecting, source
     return encode, source
 
 

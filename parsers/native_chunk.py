@@ -22,8 +22,10 @@ from typing import Any
 import orjson
 
 from parsers.builder import BuilderPlan
+from parsers.native_select import Slots, selector_spec
 from parsers.record_template import PROBE_KINDS, record_template
 from parsers.scan_program import CLOSE, OPEN, scan_program
+from parsers.selection import Selection
 
 _fastscan: Any
 try:
@@ -53,12 +55,29 @@ def _no_timestamp(text: str) -> None:
 
 
 class NativeChunkEncoder:
-    """A chunk encoder (`parsers.fast_chunk.ChunkEncoder`) backed by the compiled scanner."""
+    """A chunk encoder (`parsers.fast_chunk.ChunkEncoder`) backed by the compiled scanner.
 
-    def __init__(self, native: Any, python: PythonEncoder) -> None:
+    With a `selector` (`parsers.native_select`) it is a selecting encoder: `keep` is
+    `(hits, file_info)`, C adds its counts to `hits.counted`, and `python` is the selecting
+    Python loop, which adds the records of the lines C hands back to `hits`."""
+
+    def __init__(
+        self, native: Any, python: PythonEncoder, slots: Slots, selector: Any = None
+    ) -> None:
         self.native = native
         self.python = python
+        self.slots = slots
+        """Where the record's values sit (`parsers.record_template.Template.fields`)."""
+        self.selector = selector
         self.pause = 0
+
+    def selecting(self, selection: Selection, python: PythonEncoder) -> NativeChunkEncoder | None:
+        """This encoder deciding `selection` in C, with the selecting Python loop `python` for
+        the lines it hands back; None when the conditions are outside what C decides."""
+        spec = selector_spec(selection, self.slots)
+        if spec is None:
+            return None
+        return NativeChunkEncoder(self.native, python, self.slots, _fastscan.Selector(*spec))
 
     def __call__(
         self,
@@ -76,7 +95,14 @@ class NativeChunkEncoder:
             self.pause -= 1
             self.python(texts, starts, default_time, log_file, stamp, write, fallback, keep)
             return
-        out, misses = self.native.encode(texts, starts, orjson.dumps(default_time), log_file)
+        time = orjson.dumps(default_time)
+        if self.selector is None:
+            out, misses = self.native.encode(texts, starts, time, log_file)
+        else:
+            out, misses, counted = self.native.encode(
+                texts, starts, time, log_file, self.selector, default_time
+            )
+            keep[0].counted.extend(counted)
         if not misses:
             write(out)
             return
@@ -119,5 +145,5 @@ def native_encoder(
         return None
     if not isinstance(levels, dict):
         return None
-    native = _fastscan.Encoder(program, template, groups, cache, parse, levels)
-    return NativeChunkEncoder(native, python)
+    native = _fastscan.Encoder(program, template.pieces, groups, cache, parse, levels)
+    return NativeChunkEncoder(native, python, template.fields)

@@ -16,13 +16,22 @@ probed like this (`probe_kinds`); others keep the Python loop.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 P_LIT, P_STR, P_INT, P_TS, P_LINE, P_TIME, P_OFFSET, P_FILE, P_LEVEL = range(9)
 
 Piece = tuple[int, Any]
+
+
+class Template(NamedTuple):
+    """A record template and where its values sit in the record."""
+
+    pieces: tuple[Piece, ...]
+    fields: dict[str, tuple[int, int]]
+    """Dotted field name -> (kind, group) of each value that is not a literal: `{'status':
+    (P_INT, 8), '@timestamp': (P_TS, 3)}` (group 0 for the line, read time, offset, file)."""
 
 PROBE_KINDS = frozenset({"raw", "string", "int", "timestamp", "const", "level"})
 """Leaf kinds (`parsers.builder.Leaf.kind`) a probe can follow: group texts, integers, lookups
@@ -63,9 +72,7 @@ def _probe_int(value: str) -> str:
     return "\x00I" + value[2:]
 
 
-def record_template(
-    source: str, namespace: dict[str, Any], groups: int
-) -> tuple[Piece, ...] | None:
+def record_template(source: str, namespace: dict[str, Any], groups: int) -> Template | None:
     """The template of the records the chunk encoder `source` writes; None when its records
     are not a fixed layout of group values (it called its fallback, a stamp or `keep`)."""
     probe = dict(namespace)
@@ -96,7 +103,35 @@ def record_template(
         return None
     if len(out) != 1:
         return None
-    return _pieces(out[0], groups)
+    pieces = _pieces(out[0], groups)
+    return None if pieces is None else Template(pieces, _fields(orjson.loads(out[0])))
+
+
+_VALUE = re.compile(r"\x00([GITLMDF])(\d*)\x00")
+
+
+def _fields(record: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Where the probe's markers sit in its record, by dotted name (names that two places
+    of the record would share, through a literal dot in a key, are left out)."""
+    found: dict[str, tuple[int, int]] = {}
+    shared: set[str] = set()
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}" if path else str(key))
+            return
+        marker = _VALUE.fullmatch(value) if isinstance(value, str) else None
+        if isinstance(value, int) and value == _OFFSET:
+            found.setdefault(path, (P_OFFSET, 0))
+        elif marker is not None:
+            kind = _KINDS[marker.group(1).encode()]
+            if path in found:
+                shared.add(path)
+            found[path] = (kind, int(marker.group(2) or 0))
+
+    walk(record, "")
+    return {name: where for name, where in found.items() if name not in shared}
 
 
 def _pieces(data: bytes, groups: int) -> tuple[Piece, ...] | None:

@@ -14,6 +14,11 @@ The same per-record code runs in two places: `scan` over records built by the ge
 and inside the fast path's generated loop (`parsers.fast_chunk`), where the record is checked
 right after it is encoded and only the ones some condition holds for are kept as dicts. Records
 that match nothing, nearly all of them, cost the field reads and these lookups and nothing else.
+
+Where the compiled scanner encodes a chunk, it also decides the conditions
+(`parsers.native_select`) and hands over counts instead of records (`Hits.counted`): per
+condition, the values of its `keys` fields and `@timestamp`, how many records, and the JSON of
+the last one.
 """
 
 from __future__ import annotations
@@ -24,8 +29,20 @@ from typing import Any
 from logship.core.record import LogEntry
 from parsers.condition import ConditionCode, ConditionSettings
 
-Hits = list[list[LogEntry]]
-"""Per condition (by index), the records of the chunk it holds for, in order."""
+Counted = tuple[int, tuple[str, ...], Any, int, Sequence[bytes]]
+"""(condition index, its `keys` values as label texts, `@timestamp`, how many records, the
+records as JSON lines): records of a chunk a condition holds for that share those values."""
+
+
+class Hits(list[list[LogEntry]]):
+    """Per condition (by index), the records of the chunk it holds for, in order; and what
+    the compiled scanner counted instead of handing over records (`counted`)."""
+
+    __slots__ = ("counted",)
+
+    def __init__(self, conditions: int) -> None:
+        super().__init__([] for _ in range(conditions))
+        self.counted: list[Counted] = []
 
 MEMO_ENTRIES = 4096
 MEMO_MAX_CHARS = 256
@@ -66,9 +83,16 @@ class Selection:
     """Conditions compiled into per-record code; hashable by identity (the chain caches the
     fast-path loops generated for it)."""
 
-    def __init__(self, conditions: Sequence[ConditionSettings], label: str = "selection") -> None:
+    def __init__(
+        self,
+        conditions: Sequence[ConditionSettings],
+        label: str = "selection",
+        keys: Sequence[Sequence[str]] | None = None,
+    ) -> None:
         self.conditions = list(conditions)
         self.label = label
+        self.keys = [tuple(k) for k in keys] if keys is not None else [()] * len(self.conditions)
+        """Per condition, the fields whose values tell its counts apart (alerts: `group_by`)."""
         self.fields: set[str] = set().union(*map(condition_fields, self.conditions))
         """Every field the conditions read."""
         self.env: dict[str, Any] = {}
@@ -82,7 +106,7 @@ class Selection:
 
     def hits(self) -> Hits:
         """Empty hits, one list per condition."""
-        return [[] for _ in self.conditions]
+        return Hits(len(self.conditions))
 
     def _prepare(self) -> tuple[dict[int, str], list[tuple[str, list[int]]]]:
         code = self._code = ConditionCode()

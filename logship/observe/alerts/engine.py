@@ -34,7 +34,7 @@ from logship.observe.alerts.group import Group, GroupKey, GroupTable
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import MessageTemplate, window_text
-from parsers.selection import Hits, Selection
+from parsers.selection import Counted, Hits, Selection
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ LATENESS = 60.0
 """Seconds a record may be read after its window ended and still count (reading delays)."""
 
 _IDLE_SWEEP_INTERVAL = 10.0
+
 
 
 class RuleState:
@@ -109,7 +110,11 @@ class AlertEngine:
             rules = [
                 r for r in self.rules if not r.settings.inputs or input_name in r.settings.inputs
             ]
-            selection = Selection([r.settings.when for r in rules], f"alerts {input_name}")
+            selection = Selection(
+                [r.settings.when for r in rules],
+                f"alerts {input_name}",
+                keys=[r.group_by for r in rules],
+            )
             found = self._scans[input_name] = (selection, rules)
         return found
 
@@ -137,17 +142,37 @@ class AlertEngine:
 
     def observe_selected(self, input_name: str, hits: Hits) -> None:
         """Counts the records of one chunk that `selection(input_name)` selected, per rule
-        (wall clock; on the tailer thread)."""
+        (wall clock; on the tailer thread): its counts (the compiled selection's) first."""
         rules = self._scan_for(input_name)[1]
-        if not any(hits):
+        counted = hits.counted
+        if not counted and not any(hits):
             return
         out: list[Notification] = []
         with self._lock:
             now = self.clock()
+            if counted:
+                self._observe_counted(rules, counted, now, out)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
                     self._observe_rule(rule, records, now, out)
         self._send(out)
+
+    def _observe_counted(
+        self, rules: list[RuleState], counted: list[Counted], now: float, out: list[Notification]
+    ) -> None:
+        """The compiled selection's counts of a chunk, per (rule, group, `@timestamp`), in
+        the order `_observe_rule` takes runs: each count is one run (its records are JSON
+        lines, turned into records when a notification shows one). The same decisions as
+        record by record, except that a group's records of one `@timestamp` are one run even
+        when another time comes between them in the chunk."""
+        times = self._times.of
+        for index, key, stamp, n, records in counted:
+            rule = rules[index]
+            rule.matches += n
+            t = times(stamp)
+            if t is None or t > now:
+                t = now
+            self._matched(rule, key, records, 0, n, t, now, out)
 
     def _observe_rule(
         self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]
@@ -246,7 +271,7 @@ class AlertEngine:
         self,
         rule: RuleState,
         key: GroupKey,
-        records: list[LogEntry],
+        records: Sequence[LogEntry | bytes],
         start: int,
         stop: int,
         t: float,
@@ -257,7 +282,10 @@ class AlertEngine:
         if t <= now - rule.width - LATENESS:
             rule.late += stop - start
             return
-        group = rule.table.get(key)
+        table = rule.table
+        if stop - start < rule.need and table.seed(key, t, stop - start, records[stop - 1], now):
+            return  # a new group below its threshold (per source IP, most of them)
+        group = table.get(key)
         if group.firing and now >= group.resolve_check:
             self._check_resolved(rule, group, now, out)
         window = group.window
@@ -320,7 +348,7 @@ class AlertEngine:
             status=status,
             severity=s.severity,
             group=tuple(zip(rule.group_by, group.key, strict=True)),
-            message=template.render(group.last_record, variables),
+            message=template.render(group.record(), variables),
             count=count,
             threshold=rule.need,
             window=rule.width if s.threshold else 0.0,
@@ -332,7 +360,7 @@ class AlertEngine:
             description=s.description,
             labels=dict(s.labels),
             annotations=dict(s.annotations),
-            record=group.last_record,
+            record=group.record(),
             destinations=rule.destinations,
         )
 

@@ -1,14 +1,25 @@
-"""Groups: one state per `group_by` value set, in a table bounded by `max_groups` (LRU)."""
+"""Groups: one state per `group_by` value set, in a table bounded by `max_groups` (LRU).
+
+A group seen once, below its threshold, is kept as a `Seed` (a tuple) until it is seen again:
+with `group_by` a source IP, most groups are seen once and evicted unseen, and a tuple costs a
+fraction of a Group with its window. A seed is exactly the state its Group would have.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
 
+import orjson
+
 from logship.core.record import LogEntry
 from logship.observe.alerts.window import SlidingWindow
 
 GroupKey = tuple[str, ...]
+
+Seed = tuple[float, int, "LogEntry | bytes", float]
+"""(event time, records, last record, clock time): a group's first records, all at one time
+and fewer than the threshold."""
 
 
 class Group:
@@ -34,8 +45,26 @@ class Group:
         self.silenced_until = float("-inf")
         self.resolve_check = float("inf")
         """Clock time before which a firing group certainly cannot resolve."""
-        self.last_record: LogEntry | None = None
+        self.last_record: LogEntry | bytes | None = None
+        """The last record counted, or its JSON line (the compiled selection's counts), which
+        `record` turns into the record when a notification needs it."""
         self.last_update = 0.0
+
+    @classmethod
+    def grown(cls, key: GroupKey, width: float, need: int, seed: Seed) -> Group:
+        """The group a seed stands for."""
+        group = cls(key, width, need)
+        t, n, group.last_record, group.last_update = seed
+        group.window.entries.append([t, n])
+        group.window.total = n
+        return group
+
+    def record(self) -> LogEntry | None:
+        """The last record counted (built from its JSON line the first time it is asked for)."""
+        record = self.last_record
+        if isinstance(record, bytes):
+            record = self.last_record = orjson.loads(record)
+        return record
 
 
 class GroupTable:
@@ -46,7 +75,7 @@ class GroupTable:
         self.max_groups = max_groups
         self.width = width
         self.need = need
-        self.groups: OrderedDict[GroupKey, Group] = OrderedDict()
+        self.groups: OrderedDict[GroupKey, Group | Seed] = OrderedDict()
         self.firing: dict[GroupKey, Group] = {}
         self.evicted = 0
 
@@ -55,26 +84,47 @@ class GroupTable:
 
     def get(self, key: GroupKey) -> Group:
         """The group for `key`, created (evicting the oldest if full) when new; now the newest."""
-        group = self.groups.get(key)
-        if group is not None:
+        found = self.groups.get(key)
+        if found is not None:
             self.groups.move_to_end(key)
+            if isinstance(found, Group):
+                return found
+            group = self.groups[key] = Group.grown(key, self.width, self.need, found)
             return group
-        if len(self.groups) >= self.max_groups:
-            _, old = self.groups.popitem(last=False)
-            self.firing.pop(old.key, None)
-            self.evicted += 1
+        self._make_room()
         group = self.groups[key] = Group(key, self.width, self.need)
         return group
+
+    def seed(self, key: GroupKey, t: float, n: int, record: LogEntry | bytes, now: float) -> bool:
+        """Adds a new group's first `n` records (fewer than the threshold), all at `t`: what
+        `get` then counting them would do. False (nothing done) when `key` is not new."""
+        groups = self.groups
+        if key in groups:
+            return False
+        self._make_room()
+        groups[key] = (t, n, record, now)
+        return True
+
+    def _make_room(self) -> None:
+        if len(self.groups) >= self.max_groups:
+            key, _ = self.groups.popitem(last=False)
+            self.firing.pop(key, None)
+            self.evicted += 1
+
+    def _group(self, key: GroupKey, found: Group | Seed) -> Group:
+        """A group as a Group, for the rare readers (a seed stays a seed in the table)."""
+        return found if isinstance(found, Group) else Group.grown(key, self.width, self.need, found)
 
     def forget_idle(self, now: float, horizon: float, budget: int = 256) -> None:
         """Drops groups that can no longer matter: not firing, not silenced, and no record for
         `horizon` seconds. Looks at the `budget` least recently matched groups at most."""
         stale: list[GroupKey] = []
-        for seen, group in enumerate(self.groups.values()):
+        for seen, (key, found) in enumerate(self.groups.items()):
+            group = self._group(key, found)
             if seen >= budget or group.last_update > now - horizon:
                 break
             if not group.firing and now >= group.silenced_until:
-                stale.append(group.key)
+                stale.append(key)
         for key in stale:
             del self.groups[key]
 
@@ -89,10 +139,10 @@ class GroupTable:
                 "firing": g.firing,
                 "started": g.started,
                 "silenced_until": g.silenced_until,
-                "last_record": g.last_record,
+                "last_record": g.record(),
                 "last_update": g.last_update,
             }
-            for g in self.groups.values()
+            for g in (self._group(key, found) for key, found in self.groups.items())
         ]
 
     def restore(self, groups: list[dict[str, Any]]) -> None:

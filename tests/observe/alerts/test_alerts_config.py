@@ -15,7 +15,7 @@ from logship.app.config_file import ConfigError, parse_config
 from parsers.condition import (
     ConditionSettings,
     _compare,
-    _forms,
+    accepted_forms,
     _is_one_of,
     _matches,
     compile_condition,
@@ -197,9 +197,9 @@ def reference(condition: dict[str, Any], record: dict[str, Any]) -> bool:
     if value is _ABSENT:
         return False
     if op == "equals":
-        return _is_one_of(value, _forms(bound))
+        return _is_one_of(value, accepted_forms(bound))
     if op == "in":
-        return _is_one_of(value, frozenset().union(*(_forms(v) for v in bound)))
+        return _is_one_of(value, frozenset().union(*(accepted_forms(v) for v in bound)))
     if op == "matches":
         import re
 

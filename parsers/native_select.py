@@ -8,7 +8,8 @@ C decides them on the line's groups, as it writes the record, and counts what th
 
 - each condition is a boolean tree over *leaves*, a leaf being one field's operators
   (`{field: status, gte: 500, lt: 600}`), one bit each (64 at most);
-- an integer field's numeric leaves (`equals`, `in`, `gt`, ..., `exists`) are compared in C;
+- an integer field's numeric leaves (`equals`, `in`, `gt`, ..., `exists`) are compared in C,
+  and so are a text field's `equals` and `in` (its bytes with each accepted text);
 - every other leaf is answered per distinct value of its field by a bounded memo that Python
   fills: `learn` runs the leaf's own code (`parsers.condition.ConditionCode`, the one
   implementation of the condition language) on the value as the record holds it;
@@ -28,9 +29,10 @@ from parsers.condition import ConditionCode, ConditionSettings, accepted_forms
 from parsers.record_template import P_INT, P_STR, P_TIME, P_TS
 from parsers.selection import Selection
 
-T_GT, T_GTE, T_LT, T_LTE, T_EQ, T_NEVER = range(6)
+T_GT, T_GTE, T_LT, T_LTE, T_EQ, T_NEVER, T_TEXT = range(7)
 _BOUNDS = {"gt": T_GT, "gte": T_GTE, "lt": T_LT, "lte": T_LTE}
 _NUMERIC = frozenset({"equals", "in_", "gt", "gte", "lt", "lte", "exists"})
+_TEXT = frozenset({"equals", "in_", "exists"})
 _MAX_BITS = 64
 
 Slots = Mapping[str, tuple[int, int]]
@@ -60,9 +62,13 @@ def _tree(condition: ConditionSettings, bits: dict[int, int]) -> str:
     return f"(not {_tree(condition.not_, bits)})"
 
 
-def _numeric_tests(leaf: ConditionSettings, bit: int) -> list[tuple[int, int, tuple[float, ...]]]:
-    """The C tests of an integer field's numeric leaf (all must hold)."""
-    tests: list[tuple[int, int, tuple[float, ...]]] = []
+Test = tuple[int, int, tuple[float | bytes, ...]]
+
+
+def _direct_tests(leaf: ConditionSettings, bit: int, is_int: bool) -> list[Test]:
+    """The C tests of a leaf C decides alone (all must hold): numbers of an integer field,
+    the accepted texts of a text field."""
+    tests: list[Test] = []
     for name in leaf.operators():
         if name == "exists":
             if not leaf.exists:  # a group value is always there
@@ -72,9 +78,12 @@ def _numeric_tests(leaf: ConditionSettings, bit: int) -> list[tuple[int, int, tu
         else:
             values = list(leaf.in_ or ()) if name == "in_" else [leaf.equals]
             forms = frozenset().union(*(accepted_forms(v) for v in values if v is not None))
-            # An int equals the int and float forms (never a str or a bool's form).
-            numbers = tuple(float(f) for f in forms if f.__class__ in (int, float))
-            tests.append((1 << bit, T_EQ, numbers))
+            if is_int:  # an int equals the int and float forms (never a text or a bool's)
+                numbers = tuple(float(f) for f in forms if f.__class__ in (int, float))
+                tests.append((1 << bit, T_EQ, numbers))
+            else:  # a text equals the text forms (an ASCII line holds ASCII texts only)
+                texts = tuple(f.encode() for f in forms if f.__class__ is str and f.isascii())
+                tests.append((1 << bit, T_TEXT, texts))
     return tests
 
 
@@ -128,14 +137,16 @@ def selector_spec(selection: Selection, slots: Slots) -> tuple[Any, ...] | None:
     for name, mine in by_field.items():
         kind, group = plain[name]
         is_int = kind == P_INT
-        numeric = 0
-        tests: list[tuple[int, int, tuple[float, ...]]] = []
+        direct = 0
+        tests: list[Test] = []
         for bit, leaf in mine:
-            if is_int and set(leaf.operators()) <= _NUMERIC:
-                numeric |= 1 << bit
-                tests += _numeric_tests(leaf, bit)
+            if set(leaf.operators()) <= (_NUMERIC if is_int else _TEXT):
+                direct |= 1 << bit
+                tests += _direct_tests(leaf, bit, is_int)
         every = sum(1 << bit for bit, _ in mine)
-        fields.append((group, int(is_int), every, numeric, tuple(tests), _learner(name, mine, is_int)))
+        fields.append(
+            (group, int(is_int), every, direct, tuple(tests), _learner(name, mine, is_int))
+        )
     source = ["def combine(m):", "    bits = 0"]
     for index, condition in enumerate(conditions):
         source += [f"    if {_tree(condition, bits)}:", f"        bits |= {1 << index}"]

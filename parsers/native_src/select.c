@@ -1,7 +1,7 @@
 /* The compiled selection of alert conditions and its per-chunk counts: see select.h. */
 #include "select.h"
 
-enum { T_GT = 0, T_GTE = 1, T_LT = 2, T_LTE = 3, T_EQ = 4, T_NEVER = 5 };
+enum { T_GT = 0, T_GTE = 1, T_LT = 2, T_LTE = 3, T_EQ = 4, T_NEVER = 5, T_TEXT = 6 };
 
 #define MEMO_SLOTS 8192       /* cleared at half full: 4096 values, as the Python memos */
 #define MEMO_ARENA (1 << 19)  /* bytes of keys before a clear */
@@ -72,8 +72,9 @@ static int call_bits(PyObject *fn, PyObject *arg, uint64_t *bits) {
 
 /* --- per line -------------------------------------------------------------------------------- */
 
-static uint64_t numeric_leaves(const Field *f, double x) {
-    uint64_t ok = f->numeric;
+/* The direct leaves that hold for a value: its bytes, and for an integer field its number. */
+static uint64_t direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssize_t n) {
+    uint64_t ok = f->direct;
     for (Py_ssize_t k = 0; k < f->ntests; k++) {
         const Test *t = &f->tests[k];
         int pass = 0;
@@ -85,6 +86,10 @@ static uint64_t numeric_leaves(const Field *f, double x) {
         case T_EQ:
             for (Py_ssize_t j = 0; j < t->nvalues && !pass; j++)
                 pass = x == t->values[j];
+            break;
+        case T_TEXT:
+            for (Py_ssize_t j = 0; j < t->nvalues && !pass; j++)
+                pass = t->lens[j] == n && memcmp(t->texts[j], v, (size_t)n) == 0;
             break;
         default: break;
         }
@@ -102,14 +107,17 @@ int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans
         const uint8_t *v = s + spans[2 * f->group];
         Py_ssize_t n = spans[2 * f->group + 1] - spans[2 * f->group];
         uint64_t rest = f->leaves;
-        if (f->numeric) { /* digits, 1 to 18 of them: the encoder wrote this value as one */
+        if (f->direct && f->is_int) { /* 1 to 18 digits: the encoder wrote the value as one */
             long long x = 0;
             for (Py_ssize_t i = 0; i < n; i++)
                 x = 10 * x + (v[i] - '0');
             if (x < EXACT) {
-                leaves |= numeric_leaves(f, (double)x);
-                rest &= ~f->numeric;
+                leaves |= direct_leaves(f, (double)x, v, n);
+                rest &= ~f->direct;
             }
+        } else if (f->direct) {
+            leaves |= direct_leaves(f, 0.0, v, n);
+            rest &= ~f->direct;
         }
         if (!rest)
             continue;
@@ -155,17 +163,33 @@ static int load_tests(Field *f, PyObject *tests) {
             return -1;
         t->leaf = leaf;
         t->nvalues = PyTuple_GET_SIZE(values);
-        if (t->op < T_GT || t->op > T_NEVER || (t->op < T_EQ && t->nvalues != 1)) {
-            PyErr_SetString(PyExc_ValueError, "a malformed numeric test");
+        if (t->op < T_GT || t->op > T_TEXT || (t->op < T_EQ && t->nvalues != 1)) {
+            PyErr_SetString(PyExc_ValueError, "a malformed test");
             return -1;
         }
-        t->values = PyMem_Calloc((size_t)(t->nvalues ? t->nvalues : 1), sizeof(double));
-        if (t->values == NULL) {
+        size_t room = (size_t)(t->nvalues ? t->nvalues : 1);
+        t->values = PyMem_Calloc(room, sizeof(double));
+        t->texts = PyMem_Calloc(room, sizeof(char *));
+        t->lens = PyMem_Calloc(room, sizeof(Py_ssize_t));
+        if (t->values == NULL || t->texts == NULL || t->lens == NULL) {
             PyErr_NoMemory();
             return -1;
         }
         for (Py_ssize_t j = 0; j < t->nvalues; j++) {
-            t->values[j] = PyFloat_AsDouble(PyTuple_GET_ITEM(values, j));
+            PyObject *value = PyTuple_GET_ITEM(values, j);
+            if (t->op == T_TEXT) {
+                char *data;
+                if (PyBytes_AsStringAndSize(value, &data, &t->lens[j]) < 0)
+                    return -1;
+                t->texts[j] = PyMem_Malloc((size_t)(t->lens[j] ? t->lens[j] : 1));
+                if (t->texts[j] == NULL) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                memcpy(t->texts[j], data, (size_t)t->lens[j]);
+                continue;
+            }
+            t->values[j] = PyFloat_AsDouble(value);
             if (t->values[j] == -1.0 && PyErr_Occurred())
                 return -1;
         }
@@ -183,11 +207,11 @@ static int load_fields(Selector *sel, PyObject *fields) {
     for (Py_ssize_t k = 0; k < sel->nfields; k++) {
         Field *f = &sel->fields[k];
         PyObject *tests, *learn;
-        unsigned long long leaves, numeric;
+        unsigned long long leaves, direct;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, k), "iiKKO!O", &f->group, &f->is_int,
-                              &leaves, &numeric, &PyTuple_Type, &tests, &learn))
+                              &leaves, &direct, &PyTuple_Type, &tests, &learn))
             return -1;
-        f->leaves = leaves, f->numeric = f->is_int ? numeric : 0;
+        f->leaves = leaves, f->direct = direct;
         Py_INCREF(learn);
         f->learn = learn;
         if (f->group < 1 || !PyCallable_Check(learn) || load_tests(f, tests) < 0 ||
@@ -237,8 +261,14 @@ static int load_keys(Selector *sel, PyObject *keys) {
 static void Selector_clear(Selector *sel) {
     for (Py_ssize_t k = 0; sel->fields != NULL && k < sel->nfields; k++) {
         Field *f = &sel->fields[k];
-        for (Py_ssize_t t = 0; f->tests != NULL && t < f->ntests; t++)
-            PyMem_Free(f->tests[t].values);
+        for (Py_ssize_t t = 0; f->tests != NULL && t < f->ntests; t++) {
+            Test *test = &f->tests[t];
+            for (Py_ssize_t j = 0; test->texts != NULL && j < test->nvalues; j++)
+                PyMem_Free(test->texts[j]);
+            PyMem_Free(test->texts);
+            PyMem_Free(test->lens);
+            PyMem_Free(test->values);
+        }
         PyMem_Free(f->tests);
         Py_CLEAR(f->learn);
         memo_free(&f->memo);

@@ -3,7 +3,8 @@
  *
  * A Selector decides, per encoded line, which conditions hold: each condition is a boolean
  * tree over "leaves" (one field's operators, `{field: status, gte: 500}`), each leaf is one
- * bit. An integer field's numeric leaves are tested in C; every other leaf is answered per
+ * bit. An integer field's numeric leaves and a text field's `equals` / `in` are tested in C
+ * (numbers compared as doubles, exact below 2**53; texts by their bytes); every other leaf is answered per
  * distinct value by a bounded memo filled by Python (`learn`), which runs the condition
  * language's own code, so the semantics are Python's by construction. The leaf bits map to
  * the condition bits through a second memo filled by Python (`combine`).
@@ -34,12 +35,14 @@ typedef struct {
     int op;        /* T_* */
     double *values;
     Py_ssize_t nvalues;
+    char **texts; /* T_TEXT: the texts of which the value must be one */
+    Py_ssize_t *lens;
 } Test;
 
 typedef struct {
     int group, is_int;
-    uint64_t leaves;  /* every leaf bit of this field */
-    uint64_t numeric; /* the bits decided by `tests` in C (an integer field's numeric leaves) */
+    uint64_t leaves; /* every leaf bit of this field */
+    uint64_t direct; /* the bits decided by `tests` in C (numbers and equal texts) */
     Test *tests;
     Py_ssize_t ntests;
     PyObject *learn; /* bytes -> int: the bits of every leaf of the field, for that value */

@@ -166,13 +166,16 @@ class AlertEngine:
         record by record, except that a group's records of one `@timestamp` are one run even
         when another time comes between them in the chunk."""
         times = self._times.of
+        matched = self._matched
+        last_stamp: Any = None
+        last_t = now
         for index, key, stamp, n, records in counted:
             rule = rules[index]
             rule.matches += n
-            t = times(stamp)
-            if t is None or t > now:
-                t = now
-            self._matched(rule, key, records, 0, n, t, now, out)
+            if stamp is not last_stamp:  # counts of a chunk share a few `@timestamp` objects
+                t = times(stamp)
+                last_stamp, last_t = stamp, now if t is None or t > now else t
+            matched(rule, key, records, 0, n, last_t, now, out)
 
     def _observe_rule(
         self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]
@@ -283,7 +286,7 @@ class AlertEngine:
             rule.late += stop - start
             return
         table = rule.table
-        if stop - start < rule.need and table.seed(key, t, stop - start, records[stop - 1], now):
+        if stop - start < rule.need and table.seed(key, t, stop - start, now):
             return  # a new group below its threshold (per source IP, most of them)
         group = table.get(key)
         if group.firing and now >= group.resolve_check:

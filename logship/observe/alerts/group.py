@@ -2,7 +2,9 @@
 
 A group seen once, below its threshold, is kept as a `Seed` (a tuple) until it is seen again:
 with `group_by` a source IP, most groups are seen once and evicted unseen, and a tuple costs a
-fraction of a Group with its window. A seed is exactly the state its Group would have.
+fraction of a Group with its window. A seed is exactly the state its Group would have, but for
+the last record, which no notification of it can show: a group fires only on a record, which
+becomes its last record first, and only a firing group resolves.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from logship.observe.alerts.window import SlidingWindow
 
 GroupKey = tuple[str, ...]
 
-Seed = tuple[float, int, "LogEntry | bytes", float]
-"""(event time, records, last record, clock time): a group's first records, all at one time
-and fewer than the threshold."""
+Seed = tuple[float, int, float]
+"""(event time, records, clock time): a group's first records, all at one time and fewer than
+the threshold."""
 
 
 class Group:
@@ -54,7 +56,7 @@ class Group:
     def grown(cls, key: GroupKey, width: float, need: int, seed: Seed) -> Group:
         """The group a seed stands for."""
         group = cls(key, width, need)
-        t, n, group.last_record, group.last_update = seed
+        t, n, group.last_update = seed
         group.window.entries.append([t, n])
         group.window.total = n
         return group
@@ -95,14 +97,18 @@ class GroupTable:
         group = self.groups[key] = Group(key, self.width, self.need)
         return group
 
-    def seed(self, key: GroupKey, t: float, n: int, record: LogEntry | bytes, now: float) -> bool:
+    def seed(self, key: GroupKey, t: float, n: int, now: float) -> bool:
         """Adds a new group's first `n` records (fewer than the threshold), all at `t`: what
         `get` then counting them would do. False (nothing done) when `key` is not new."""
         groups = self.groups
         if key in groups:
             return False
-        self._make_room()
-        groups[key] = (t, n, record, now)
+        if len(groups) >= self.max_groups:  # (as _make_room, inline: the per-IP hot path)
+            old, _ = groups.popitem(last=False)
+            if self.firing:
+                self.firing.pop(old, None)
+            self.evicted += 1
+        groups[key] = (t, n, now)
         return True
 
     def _make_room(self) -> None:

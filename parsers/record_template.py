@@ -33,6 +33,7 @@ class Template(NamedTuple):
     """Dotted field name -> (kind, group) of each value that is not a literal: `{'status':
     (P_INT, 8), '@timestamp': (P_TS, 3)}` (group 0 for the line, read time, offset, file)."""
 
+
 PROBE_KINDS = frozenset({"raw", "string", "int", "timestamp", "const", "level"})
 """Leaf kinds (`parsers.builder.Leaf.kind`) a probe can follow: group texts, integers, lookups
 (timestamps, levels) and constants."""

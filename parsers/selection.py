@@ -44,6 +44,7 @@ class Hits(list[list[LogEntry]]):
         super().__init__([] for _ in range(conditions))
         self.counted: list[Counted] = []
 
+
 MEMO_ENTRIES = 4096
 MEMO_MAX_CHARS = 256
 

@@ -44,7 +44,6 @@ LATENESS = 60.0
 _IDLE_SWEEP_INTERVAL = 10.0
 
 
-
 class RuleState:
     """One rule at run time: its groups, templates and counters."""
 

@@ -15,9 +15,9 @@ from logship.app.config_file import ConfigError, parse_config
 from parsers.condition import (
     ConditionSettings,
     _compare,
-    accepted_forms,
     _is_one_of,
     _matches,
+    accepted_forms,
     compile_condition,
 )
 

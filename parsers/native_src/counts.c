@@ -193,23 +193,43 @@ static PyObject *part_text(const char *k, Py_ssize_t *at) {
     return text;
 }
 
+typedef struct {
+    PyObject *cache, *parse, *default_time;
+    const char *raw; /* the last timestamp text looked up (counts of a chunk share a few) */
+    Py_ssize_t raw_len;
+    PyObject *stamp;
+} Stamps;
+
 /* The @timestamp of a count: the rule's cache, or its parser when the cache forgot it. */
-static PyObject *stamp_of(const char *k, Py_ssize_t *at, PyObject *cache, PyObject *parse) {
+static PyObject *stamp_of(Stamps *st, const char *k, Py_ssize_t *at) {
+    uint32_t len;
+    memcpy(&len, k + *at, 4);
+    const char *text = k + *at + 4;
+    if (st->stamp != NULL && st->raw_len == (Py_ssize_t)len &&
+        memcmp(st->raw, text, len) == 0) {
+        *at += 4 + (Py_ssize_t)len;
+        Py_INCREF(st->stamp);
+        return st->stamp;
+    }
     PyObject *raw = part_text(k, at);
     if (raw == NULL)
         return NULL;
-    PyObject *stamp = PyDict_GetItemWithError(cache, raw);
+    PyObject *stamp = PyDict_GetItemWithError(st->cache, raw);
     if (stamp != NULL)
         Py_INCREF(stamp);
     else if (!PyErr_Occurred())
-        stamp = PyObject_CallOneArg(parse, raw);
+        stamp = PyObject_CallOneArg(st->parse, raw);
     Py_DECREF(raw);
+    if (stamp != NULL) {
+        Py_XSETREF(st->stamp, stamp);
+        Py_INCREF(stamp);
+        st->raw = text, st->raw_len = (Py_ssize_t)len;
+    }
     return stamp;
 }
 
 static PyObject *count_item(const Counts *c, const Count *it, const Selector *sel,
-                            PyObject *out, PyObject *cache, PyObject *parse,
-                            PyObject *default_time) {
+                            PyObject *out, Stamps *st) {
     const char *k = c->arena + it->key_at;
     Py_ssize_t at = 4, nparts = sel->keys[it->cond].nparts;
     PyObject *parts = PyTuple_New(nparts);
@@ -222,9 +242,9 @@ static PyObject *count_item(const Counts *c, const Count *it, const Selector *se
     }
     if (parts == NULL)
         return NULL;
-    PyObject *stamp = default_time;
+    PyObject *stamp = st->default_time;
     if (sel->ts_group)
-        stamp = stamp_of(k, &at, cache, parse);
+        stamp = stamp_of(st, k, &at);
     else
         Py_INCREF(stamp);
     PyObject *records = stamp == NULL ? NULL : records_of(c, it, out);
@@ -259,14 +279,15 @@ PyObject *counts_emit(const Counts *c, const Selector *sel, PyObject *out, PyObj
         order[j] = (Order){c->items[j].cond, c->items[j].group, j};
     qsort(order, (size_t)c->n, sizeof(Order), order_cmp);
     PyObject *list = PyList_New(c->n);
+    Stamps st = {cache, parse, default_time, NULL, 0, NULL};
     for (Py_ssize_t j = 0; list != NULL && j < c->n; j++) {
-        PyObject *item = count_item(c, &c->items[order[j].index], sel, out, cache, parse,
-                                    default_time);
+        PyObject *item = count_item(c, &c->items[order[j].index], sel, out, &st);
         if (item == NULL)
             Py_CLEAR(list);
         else
             PyList_SET_ITEM(list, j, item);
     }
+    Py_XDECREF(st.stamp);
     PyMem_Free(order);
     return list;
 }

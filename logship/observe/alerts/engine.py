@@ -167,14 +167,36 @@ class AlertEngine:
         times = self._times.of
         matched = self._matched
         last_stamp: Any = None
-        last_t = now
+        t = now
+        current = -1
+        # Counts come rule by rule. A new group below its threshold (per source IP: nearly
+        # every count) becomes a seed here, inline, as `_matched` would make it through
+        # `GroupTable.seed`: this loop is the per-IP rule's whole cost.
+        rule = rules[0]
+        table = rule.table
+        groups = table.groups
+        need, oldest = 0, 0.0
         for index, key, stamp, n, records in counted:
-            rule = rules[index]
+            if index != current:
+                current = index
+                rule = rules[index]
+                table = rule.table
+                groups = table.groups
+                need, oldest = rule.need, now - rule.width - LATENESS
             rule.matches += n
             if stamp is not last_stamp:  # counts of a chunk share a few `@timestamp` objects
-                t = times(stamp)
-                last_stamp, last_t = stamp, now if t is None or t > now else t
-            matched(rule, key, records, 0, n, last_t, now, out)
+                last_stamp = stamp
+                found = times(stamp)
+                t = now if found is None or found > now else found
+            if n < need and t > oldest and key not in groups:
+                if len(groups) >= table.max_groups:
+                    evicted, _ = groups.popitem(last=False)
+                    if table.firing:
+                        table.firing.pop(evicted, None)
+                    table.evicted += 1
+                groups[key] = (t, n, now)
+                continue
+            matched(rule, key, records, 0, n, t, now, out)
 
     def _observe_rule(
         self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]

@@ -253,7 +253,19 @@ static PyObject *count_item(const Counts *c, const Count *it, const Selector *se
         Py_XDECREF(stamp);
         return NULL;
     }
-    return Py_BuildValue("(iNNnN)", it->cond, parts, stamp, it->count, records);
+    PyObject *item = PyTuple_New(5), *cond = PyLong_FromLong(it->cond);
+    PyObject *count = PyLong_FromSsize_t(it->count);
+    if (item == NULL || cond == NULL || count == NULL) {
+        Py_XDECREF(item), Py_XDECREF(cond), Py_XDECREF(count);
+        Py_DECREF(parts), Py_DECREF(stamp), Py_DECREF(records);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(item, 0, cond);
+    PyTuple_SET_ITEM(item, 1, parts);
+    PyTuple_SET_ITEM(item, 2, stamp);
+    PyTuple_SET_ITEM(item, 3, count);
+    PyTuple_SET_ITEM(item, 4, records);
+    return item;
 }
 
 typedef struct {

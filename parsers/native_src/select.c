@@ -132,16 +132,23 @@ int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans
         }
         leaves |= learned & rest;
     }
+    /* The leaf bits of a line take few values: a direct-mapped cache first, then the memo. */
+    Combo *near = &sel->near[(leaves ^ (leaves >> 17) ^ (leaves >> 41)) & (NEAR - 1)];
+    if (near->known && near->leaves == leaves) {
+        *bits = near->bits;
+        return 0;
+    }
     const uint8_t *key = (const uint8_t *)&leaves;
     uint64_t h = hash_bytes(key, 8);
     MemoSlot *slot = memo_slot(&sel->combos, key, 8, h);
     if (slot->len >= 0) {
         *bits = slot->bits;
-        return 0;
+    } else {
+        if (call_bits(sel->combine, PyLong_FromUnsignedLongLong(leaves), bits) < 0)
+            return -1;
+        memo_put(&sel->combos, key, 8, h, *bits);
     }
-    if (call_bits(sel->combine, PyLong_FromUnsignedLongLong(leaves), bits) < 0)
-        return -1;
-    memo_put(&sel->combos, key, 8, h, *bits);
+    *near = (Combo){leaves, *bits, 1};
     return 0;
 }
 
@@ -291,6 +298,7 @@ static int Selector_init(Selector *sel, PyObject *args, PyObject *kwds) {
                                      &combine, &PyTuple_Type, &keys, &ts_group))
         return -1;
     Selector_clear(sel);
+    memset(sel->near, 0, sizeof sel->near);
     if (!PyCallable_Check(combine) || ts_group < 0 || PyTuple_GET_SIZE(keys) > 64) {
         PyErr_SetString(PyExc_ValueError, "a malformed selector");
         return -1;

@@ -58,12 +58,20 @@ typedef struct {
     Py_ssize_t nparts;
 } CountKey;
 
+#define NEAR 64
+
+typedef struct {
+    uint64_t leaves, bits;
+    int known;
+} Combo;
+
 typedef struct {
     PyObject_HEAD
     Field *fields;
     Py_ssize_t nfields;
     PyObject *combine; /* int leaf bits -> int condition bits */
     Memo combos;       /* leaf bits (8 bytes) -> condition bits */
+    Combo near[NEAR];  /* the last of them seen, direct-mapped */
     CountKey *keys;    /* per condition: the fields that group its counts */
     Py_ssize_t nconds;
     int ts_group; /* the group of the timestamp text; 0: the chunk's read time */

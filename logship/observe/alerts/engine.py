@@ -323,10 +323,14 @@ class AlertEngine:
                 n = min(n, max(1, need - window.total))  # up to the record that fires
             window.add(t, n)
             start += n
-            group.last_record = records[start - 1]
             group.last_update = now
+            # The last record shows only in a notification: the one that fires, and the last
+            # one of a firing group (its resolve). A group that does not fire keeps none.
             if window.total >= need and now >= group.silenced_until:
+                group.last_record = records[start - 1]
                 self._fire(rule, group, t, now, out)
+            elif group.firing:
+                group.last_record = records[start - 1]
 
     def _fire(
         self, rule: RuleState, group: Group, t: float, now: float, out: list[Notification]

@@ -2,9 +2,8 @@
 
 A group seen once, below its threshold, is kept as a `Seed` (a tuple) until it is seen again:
 with `group_by` a source IP, most groups are seen once and evicted unseen, and a tuple costs a
-fraction of a Group with its window. A seed is exactly the state its Group would have, but for
-the last record, which no notification of it can show: a group fires only on a record, which
-becomes its last record first, and only a firing group resolves.
+fraction of a Group with its window. A seed is exactly the state its Group would have (which
+keeps no last record until it fires).
 """
 
 from __future__ import annotations
@@ -48,8 +47,9 @@ class Group:
         self.resolve_check = float("inf")
         """Clock time before which a firing group certainly cannot resolve."""
         self.last_record: LogEntry | bytes | None = None
-        """The last record counted, or its JSON line (the compiled selection's counts), which
-        `record` turns into the record when a notification needs it."""
+        """The record that fired it, then the last one counted while it fires (what its
+        resolve shows); None before it first fires. Or that record's JSON line (the compiled
+        selection's counts), which `record` turns into the record when a notification needs it."""
         self.last_update = 0.0
 
     @classmethod

@@ -68,6 +68,9 @@ class Shipper:
         self.metrics = metrics
         self.observers = list(observers)
         self._inputs: dict[str, InputMetrics] = {}
+        self._observed: list[RecordObserver] = []
+        self._selecting: dict[str, tuple[SelectingObserver, Selection] | None] = {}
+        """Per input, `selection_of(self.observers, input)` for the list in `_observed`."""
 
     def of(self, name: str) -> InputMetrics:
         """Input `name`'s metric children (resolved on first use, kept across reloads)."""
@@ -91,7 +94,12 @@ class Shipper:
         # One observer that says which records it reads (alerts) gets only those, selected
         # inside the fast path's loop: the others are never built as dicts.
         observers = self.observers
-        selecting = selection_of(observers, inp.name)
+        if observers is not self._observed:  # a reload replaced them: ask again
+            self._observed, self._selecting = observers, {}
+        if inp.name in self._selecting:
+            selecting = self._selecting[inp.name]
+        else:  # (a Protocol isinstance costs microseconds: once per input, not per chunk)
+            selecting = self._selecting[inp.name] = selection_of(observers, inp.name)
         encoded = None
         if inp.encode and not inp.routes:
             select = None if selecting is None else selecting[1]

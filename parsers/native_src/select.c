@@ -112,7 +112,10 @@ int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans
             for (Py_ssize_t i = 0; i < n; i++)
                 x = 10 * x + (v[i] - '0');
             if (x < EXACT) {
-                leaves |= direct_leaves(f, (double)x, v, n);
+                IntNear *near = &f->near[x & 63]; /* status codes and the like repeat */
+                if (!near->known || near->x != x)
+                    *near = (IntNear){x, direct_leaves(f, (double)x, v, n), 1};
+                leaves |= near->bits;
                 rest &= ~f->direct;
             }
         } else if (f->direct) {

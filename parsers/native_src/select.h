@@ -40,9 +40,16 @@ typedef struct {
 } Test;
 
 typedef struct {
+    long long x;
+    uint64_t bits;
+    int known;
+} IntNear;
+
+typedef struct {
     int group, is_int;
-    uint64_t leaves; /* every leaf bit of this field */
-    uint64_t direct; /* the bits decided by `tests` in C (numbers and equal texts) */
+    IntNear near[64]; /* an integer field's last values and their direct bits, direct-mapped */
+    uint64_t leaves;  /* every leaf bit of this field */
+    uint64_t direct;  /* the bits decided by `tests` in C (numbers and equal texts) */
     Test *tests;
     Py_ssize_t ntests;
     PyObject *learn; /* bytes -> int: the bits of every leaf of the field, for that value */

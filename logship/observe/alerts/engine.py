@@ -188,14 +188,25 @@ class AlertEngine:
                 last_stamp = stamp
                 found = times(stamp)
                 t = now if found is None or found > now else found
-            if n < need and t > oldest and key not in groups:
-                if len(groups) >= table.max_groups:
-                    evicted, _ = groups.popitem(last=False)
-                    if table.firing:
-                        table.firing.pop(evicted, None)
-                    table.evicted += 1
-                groups[key] = (t, n, now)
-                continue
+            if n < need and t > oldest:
+                group = groups.get(key)
+                if group is None:
+                    if len(groups) >= table.max_groups:
+                        evicted, _ = groups.popitem(last=False)
+                        if table.firing:
+                            table.firing.pop(evicted, None)
+                        table.evicted += 1
+                    groups[key] = (t, n, now)
+                    continue
+                # A group that stays below its threshold (a trim only lowers the count) and
+                # does not fire: `_matched` without the checks that cannot apply.
+                if isinstance(group, Group) and not group.firing:
+                    window = group.window
+                    if window.total + n < need and not window.too_old(t):
+                        groups.move_to_end(key)
+                        window.add(t, n)
+                        group.last_update = now
+                        continue
             matched(rule, key, records, 0, n, t, now, out)
 
     def _observe_rule(

@@ -14,7 +14,6 @@ from benchmarks.alerts_overhead import RULES
 from benchmarks.nginx_log import NGINX_RULE, lines
 from logship.core.lines import Lines
 from logship.core.ndjson import encode_ndjson
-from logship.core.record import LogEntry, get_field, label_text
 from logship.observe.alerts.engine import AlertEngine
 from logship.observe.alerts.notification import Notification
 from logship.observe.alerts.settings import AlertRuleSettings
@@ -25,8 +24,9 @@ from parsers.compiler import compile_rule
 from parsers.condition import compile_condition
 from parsers.config import RuleSettings
 from parsers.section import ParsersSettings
-from parsers.selection import Hits, Selection
+from parsers.selection import Selection
 from parsers.stamp import Stamp
+from tests.parsers.test_native_select import expanded
 
 END = dt.datetime(2026, 1, 2, tzinfo=dt.UTC).timestamp()
 READ_TIME = "2026-01-02T00:00:00.000Z"
@@ -86,19 +86,6 @@ def low(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 RULE_SETS = {"benchmark rules": RULES, "low thresholds": [low(r) for r in RULES]}
-
-
-def expanded(hits: Hits, selection: Selection) -> list[list[LogEntry]]:
-    """Per condition, the records it selected, in the log's order: the records handed over
-    and those of the compiled selection's counts (checked against the values that key them)."""
-    out = [list(records) for records in hits]
-    for index, key, stamp, n, records in hits.counted:
-        assert len(records) == n > 0
-        for record in map(orjson.loads, records):
-            assert tuple(label_text(get_field(record, f)) for f in selection.keys[index]) == key
-            assert record["@timestamp"] == stamp
-            out[index].append(record)
-    return [sorted(records, key=lambda r: r["log"]["offset"]) for records in out]
 
 
 @pytest.mark.parametrize("rules", list(RULE_SETS), ids=list(RULE_SETS))

@@ -164,3 +164,60 @@ def test_a_dead_webhook_slows_no_log_line_and_only_overflows_the_alert_queue(
     assert value(samples, "logship_sink_batches_total", sink="oncall", outcome="retry") > 0
     assert value(samples, "logship_sink_records_total", sink="out", outcome="delivered") == total
     assert agent.stop() == 0
+
+
+ACCESS_RULE = {
+    "name": "access",
+    "regex": r'^(?P<source_ip>\S+) - (?P<user_name>\S+) \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) '
+    r'(?P<url>\S+) (?P<http_version>[^"]+)" (?P<status>\d{3}) (?P<bytes>\d+)',
+    "types": {"status": "int", "bytes": "int"},
+    "timestamp": {"field": "time", "format": "%d/%b/%Y:%H:%M:%S %z"},
+}
+
+
+def test_conditions_decided_in_the_compiled_scanner_fire_on_the_exact_line(
+    tmp_path: Path, hook: WebhookServer, agents: list[AgentProcess]
+) -> None:
+    alerts = {
+        "destinations": [{"name": "oncall", "url": hook.url}],
+        "rules": [
+            {
+                "name": "server_errors",
+                "when": {
+                    "all": [{"field": "status", "gte": 500}, {"field": "method", "in": ["GET"]}]
+                },
+                "threshold": "count >= 10 within 1m",
+                "group_by": ["url"],
+                "message": "{url}: {count} 5xx, last: {message}",
+            }
+        ],
+    }
+    (tmp_path / "logs").mkdir()
+    doc = config_doc(
+        tmp_path,
+        agent={"workers": 1},
+        input={"parsers": ["access"]},
+        parsers=[ACCESS_RULE],
+        alerts=alerts,
+    )
+    cfg = write_config(tmp_path / "agent.yaml", doc)
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    text = [
+        f'10.0.{i}.1 - - [{stamp}] "GET /{"ab"[i % 2]} HTTP/1.1" {(200, 500, 503)[i % 3]} {i} "-"\n'
+        for i in range(60)
+    ]
+    errors = {url: [t for t in text if f"/{url} " in t and '" 5' in t] for url in "ab"}
+    (tmp_path / "logs" / "app.log").write_text("".join(text))
+    agent = AgentProcess(cfg).start()
+    agents.append(agent)
+    wait_until(lambda: len(hook.delivered()) >= 2, timeout=60, message="one firing per url")
+    out = tmp_path / "out" / "logs.ndjson"
+    wait_until(lambda: count_lines(out) == 60, timeout=30, message="every line shipped")
+    assert agent.stop() == 0
+    bodies = sorted(hook.bodies(), key=lambda b: b["group"]["url"])
+    assert [(b["status"], b["group"]["url"]) for b in bodies] == [
+        ("firing", "/a"),
+        ("firing", "/b"),
+    ]
+    for body, url in zip(bodies, "ab", strict=True):
+        assert body["message"] == f"/{url}: 10 5xx, last: {errors[url][9].rstrip()}"

@@ -28,46 +28,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from logship.core.record import LogEntry, get_field, label_text
+from logship.core.record import LogEntry
 from logship.observe.alerts.event_time import EventTimes
-from logship.observe.alerts.group import Group, GroupKey, GroupTable
+from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification, Status
+from logship.observe.alerts.rule_state import LATENESS, RuleState
+from logship.observe.alerts.runs import observe_counts, observe_records
 from logship.observe.alerts.settings import AlertRuleSettings
-from logship.observe.alerts.template import MessageTemplate, window_text
-from parsers.selection import Counted, Hits, Selection
+from logship.observe.alerts.template import window_text
+from parsers.selection import Hits, Selection
 
 log = logging.getLogger(__name__)
 
-LATENESS = 60.0
-"""Seconds a record may be read after its window ended and still count (reading delays)."""
-
 _IDLE_SWEEP_INTERVAL = 10.0
-
-
-class RuleState:
-    """One rule at run time: its groups, templates and counters."""
-
-    def __init__(self, settings: AlertRuleSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
-        self.need = settings.need
-        self.width = settings.window
-        self.silence = settings.silence
-        self.quiet = settings.quiet
-        self.group_by = list(settings.group_by)
-        self.table = GroupTable(settings.max_groups, self.width, self.need)
-        self.message = MessageTemplate(settings.message)
-        self.resolve_message = MessageTemplate(settings.resolve_message)
-        self.destinations = tuple(settings.destinations)
-        self.matches = 0
-        self.late = 0
-        self.notifications: dict[Status, int] = {"firing": 0, "resolved": 0}
-
-    def key(self, record: LogEntry) -> GroupKey:
-        """The group of a record: its `group_by` values as text ('' when missing)."""
-        if len(self.group_by) == 1:
-            return (label_text(get_field(record, self.group_by[0])),)
-        return tuple(label_text(get_field(record, f)) for f in self.group_by)
 
 
 class AlertEngine:
@@ -149,133 +122,13 @@ class AlertEngine:
         out: list[Notification] = []
         with self._lock:
             now = self.clock()
+            times, matched = self._times.of, self._matched
             if counted:
-                self._observe_counted(rules, counted, now, out)
+                observe_counts(rules, counted, now, out, times, matched)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
-                    self._observe_rule(rule, records, now, out)
+                    observe_records(rule, records, now, out, times, matched)
         self._send(out)
-
-    def _observe_counted(
-        self, rules: list[RuleState], counted: list[Counted], now: float, out: list[Notification]
-    ) -> None:
-        """The compiled selection's counts of a chunk, per (rule, group, `@timestamp`), in
-        the order `_observe_rule` takes runs: each count is one run (its records are JSON
-        lines, turned into records when a notification shows one). The same decisions as
-        record by record, except that a group's records of one `@timestamp` are one run even
-        when another time comes between them in the chunk."""
-        times = self._times.of
-        matched = self._matched
-        last_stamp: Any = None
-        t = now
-        current = -1
-        # Counts come rule by rule. A new group below its threshold (per source IP: nearly
-        # every count) becomes a seed here, inline, as `_matched` would make it through
-        # `GroupTable.seed`: this loop is the per-IP rule's whole cost.
-        rule = rules[0]
-        table = rule.table
-        groups = table.groups
-        need, oldest = 0, 0.0
-        for index, key, stamp, n, records in counted:
-            if index != current:
-                current = index
-                rule = rules[index]
-                table = rule.table
-                groups = table.groups
-                need, oldest = rule.need, now - rule.width - LATENESS
-            rule.matches += n
-            if stamp is not last_stamp:  # counts of a chunk share a few `@timestamp` objects
-                last_stamp = stamp
-                found = times(stamp)
-                t = now if found is None or found > now else found
-            if n < need and t > oldest:
-                group = groups.get(key)
-                if group is None:
-                    if len(groups) >= table.max_groups:
-                        evicted, _ = groups.popitem(last=False)
-                        if table.firing:
-                            table.firing.pop(evicted, None)
-                        table.evicted += 1
-                    groups[key] = (t, n, now)
-                    continue
-                # A group that stays below its threshold (a trim only lowers the count) and
-                # does not fire: `_matched` without the checks that cannot apply.
-                if isinstance(group, Group) and not group.firing:
-                    window = group.window
-                    if window.total + n < need and not window.too_old(t):
-                        groups.move_to_end(key)
-                        window.add(t, n)
-                        group.last_update = now
-                        continue
-            matched(rule, key, records, 0, n, t, now, out)
-
-    def _observe_rule(
-        self, rule: RuleState, records: list[LogEntry], now: float, out: list[Notification]
-    ) -> None:
-        """One rule's matching records of a chunk, group by group (wall clock).
-
-        Rules and groups are independent, so each group's records are taken together, in their
-        order, in runs that share a `@timestamp` (a busy log writes many per second): a run
-        costs one window update, not one per record, and decides exactly as record by record
-        would. Only the least-recently-matched order of groups (which one `max_groups` evicts)
-        follows the groups' first records in the chunk rather than their last.
-        """
-        rule.matches += len(records)
-        if not rule.group_by:
-            self._runs(rule, (), records, now, out)
-            return
-        groups: dict[Any, list[LogEntry]] = {}
-        field = rule.group_by[0]
-        if len(rule.group_by) == 1 and "." not in field:
-            # One top-level field (the common case): grouped by its text, inline; the key
-            # tuple is built once per group rather than per record.
-            for record in records:
-                value = record.get(field)
-                text = value if value.__class__ is str else label_text(value)
-                same = groups.get(text)
-                if same is None:
-                    groups[text] = [record]
-                else:
-                    same.append(record)
-            for text, same in groups.items():
-                self._runs(rule, (text,), same, now, out)
-            return
-        key_of = rule.key
-        for record in records:
-            key = key_of(record)
-            same = groups.get(key)
-            if same is None:
-                groups[key] = [record]
-            else:
-                same.append(record)
-        for key, same in groups.items():
-            self._runs(rule, key, same, now, out)
-
-    def _runs(
-        self,
-        rule: RuleState,
-        key: GroupKey,
-        records: list[LogEntry],
-        now: float,
-        out: list[Notification],
-    ) -> None:
-        times = self._times.of
-        end = len(records)
-        if end == 1:  # a group's only record of the chunk (per source IP, say): no run to find
-            t = times(records[0].get("@timestamp"))
-            self._matched(rule, key, records, 0, 1, now if t is None or t > now else t, now, out)
-            return
-        start = 0
-        while start < end:
-            stamp = records[start].get("@timestamp")
-            stop = start + 1
-            while stop < end and records[stop].get("@timestamp") == stamp:
-                stop += 1
-            t = times(stamp)
-            if t is None or t > now:
-                t = now
-            self._matched(rule, key, records, start, stop, t, now, out)
-            start = stop
 
     def _observe_in_order(
         self,

@@ -15,7 +15,8 @@ def test_a_seed_grows_into_the_group_it_stands_for() -> None:
     assert list(group.window.entries) == [[100.0, 3]]
     assert group.window.total == 3
     assert group.last_update == 101.0
-    assert group.last_record is None and not group.firing
+    assert group.last_record is None
+    assert not group.firing
     assert table.get(("10.0.0.1",)) is group  # grown once
 
 
@@ -41,7 +42,8 @@ def test_idle_seeds_are_forgotten_and_exported_as_groups() -> None:
     table.seed(("new",), 500.0, 1, 501.0)
     exported = table.export()
     assert [g["key"] for g in exported] == [["old"], ["new"]]
-    assert exported[0]["entries"] == [[10.0, 2]] and exported[0]["total"] == 2
+    assert exported[0]["entries"] == [[10.0, 2]]
+    assert exported[0]["total"] == 2
     other = GroupTable(max_groups=10, width=60.0, need=5)
     other.restore(exported)
     assert other.get(("old",)).window.total == 2

@@ -122,6 +122,17 @@ class ParserChain:
             return "compiled"
         return "general" if self.fast is None else "python"
 
+    def selecting_path(self, select: Selection) -> str:
+        """Where `select`'s conditions are decided on this chain's plain lines, for `logship
+        check`: "compiled" (in the C scanner, `parsers.native_select`), "python" (the
+        generated loop) or "general" (on every record, after parsing)."""
+        if self.fast is None or reads_fragments(select):
+            return "general"
+        encoder = self._fast_encoder(False, select)
+        if isinstance(encoder, NativeChunkEncoder) and encoder.selector is not None:
+            return "compiled"
+        return "general" if encoder is None else "python"
+
     def _fast_encoder(self, kept: bool, select: Selection | None = None) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain
         # completes it; the general path handles every other case.

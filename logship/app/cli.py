@@ -250,17 +250,32 @@ _PATHS = {
 }
 
 
+_ALERT_PATHS = {
+    "compiled": "decided in the compiled scanner (C)",
+    "python": "decided in the generated fast loop (Python)",
+    "general": "decided on every record after parsing",
+}
+
+
 def _print_parse_paths(config: Config) -> None:
-    """How each input's plain lines are parsed (docs/parser-rules.md, the fast path): a rule
-    outside the compiled scanner's subset shows here, not as an error."""
+    """How each input's plain lines are parsed (docs/parser-rules.md, the fast path), and where
+    its alert rules' conditions are decided (docs/alerts.md, "Cost"): a rule outside the
+    compiled scanner's subset shows here, not as an error."""
     from parsers.chain import build_chains
+    from parsers.selection import Selection
 
     print(
-        "\n# How each input's plain lines are parsed, when its sinks take NDJSON (multiline,"
-        " container and alert-watched lines take the Python paths; docs/parser-rules.md):"
+        "\n# How each input's plain lines are parsed, when its sinks take NDJSON (multiline and"
+        " container lines take the Python paths; docs/parser-rules.md):"
     )
     for name, chain in build_chains(config).items():
         print(f"{name}: {_PATHS[chain.path]}")
+        rules = [r for r in config.alerts.rules if not r.inputs or name in r.inputs]
+        if rules:
+            select = Selection([r.when for r in rules], keys=[r.group_by for r in rules])
+            where = _ALERT_PATHS[chain.selecting_path(select)]
+            count = f"{len(rules)} rule" + ("s" if len(rules) != 1 else "")
+            print(f"{name}: alert conditions ({count}) {where}")
 
 
 def _run_start_up_checks(config: Config) -> int:

@@ -296,6 +296,32 @@ def test_check_says_which_inputs_get_the_compiled_scanner(tmp_path: Path) -> Non
     assert "scanned: compiled scanner (C)" in result.stdout
     assert "regex: generated fast loop (Python)" in result.stdout
     assert "two: general path" in result.stdout
+    assert "alert conditions" not in result.stdout  # no alert rules
+
+
+def test_check_says_where_alert_conditions_are_decided(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    doc = {
+        "agent": {"data_dir": str(tmp_path / "data")},
+        "inputs": [
+            {"name": "web", "paths": [str(log)], "parsers": ["nginx_combined"]},
+            {"name": "other", "paths": [str(log)], "parsers": ["nginx_combined"]},
+        ],
+        "parsers": [NGINX_RULE],
+        "sinks": [{"name": "out", "type": "file", "path": str(tmp_path / "out.ndjson")}],
+        "alerts": {
+            "destinations": [{"name": "hook", "url": "http://127.0.0.1:9/hook"}],
+            "rules": [
+                {"name": "errors", "inputs": ["web"], "when": {"field": "status", "gte": 500}},
+                {"name": "text", "inputs": ["other"], "when": {"field": "message", "matches": "x"}},
+            ],
+        },
+    }
+    result = run_cli("check", "-c", str(write_config(tmp_path / "agent.yaml", doc)))
+    assert result.returncode == 0, result.stderr
+    assert "web: alert conditions (1 rule) decided in the compiled scanner (C)" in result.stdout
+    assert "other: alert conditions (1 rule) decided in the generated fast loop" in result.stdout
 
 
 def test_the_agent_ships_the_same_records_with_and_without_the_scanner(

@@ -124,43 +124,61 @@ def observe_counts(
     time comes between them in the chunk."""
     last_stamp: Any = None
     t = now
-    current = -1
     # Counts come rule by rule. A new group below its threshold (per source IP: nearly every
     # count) becomes a seed here, inline, as `matched` would make it through
-    # `GroupTable.seed`: this loop is the per-IP rule's whole cost.
+    # `GroupTable.seed`: this loop is the per-IP rule's whole cost, so what it reads of the
+    # rule and its table is held in locals, and its counters are added once per rule.
+    current = -1
     rule = rules[0]
     table = rule.table
-    groups = table.groups
+    groups, firing, max_groups = table.groups, table.firing, table.max_groups
     need, oldest = 0, 0.0
+    matches = evicted = 0
     for index, key, stamp, n, records in counted:
         if index != current:
+            rule.matches += matches
+            table.evicted += evicted
+            matches = evicted = 0
             current = index
             rule = rules[index]
             table = rule.table
-            groups = table.groups
+            groups, firing, max_groups = table.groups, table.firing, table.max_groups
             need, oldest = rule.need, now - rule.width - LATENESS
-        rule.matches += n
+        matches += n
         if stamp is not last_stamp:  # counts of a chunk share a few `@timestamp` objects
             last_stamp = stamp
             found = times(stamp)
             t = now if found is None or found > now else found
-        if n < need and t > oldest:
+        if t > oldest:
             group = groups.get(key)
             if group is None:
-                if len(groups) >= table.max_groups:
-                    evicted, _ = groups.popitem(last=False)
-                    if table.firing:
-                        table.firing.pop(evicted, None)
-                    table.evicted += 1
+                if n >= need:
+                    matched(rule, key, records, 0, n, t, now, out)
+                    continue
+                if len(groups) >= max_groups:
+                    gone, _ = groups.popitem(last=False)
+                    if firing:
+                        firing.pop(gone, None)
+                    evicted += 1
                 groups[key] = (t, n, now)
                 continue
-            # A group that stays below its threshold (a trim only lowers the count) and does
-            # not fire: `matched` without the checks that cannot apply.
-            if isinstance(group, Group) and not group.firing:
+            # Two common cases of `matched`, without the checks that cannot apply: a
+            # group that stays below its threshold (a trim only lowers the count) and
+            # does not fire; a firing group that is silenced and not due for a resolve
+            # check.
+            if isinstance(group, Group) and not group.window.too_old(t):
                 window = group.window
-                if window.total + n < need and not window.too_old(t):
+                if not group.firing and window.total + n < need:
                     groups.move_to_end(key)
                     window.add(t, n)
                     group.last_update = now
                     continue
+                if group.firing and now < group.silenced_until and now < group.resolve_check:
+                    groups.move_to_end(key)
+                    window.add(t, n)
+                    group.last_update = now
+                    group.last_record = records[n - 1]  # what its resolve shows
+                    continue
         matched(rule, key, records, 0, n, t, now, out)
+    rule.matches += matches
+    table.evicted += evicted

@@ -214,3 +214,26 @@ def test_conditions_outside_what_c_decides_are_selected_by_the_python_loop(
     assert got == want
     assert hits.counted == []
     assert not isinstance(CHAIN._selecting[selection], native_chunk.NativeChunkEncoder)
+
+
+def test_a_rule_without_a_timestamp_counts_under_the_read_time() -> None:
+    chain = chain_of(
+        [
+            custom(
+                regex=r"^(?P<component>[^|]+)\|(?P<pid>\d+)\|(?P<content>.*)$", types={"pid": "int"}
+            )
+        ]
+    )
+    text = "".join(f"Step_{i % 7}|{30002312 + i % 3}|note {i}\n" for i in range(3000))
+    selection = Selection(
+        [
+            ConditionSettings.model_validate({"field": "pid", "in": [30002312, "30002313"]}),
+            ConditionSettings.model_validate({"field": "content", "matches": "7$"}),
+        ],
+        keys=[["component", "pid"], []],
+    )
+    got, hits, want = select_both(chain, frame(text.encode()), selection)
+    assert got == want
+    assert len(want[0]) == 2000
+    assert {stamp for _, _, stamp, _, _ in hits.counted} == {READ_TIME}
+    assert len(hits.counted) == 7 * 2 + 1  # (component, pid) pairs, and one count for rule 2

@@ -62,7 +62,7 @@ class Group:
         return group
 
     def record(self) -> LogEntry | None:
-        """The last record counted (built from its JSON line the first time it is asked for)."""
+        """`last_record` as a record (built from its JSON line the first time it is asked for)."""
         record = self.last_record
         if isinstance(record, bytes):
             record = self.last_record = orjson.loads(record)
@@ -100,15 +100,10 @@ class GroupTable:
     def seed(self, key: GroupKey, t: float, n: int, now: float) -> bool:
         """Adds a new group's first `n` records (fewer than the threshold), all at `t`: what
         `get` then counting them would do. False (nothing done) when `key` is not new."""
-        groups = self.groups
-        if key in groups:
+        if key in self.groups:
             return False
-        if len(groups) >= self.max_groups:  # (as _make_room, inline: the per-IP hot path)
-            old, _ = groups.popitem(last=False)
-            if self.firing:
-                self.firing.pop(old, None)
-            self.evicted += 1
-        groups[key] = (t, n, now)
+        self._make_room()
+        self.groups[key] = (t, n, now)
         return True
 
     def _make_room(self) -> None:

@@ -126,12 +126,25 @@ class ParserChain:
         """Where `select`'s conditions are decided on this chain's plain lines, for `logship
         check`: "compiled" (in the C scanner, `parsers.native_select`), "python" (the
         generated loop) or "general" (on every record, after parsing)."""
-        if self.fast is None or reads_fragments(select):
+        if not self._fuses(select):
             return "general"
-        encoder = self._fast_encoder(False, select)
+        encoder = self._selecting_encoder(select)
         if isinstance(encoder, NativeChunkEncoder) and encoder.selector is not None:
             return "compiled"
         return "general" if encoder is None else "python"
+
+    def _fuses(self, select: Selection) -> bool:
+        """Whether the fast loop can select `select`'s records while it encodes them."""
+        return self.fast is not None and not reads_fragments(select)
+
+    def _selecting_encoder(self, select: Selection) -> ChunkEncoder | None:
+        """The fast loop selecting `select`'s records, made once per selection (alert rules:
+        per engine); reloads make new selections, so only the newest 8 are kept."""
+        if select not in self._selecting:
+            self._selecting[select] = self._fast_encoder(False, select)
+            if len(self._selecting) > 8:
+                del self._selecting[next(iter(self._selecting))]
+        return self._selecting[select]
 
     def _fast_encoder(self, kept: bool, select: Selection | None = None) -> ChunkEncoder | None:
         # One regex/grok rule and nothing that reads or rewrites a record after the chain
@@ -162,16 +175,12 @@ class ParserChain:
         bytes `encode_ndjson(parse(...))` gives; None when these lines need the general path
         (container, multiline or truncated lines; enrichment; no fast encoder), or a record
         JSON cannot hold (the caller then keeps dicts)."""
-        fused = select is not None and self.fast is not None and not reads_fragments(select)
+        fused = select is not None and self._fuses(select)
         # Every record as a dict (kept, or scanned afterwards) unless the loop selects them.
         as_dicts = (keep or select is not None) and not fused
         fast = self.fast_kept if as_dicts else self.fast
         if fused and select is not None:
-            if select not in self._selecting:  # once per selection (alert rules: per engine)
-                self._selecting[select] = self._fast_encoder(False, select)
-            fast = self._selecting[select]
-            if len(self._selecting) > 8:  # reloads made new selections: forget the oldest
-                del self._selecting[next(iter(self._selecting))]
+            fast = self._selecting_encoder(select)
         if (
             fast is None
             or self.enrichment is not None

@@ -30,8 +30,8 @@ class Template(NamedTuple):
 
     pieces: tuple[Piece, ...]
     fields: dict[str, tuple[int, int]]
-    """Dotted field name -> (kind, group) of each value that is not a literal: `{'status':
-    (P_INT, 8), '@timestamp': (P_TS, 3)}` (group 0 for the line, read time, offset, file)."""
+    """Dotted field name -> (kind, group) of each marked value: `{'status': (P_INT, 8),
+    '@timestamp': (P_TS, 3)}` (group 0 for the line, the read time and `log.file`)."""
 
 
 PROBE_KINDS = frozenset({"raw", "string", "int", "timestamp", "const", "level"})
@@ -123,9 +123,7 @@ def _fields(record: dict[str, Any]) -> dict[str, tuple[int, int]]:
                 walk(inner, f"{path}.{key}" if path else str(key))
             return
         marker = _VALUE.fullmatch(value) if isinstance(value, str) else None
-        if isinstance(value, int) and value == _OFFSET:
-            found.setdefault(path, (P_OFFSET, 0))
-        elif marker is not None:
+        if marker is not None:
             kind = _KINDS[marker.group(1).encode()]
             if path in found:
                 shared.add(path)

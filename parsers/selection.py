@@ -17,8 +17,8 @@ that match nothing, nearly all of them, cost the field reads and these lookups a
 
 Where the compiled scanner encodes a chunk, it also decides the conditions
 (`parsers.native_select`) and hands over counts instead of records (`Hits.counted`): per
-condition, the values of its `keys` fields and `@timestamp`, how many records, and the JSON of
-the last one.
+condition, the values of its `keys` fields and `@timestamp`, how many records, and the records
+as JSON lines (turned into records only when someone reads one).
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class Selection:
         self.conditions = list(conditions)
         self.label = label
         self.keys = [tuple(k) for k in keys] if keys is not None else [()] * len(self.conditions)
+        if len(self.keys) != len(self.conditions):
+            raise ValueError("keys: one list of fields per condition")
         """Per condition, the fields whose values tell its counts apart (alerts: `group_by`)."""
         self.fields: set[str] = set().union(*map(condition_fields, self.conditions))
         """Every field the conditions read."""

@@ -67,21 +67,41 @@ static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *sp
     return 1;
 }
 
-/* A cached timestamp or a normalised level of the text in [from, to) of `line`, as the Python
-   loop gets it (`_tsc.get(raw)` then `_tsp(raw)`; `_lvl[raw]`); 0 when the line must be left
-   to Python (no value, or not an ASCII str), -1 on an error. */
-static int put_looked_up(Encoder *e, Buffer *b, PyObject *line, Py_ssize_t from, Py_ssize_t to,
-                         int timestamp) {
-    PyObject *key = PyUnicode_Substring(line, from, to);
+/* The values one encode looked up (timestamps, levels), by their raw text: a chunk's lines
+   share a few, so the dicts are asked once per distinct text and call, which lets the loop run
+   without the GIL. Per call only: the dicts (and what their parsers remember) stay the truth. */
+#define LOOKUPS 16
+
+typedef struct {
+    uint64_t hash;
+    int kind, known;
+    Py_ssize_t raw_at, raw_len, value_at, value_len; /* in `Call.arena` */
+} Lookup;
+
+/* What one encode call keeps besides the output: its GIL, its lookups. */
+typedef struct {
+    Gil gil;
+    Lookup lookups[LOOKUPS];
+    Buffer arena;
+} Call;
+
+/* The value of the text in [from, to) of `line` as the Python loop gets it (`_tsc.get(raw)`
+   then `_tsp(raw)`; `_lvl[raw]`) into `call`'s arena: 1 with its place in `slot`, 0 when the
+   line must be left to Python (no value, or not an ASCII str), -1 on an error. Takes the GIL. */
+static int look_up(Encoder *e, Call *call, Lookup *slot, PyObject *line, Py_ssize_t from,
+                   Py_ssize_t to, int timestamp) {
+    gil_take(&call->gil);
+    int done = -1;
+    PyObject *key = PyUnicode_Substring(line, from, to), *value = NULL;
     if (key == NULL)
-        return -1;
+        goto out;
     PyObject *table = timestamp ? e->cache : e->levels;
-    PyObject *value = PyDict_GetItemWithError(table, key); /* borrowed */
+    value = PyDict_GetItemWithError(table, key); /* borrowed */
     if (value != NULL && value != Py_None) {
         Py_INCREF(value);
     } else if (PyErr_Occurred()) {
-        Py_DECREF(key);
-        return -1;
+        value = NULL;
+        goto out;
     } else {
         /* the parser fills the cache; the normaliser's __missing__ computes and remembers. An
            exception or None leaves the line to Python, which does the same again. */
@@ -89,25 +109,56 @@ static int put_looked_up(Encoder *e, Buffer *b, PyObject *line, Py_ssize_t from,
         if (value == NULL)
             PyErr_Clear();
     }
-    Py_DECREF(key);
-    if (value == NULL || !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value)) {
-        Py_XDECREF(value);
-        return 0;
+    done = 0;
+    if (value == NULL || !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value))
+        goto out;
+    Py_ssize_t raw_len = to - from, len = PyUnicode_GET_LENGTH(value);
+    if (reserve(&call->arena, raw_len + len) < 0) {
+        PyErr_NoMemory();
+        done = -1;
+        goto out;
     }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(value);
-    if (reserve(b, 6 * len + 2) < 0) {
-        Py_DECREF(value);
+    Buffer *a = &call->arena;
+    slot->raw_at = a->used, slot->raw_len = raw_len;
+    memcpy(a->data + a->used, PyUnicode_1BYTE_DATA(line) + from, (size_t)raw_len);
+    a->used += raw_len;
+    slot->value_at = a->used, slot->value_len = len;
+    memcpy(a->data + a->used, PyUnicode_1BYTE_DATA(value), (size_t)len);
+    a->used += len;
+    slot->known = 1;
+    done = 1;
+out:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    gil_drop(&call->gil);
+    return done;
+}
+
+/* A cached timestamp or a normalised level of the text in [from, to) of `line` (`s`, its
+   bytes) written as a JSON string; 0 when the line must be left to Python, -1 on an error. */
+static int put_looked_up(Encoder *e, Call *call, Buffer *b, PyObject *line, const uint8_t *s,
+                         Py_ssize_t from, Py_ssize_t to, int timestamp) {
+    Py_ssize_t n = to - from;
+    uint64_t h = hash_bytes(s + from, n);
+    Lookup *slot = &call->lookups[(h ^ (uint64_t)timestamp) & (LOOKUPS - 1)];
+    if (!(slot->known && slot->hash == h && slot->kind == timestamp && slot->raw_len == n &&
+          memcmp(call->arena.data + slot->raw_at, s + from, (size_t)n) == 0)) {
+        slot->known = 0;
+        int done = look_up(e, call, slot, line, from, to, timestamp);
+        if (done <= 0)
+            return done;
+        slot->hash = h, slot->kind = timestamp;
+    }
+    if (reserve(b, 6 * slot->value_len + 2) < 0)
         return -1;
-    }
-    put_string(b, PyUnicode_1BYTE_DATA(value), len);
-    Py_DECREF(value);
+    put_string(b, (const uint8_t *)call->arena.data + slot->value_at, slot->value_len);
     return 1;
 }
 
 /* One record; 0 when the line must be left to Python (the buffer is then rewound). */
-static int encode_line(Encoder *e, Buffer *b, PyObject *line, const uint8_t *s, Py_ssize_t n,
-                       long long offset, const char *time, Py_ssize_t time_len, const char *file,
-                       Py_ssize_t file_len, Py_ssize_t *spans) {
+static int encode_line(Encoder *e, Call *call, Buffer *b, PyObject *line, const uint8_t *s,
+                       Py_ssize_t n, long long offset, const char *time, Py_ssize_t time_len,
+                       const char *file, Py_ssize_t file_len, Py_ssize_t *spans) {
     if (!scan(e, s, n, spans))
         return 0;
     Py_ssize_t start = b->used;
@@ -130,7 +181,7 @@ static int encode_line(Encoder *e, Buffer *b, PyObject *line, const uint8_t *s, 
             break;
         case P_TS:
         case P_LEVEL: {
-            int done = put_looked_up(e, b, line, from, to, p->kind == P_TS);
+            int done = put_looked_up(e, call, b, line, s, from, to, p->kind == P_TS);
             if (done <= 0) {
                 b->used = start;
                 return done;
@@ -155,11 +206,11 @@ static int encode_line(Encoder *e, Buffer *b, PyObject *line, const uint8_t *s, 
 }
 
 /* The conditions of `sel` that hold for the line just encoded (its record at out[from:to]),
-   each counted; -1 on error. */
-static int select_line(Selector *sel, Counts *counts, const uint8_t *s, const Py_ssize_t *spans,
-                       Py_ssize_t from, Py_ssize_t to) {
+   each counted; -1 on error (an exception set, or none when out of memory). */
+static int select_line(Selector *sel, Gil *gil, Counts *counts, const uint8_t *s,
+                       const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to) {
     uint64_t bits;
-    if (selector_conditions(sel, s, spans, &bits) < 0)
+    if (selector_conditions(sel, gil, s, spans, &bits) < 0)
         return -1;
     if (sel->nconds < 64)
         bits &= (1ULL << sel->nconds) - 1;
@@ -167,6 +218,89 @@ static int select_line(Selector *sel, Counts *counts, const uint8_t *s, const Py
         if (counts_add(counts, sel, __builtin_ctzll(bits), s, spans, from, to) < 0)
             return -1;
     return 0;
+}
+
+/* A line of a chunk as the loop reads it: n < 0 when it is left to Python. */
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t n;
+    long long offset;
+} Line;
+
+/* The chunk's lines, checked with the GIL held; NULL on error. */
+static Line *chunk_lines(PyObject *texts, PyObject *starts, Py_ssize_t count) {
+    Line *lines = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(Line));
+    if (lines == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *line = PyList_GET_ITEM(texts, i), *start = PyList_GET_ITEM(starts, i);
+        lines[i].n = -1;
+        if (!PyUnicode_CheckExact(line) || !PyUnicode_IS_ASCII(line) || !PyLong_CheckExact(start))
+            continue;
+        long long offset = PyLong_AsLongLong(start);
+        if (offset == -1 && PyErr_Occurred()) {
+            PyMem_RawFree(lines);
+            return NULL;
+        }
+        if (offset < 0)
+            continue; /* never from a file; put_long writes only what is >= 0 */
+        lines[i] = (Line){PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line), offset};
+    }
+    return lines;
+}
+
+/* The (index, position) of each line left to Python, as a list; NULL on error. */
+static PyObject *misses_list(const Py_ssize_t *misses, Py_ssize_t n) {
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t k = 0; list != NULL && k < n; k++) {
+        PyObject *miss = Py_BuildValue("(nn)", misses[2 * k], misses[2 * k + 1]);
+        if (miss == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, k, miss);
+    }
+    return list;
+}
+
+/* The encode loop, run with the GIL released (`call->gil`); -1 on error (an exception set, or
+   none when out of memory). */
+static int encode_lines(Encoder *e, Call *call, Selector *sel, PyObject *held, const Line *lines,
+                        Py_ssize_t count, const char *time, Py_ssize_t time_len,
+                        const char *file, Py_ssize_t file_len, Buffer *b, Counts *counts,
+                        Buffer *misses) {
+    Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
+    if (spans == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Line *ln = &lines[i];
+        int done = 0;
+        if (ln->n >= 0) {
+            /* every piece fits: escaped copies of the line, numbers, the chunk's values */
+            if (reserve(b, e->fixed + e->strings * (6 * ln->n + 2) +
+                               e->others * (24 + time_len + file_len)) < 0)
+                goto fail;
+            Py_ssize_t from = b->used;
+            done = encode_line(e, call, b, PyList_GET_ITEM(held, i), ln->s, ln->n, ln->offset,
+                               time, time_len, file, file_len, spans);
+            if (done < 0 || (done && sel != NULL &&
+                             select_line(sel, &call->gil, counts, ln->s, spans, from,
+                                         b->used) < 0))
+                goto fail;
+        }
+        if (!done) {
+            if (reserve(misses, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
+                goto fail;
+            Py_ssize_t miss[2] = {i, b->used};
+            put_bytes(misses, (const char *)miss, sizeof miss);
+        }
+    }
+    PyMem_RawFree(spans);
+    return 0;
+fail:
+    PyMem_RawFree(spans);
+    return -1;
 }
 
 static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
@@ -190,72 +324,61 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
         }
         sel = (Selector *)selector;
     }
-    Counts counts = {0};
-    PyObject *misses = PyList_New(0);
-    if (misses == NULL)
+    if (e->busy || (sel != NULL && sel->busy)) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder or Selector is in use by another thread");
         return NULL;
-    Py_ssize_t *spans = PyMem_Calloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
-    Buffer b = {NULL, 0, 0};
-    if (spans == NULL) {
-        PyErr_NoMemory();
-        goto fail;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *line = PyList_GET_ITEM(texts, i);
-        PyObject *start = PyList_GET_ITEM(starts, i);
-        int done = 0;
-        if (PyUnicode_CheckExact(line) && PyUnicode_IS_ASCII(line) && PyLong_CheckExact(start)) {
-            long long offset = PyLong_AsLongLong(start);
-            if (offset == -1 && PyErr_Occurred())
-                goto fail;
-            if (offset < 0)
-                goto missed; /* never from a file; put_long writes only what is >= 0 */
-            Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-            /* every piece fits: escaped copies of the line, numbers, the chunk's values */
-            if (reserve(&b, e->fixed + e->strings * (6 * n + 2) +
-                                e->others * (24 + time_len + file_len)) < 0)
-                goto fail;
-            Py_ssize_t from = b.used;
-            done = encode_line(e, &b, line, PyUnicode_1BYTE_DATA(line), n, offset, time,
-                               time_len, file, file_len, spans);
-            if (done < 0)
-                goto fail;
-            if (done && sel != NULL &&
-                select_line(sel, &counts, PyUnicode_1BYTE_DATA(line), spans, from, b.used) < 0)
-                goto fail;
-        }
-    missed:
-        if (!done) {
-            PyObject *miss = Py_BuildValue("(nn)", i, b.used);
-            if (miss == NULL || PyList_Append(misses, miss) < 0) {
-                Py_XDECREF(miss);
-                goto fail;
-            }
-            Py_DECREF(miss);
-        }
+    /* The lines are held by a list of our own while the GIL is released. The time and file
+       bytes are held by `args`. */
+    PyObject *held = PyList_GetSlice(texts, 0, count);
+    if (held == NULL)
+        return NULL;
+    Line *lines = chunk_lines(held, starts, count);
+    if (lines == NULL) {
+        Py_DECREF(held);
+        return NULL;
     }
-    PyMem_Free(spans);
-    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
-    PyMem_Free(b.data);
-    PyObject *counted = NULL;
-    if (sel != NULL && out != NULL)
-        counted = counts_emit(&counts, sel, out, e->cache, e->parse, default_time);
-    counts_free(&counts);
+    Call call = {{NULL}, {{0}}, {NULL, 0, 0}};
+    Buffer b = {NULL, 0, 0}, misses = {NULL, 0, 0};
+    Counts counts = {0};
     PyObject *result = NULL;
-    if (out != NULL && sel == NULL)
-        result = PyTuple_Pack(2, out, misses);
-    else if (out != NULL && counted != NULL)
-        result = PyTuple_Pack(3, out, misses, counted);
+    e->busy = 1;
+    if (sel != NULL)
+        sel->busy = 1;
+    /* The loop is C but for rare lookups: other threads (the sinks) run meanwhile. */
+    gil_drop(&call.gil);
+    int failed = encode_lines(e, &call, sel, held, lines, count, time, time_len, file,
+                              file_len, &b, &counts, &misses);
+    gil_take(&call.gil);
+    e->busy = 0;
+    if (sel != NULL)
+        sel->busy = 0;
+    if (failed < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
+    PyObject *missed = misses_list((const Py_ssize_t *)misses.data,
+                                   misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
+    PyObject *counted = NULL;
+    if (sel != NULL && out != NULL && missed != NULL)
+        counted = counts_emit(&counts, sel, out, e->cache, e->parse, default_time);
+    if (out != NULL && missed != NULL && sel == NULL)
+        result = PyTuple_Pack(2, out, missed);
+    else if (out != NULL && missed != NULL && counted != NULL)
+        result = PyTuple_Pack(3, out, missed, counted);
     Py_XDECREF(out);
+    Py_XDECREF(missed);
     Py_XDECREF(counted);
-    Py_DECREF(misses);
-    return result;
-fail:
-    PyMem_Free(spans);
-    PyMem_Free(b.data);
+done:
     counts_free(&counts);
-    Py_DECREF(misses);
-    return NULL;
+    PyMem_RawFree(b.data);
+    PyMem_RawFree(misses.data);
+    PyMem_RawFree(call.arena.data);
+    PyMem_RawFree(lines);
+    Py_DECREF(held);
+    return result;
 }
 
 static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
@@ -268,6 +391,10 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
         return -1;
     if (!PyCallable_Check(parse)) {
         PyErr_SetString(PyExc_TypeError, "parse must be callable");
+        return -1;
+    }
+    if (e->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by an encode");
         return -1;
     }
     Py_CLEAR(e->cache);

@@ -11,11 +11,9 @@ static int grow(void **data, Py_ssize_t *size, Py_ssize_t need, size_t unit) {
     Py_ssize_t size2 = *size ? *size : 64;
     while (size2 < need)
         size2 *= 2;
-    void *more = PyMem_Realloc(*data, (size_t)size2 * unit);
-    if (more == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    void *more = PyMem_RawRealloc(*data, (size_t)size2 * unit); /* the GIL may be released */
+    if (more == NULL)
+        return -1; /* no exception set: see Gil */
     *data = more, *size = size2;
     return 0;
 }
@@ -29,11 +27,9 @@ static int table_room(Table *t, const Count *items, int head, Py_ssize_t held) {
     if (2 * (held + 1) <= t->cap)
         return 0;
     Py_ssize_t cap = t->cap ? 2 * t->cap : 256;
-    Py_ssize_t *slots = PyMem_Calloc((size_t)cap, sizeof(Py_ssize_t));
-    if (slots == NULL) {
-        PyErr_NoMemory();
+    Py_ssize_t *slots = PyMem_RawCalloc((size_t)cap, sizeof(Py_ssize_t));
+    if (slots == NULL)
         return -1;
-    }
     for (Py_ssize_t j = 0; j < t->cap; j++) {
         Py_ssize_t item = t->slots[j];
         if (!item)
@@ -43,7 +39,7 @@ static int table_room(Table *t, const Count *items, int head, Py_ssize_t held) {
             i = (i + 1) & (cap - 1);
         slots[i] = item;
     }
-    PyMem_Free(t->slots);
+    PyMem_RawFree(t->slots);
     t->slots = slots, t->cap = cap;
     return 0;
 }
@@ -124,11 +120,11 @@ int counts_add(Counts *c, const Selector *sel, int cond, const uint8_t *s,
 }
 
 void counts_free(Counts *c) {
-    PyMem_Free(c->items);
-    PyMem_Free(c->table.slots);
-    PyMem_Free(c->groups.slots);
-    PyMem_Free(c->hits);
-    PyMem_Free(c->arena);
+    PyMem_RawFree(c->items);
+    PyMem_RawFree(c->table.slots);
+    PyMem_RawFree(c->groups.slots);
+    PyMem_RawFree(c->hits);
+    PyMem_RawFree(c->arena);
 }
 /* --- handing the counts over ------------------------------------------------------------------ */
 

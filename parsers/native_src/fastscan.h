@@ -47,7 +47,28 @@ typedef struct {
     PyObject *cache;    /* dict: raw timestamp text -> formatted str (or None) */
     PyObject *parse;    /* the rule's timestamp parser: text -> str or None, fills `cache` */
     PyObject *levels;   /* the rule's level normaliser: a dict whose __missing__ computes */
+    int busy;           /* set (under the GIL) while an encode runs without the GIL */
 } Encoder;
+
+/* The GIL of a call that releases it for its C loop and takes it back only to call Python
+   (a value looked up, a memo filled) and at the end: `saved` is non-NULL while released.
+   Code that may run released allocates with PyMem_Raw* and reports running out of memory by
+   returning -1 with no exception set; the caller sets it once it holds the GIL again. */
+typedef struct {
+    PyThreadState *saved;
+} Gil;
+
+static inline void gil_take(Gil *g) {
+    if (g != NULL && g->saved != NULL) {
+        PyEval_RestoreThread(g->saved);
+        g->saved = NULL;
+    }
+}
+
+static inline void gil_drop(Gil *g) {
+    if (g != NULL && g->saved == NULL)
+        g->saved = PyEval_SaveThread();
+}
 
 /* Loads `program` (scan_program.py's ops) and `template` (record_template.py's pieces) into
    `e`, replacing what it held; -1 with an exception set on a malformed one. */

@@ -19,11 +19,9 @@ static inline int reserve(Buffer *b, Py_ssize_t more) {
     Py_ssize_t size = b->size ? b->size : 1 << 16;
     while (size < b->used + more)
         size *= 2;
-    char *data = PyMem_Realloc(b->data, (size_t)size);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    char *data = PyMem_RawRealloc(b->data, (size_t)size); /* the GIL may be released */
+    if (data == NULL)
+        return -1; /* no exception set: see Gil */
     b->data = data;
     b->size = size;
     return 0;

@@ -99,7 +99,7 @@ static uint64_t direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssi
     return ok;
 }
 
-int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans,
+int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssize_t *spans,
                         uint64_t *bits) {
     uint64_t leaves = 0;
     for (Py_ssize_t k = 0; k < sel->nfields; k++) {
@@ -129,7 +129,11 @@ int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans
         if (slot->len >= 0) {
             learned = slot->bits;
         } else {
-            if (call_bits(f->learn, PyBytes_FromStringAndSize((const char *)v, n), &learned) < 0)
+            gil_take(gil);
+            int failed = call_bits(f->learn, PyBytes_FromStringAndSize((const char *)v, n),
+                                   &learned);
+            gil_drop(gil);
+            if (failed < 0)
                 return -1;
             memo_put(&f->memo, v, n, h, learned);
         }
@@ -147,7 +151,10 @@ int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans
     if (slot->len >= 0) {
         *bits = slot->bits;
     } else {
-        if (call_bits(sel->combine, PyLong_FromUnsignedLongLong(leaves), bits) < 0)
+        gil_take(gil);
+        int failed = call_bits(sel->combine, PyLong_FromUnsignedLongLong(leaves), bits);
+        gil_drop(gil);
+        if (failed < 0)
             return -1;
         memo_put(&sel->combos, key, 8, h, *bits);
     }
@@ -300,6 +307,10 @@ static int Selector_init(Selector *sel, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO!i", names, &PyTuple_Type, &fields,
                                      &combine, &PyTuple_Type, &keys, &ts_group))
         return -1;
+    if (sel->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Selector is in use by an encode");
+        return -1;
+    }
     Selector_clear(sel);
     memset(sel->near, 0, sizeof sel->near);
     if (!PyCallable_Check(combine) || ts_group < 0 || PyTuple_GET_SIZE(keys) > 64) {

@@ -82,6 +82,7 @@ typedef struct {
     CountKey *keys;    /* per condition: the fields that group its counts */
     Py_ssize_t nconds;
     int ts_group; /* the group of the timestamp text; 0: the chunk's read time */
+    int busy;     /* set (under the GIL) while an encode uses it without the GIL */
 } Selector;
 
 typedef struct {
@@ -146,11 +147,13 @@ static inline uint64_t hash_bytes(const uint8_t *s, Py_ssize_t n) {
 extern PyTypeObject SelectorType;
 extern PyTypeObject CountRecordsType;
 
-/* The bits of the conditions that hold for a line whose groups are at `spans`; -1 on error. */
-int selector_conditions(Selector *sel, const uint8_t *s, const Py_ssize_t *spans,
+/* The bits of the conditions that hold for a line whose groups are at `spans`; -1 on error
+   (an exception set). Runs with the GIL released (`gil`), taking it to fill a memo. */
+int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssize_t *spans,
                         uint64_t *bits);
 
-/* Counts a line (its record at out[from:to]) for condition `cond`; -1 on error. */
+/* Counts a line (its record at out[from:to]) for condition `cond`; -1 when out of memory
+   (no exception set: it runs with the GIL released). */
 int counts_add(Counts *c, const Selector *sel, int cond, const uint8_t *s,
                const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to);
 

@@ -25,6 +25,11 @@ def same_generation(tf: TailedFile) -> bool:
     return os.pread(tf.reader.fd, len(tf.head), 0) == tf.head
 
 
+def grew(tf: TailedFile, size: int) -> bool:
+    """True if bytes were written past what was read (a compressed file never grows)."""
+    return not isinstance(tf.reader, GzipFileReader) and size > tf.reader.offset
+
+
 def rewritten(tf: TailedFile, size: int) -> bool:
     """True if a file read to its end was truncated since: it is shorter than what was read,
     or as long but with other first bytes (truncated and written again up to the same

@@ -43,7 +43,13 @@ from logship.tail.pod_context import WAIT_POLL
 from logship.tail.poll_schedule import PollSchedule
 from logship.tail.reader import FileReader, GzipFileReader
 from logship.tail.resume import start_offset
-from logship.tail.rotation import behind_predecessor, restart_truncated, rewritten, same_generation
+from logship.tail.rotation import (
+    behind_predecessor,
+    grew,
+    restart_truncated,
+    rewritten,
+    same_generation,
+)
 from logship.tail.scheduling import (
     MIN_RESCAN_GAP,
     QUIET,
@@ -298,7 +304,8 @@ class TailRounds:
             self._ship(tf, tf.stages.flush_due(idle), flushed=True)
         # A file woken after a quiet spell most likely wrote one burst: watched again at once,
         # it costs no re-checks; one that was busy a moment ago is re-checked first.
-        watched = (tf.idle_polls >= WATCH_AFTER or tf.woken_from_quiet) and self._watch(tf)
+        if tf.idle_polls >= WATCH_AFTER or tf.woken_from_quiet:
+            self._watch(tf)
         tf.woken_from_quiet = False
         armed = self._file_wake.is_armed(tf.key)
         delay = idle_delay(
@@ -315,13 +322,14 @@ class TailRounds:
             st = tf.reader.stat()
         except OSError:
             return
-        if watched and st.st_size > tf.reader.offset:
-            # Written between the read and the watch: no event will report it. Read it now;
-            # the file is watched again at its next end.
-            self._file_wake.disarm(tf.key)
-            self._polls.set(tf.key, now)
         if rewritten(tf, st.st_size):
             self._truncated(tf, st.st_size)
+        elif grew(tf, st.st_size):
+            # Written between the read and this stat: no watch event will report it, and a
+            # file deleted or renamed meanwhile must not be closed before it is read. Read it
+            # now; it is watched again at its next end.
+            self._file_wake.disarm(tf.key)
+            self._polls.set(tf.key, now)
         elif st.st_nlink == 0:
             self._ship(tf, tf.stages.drain(), flushed=True)
             self._close(tf, reason="deleted", deleted=True)

@@ -440,3 +440,33 @@ def test_a_reload_that_changes_multiline_reads_the_held_event_again(tmp_path: Pa
     key = FileIdentity.of(log.stat()).key
     assert rig.acks.watermark(key) == log.stat().st_size
     rig.tailer.close_all()
+
+
+def test_lines_written_just_before_the_file_is_deleted_are_read_before_it_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race: a read finds the end, the writer appends and deletes the file, then the
+    # tailer's stat sees no link left. What was appended must still be read, not dropped.
+    from logship.tail.reader import FileReader
+
+    rig = Rig(tmp_path)
+    log = rig.logs / "doomed.log"
+    log.write_text("".join(f"line {i}\n" for i in range(1000)))
+    step_until(rig, lambda: len(rig.records) == 1000)
+    real_stat = FileReader.stat
+    pending = [True]
+
+    def stat_after_a_last_write(reader: FileReader) -> os.stat_result:
+        if pending:
+            pending.clear()
+            with log.open("a") as f:
+                f.write("".join(f"line {i}\n" for i in range(1000, 2000)) + "last, no newline")
+            log.unlink()
+        return real_stat(reader)
+
+    monkeypatch.setattr(FileReader, "stat", stat_after_a_last_write)
+    step_until(rig, lambda: rig.tailer.open_files == 0)
+    assert not pending, "the write must have happened inside the tailer's stat"
+    assert [r["message"] for r in rig.records] == [f"line {i}" for i in range(2000)] + [
+        "last, no newline"
+    ]

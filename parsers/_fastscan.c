@@ -276,7 +276,7 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
                                    misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
     PyObject *counted = NULL;
     if (sel != NULL && out != NULL && missed != NULL)
-        counted = counts_emit(&counts, sel, out, e->cache, e->parse, default_time);
+        counted = count_set_new(&counts, sel, out, e->cache, e->parse, default_time);
     if (out != NULL && missed != NULL && sel == NULL)
         result = PyTuple_Pack(2, out, missed);
     else if (out != NULL && missed != NULL && counted != NULL)
@@ -362,7 +362,7 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
 static PyMethodDef Encoder_methods[] = {
     {"encode", (PyCFunction)Encoder_encode, METH_VARARGS,
      "encode(texts, starts, default_time, log_file[, selector, default_time_str]) -> (ndjson "
-     "bytes, [(index, position)][, counts])"},
+     "bytes, [(index, position)][, CountSet])"},
     {"match", (PyCFunction)Encoder_match, METH_O,
      "match(line) -> ((start, end) per group) or None"},
     {NULL, NULL, 0, NULL},
@@ -396,7 +396,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
     if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
-        PyType_Ready(&CountRecordsType) < 0)
+        PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

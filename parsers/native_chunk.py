@@ -58,7 +58,7 @@ class NativeChunkEncoder:
     """A chunk encoder (`parsers.fast_chunk.ChunkEncoder`) backed by the compiled scanner.
 
     With a `selector` (`parsers.native_select`) it is a selecting encoder: `keep` is
-    `(hits, file_info)`, C adds its counts to `hits.counted`, and `python` is the selecting
+    `(hits, file_info)`, C adds its counts to `hits.count_sets`, and `python` is the selecting
     Python loop, which adds the records of the lines C hands back to `hits`."""
 
     def __init__(
@@ -102,7 +102,8 @@ class NativeChunkEncoder:
             out, misses, counted = self.native.encode(
                 texts, starts, time, log_file, self.selector, default_time
             )
-            keep[0].counted.extend(counted)
+            if len(counted):
+                keep[0].count_sets.append(counted)
         if not misses:
             write(out)
             return

@@ -24,7 +24,7 @@ as JSON lines (turned into records only when someone reads one).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from logship.core.record import LogEntry
 from parsers.condition import ConditionCode, ConditionSettings
@@ -33,16 +33,46 @@ Counted = tuple[int, tuple[str, ...], Any, int, Sequence[bytes]]
 """(condition index, its `keys` values as label texts, `@timestamp`, how many records, the
 records as JSON lines): records of a chunk a condition holds for that share those values."""
 
+Seeder = tuple[dict[Any, Any], dict[Any, Any], int, int, float] | None
+"""What a CountSet needs of a rule's group table to seed it: (groups, firing, threshold,
+max_groups, oldest event time that still counts); None for a rule it must not seed."""
+
+
+class CountSet(Protocol):
+    """The counts of one chunk the compiled scanner encoded (`parsers._fastscan.CountSet`)."""
+
+    def __len__(self) -> int:
+        """How many counts."""
+
+    def items(self) -> list[Counted]:
+        """Every count, in the order the alert engine takes them."""
+
+    def observe(
+        self,
+        seeders: tuple[Seeder, ...],
+        now: float,
+        times: Callable[[Any], float | None],
+        handle: Callable[[list[Counted]], None],
+    ) -> list[tuple[int, int, int]]:
+        """The engine's loop over these counts: a new group below its threshold becomes a
+        seed in its rule's table here; every other count goes to `handle`, in order.
+        Returns (condition, records seeded, groups evicted) for the conditions that seeded."""
+
 
 class Hits(list[list[LogEntry]]):
     """Per condition (by index), the records of the chunk it holds for, in order; and what
-    the compiled scanner counted instead of handing over records (`counted`)."""
+    the compiled scanner counted instead of handing over records (`count_sets`)."""
 
-    __slots__ = ("counted",)
+    __slots__ = ("count_sets",)
 
     def __init__(self, conditions: int) -> None:
         super().__init__([] for _ in range(conditions))
-        self.counted: list[Counted] = []
+        self.count_sets: list[CountSet] = []
+
+    @property
+    def counted(self) -> list[Counted]:
+        """Every count of `count_sets`, in order (built on each call: for tests and tools)."""
+        return [item for counts in self.count_sets for item in counts.items()]
 
 
 MEMO_ENTRIES = 4096

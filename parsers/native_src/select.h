@@ -146,6 +146,7 @@ static inline uint64_t hash_bytes(const uint8_t *s, Py_ssize_t n) {
 
 extern PyTypeObject SelectorType;
 extern PyTypeObject CountRecordsType;
+extern PyTypeObject CountSetType;
 
 /* The bits of the conditions that hold for a line whose groups are at `spans`; -1 on error
    (an exception set). Runs with the GIL released (`gil`), taking it to fill a memo. */
@@ -157,14 +158,15 @@ int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssiz
 int counts_add(Counts *c, const Selector *sel, int cond, const uint8_t *s,
                const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to);
 
-/* [(condition, (group-by texts), @timestamp, count, records)] in the order the alert engine
-   takes selected records in: by condition, then group (its first line), then timestamp (its
-   first line in the group). `records` is a sequence of the count's records as JSON lines
-   (slices of `out`, made when read). `cache` maps the raw timestamp text to @timestamp
-   (`parse` when it forgot it), the chunk's `default_time` is @timestamp without one. NULL on
-   error. */
-PyObject *counts_emit(const Counts *c, const Selector *sel, PyObject *out, PyObject *cache,
-                      PyObject *parse, PyObject *default_time);
+/* The chunk's counts as a CountSet (parsers/native_src/count_set.c), which takes them over
+   (`c` is left empty): its items are (condition, (group-by texts), @timestamp, count,
+   records) in the order the alert engine takes selected records in: by condition, then group
+   (its first line), then timestamp (its first line in the group). `records` is a sequence of
+   the count's records as JSON lines (slices of `out`, made when read). `cache` maps the raw
+   timestamp text to @timestamp (`parse` when it forgot it), the chunk's `default_time` is
+   @timestamp without one. NULL on error. */
+PyObject *count_set_new(Counts *c, const Selector *sel, PyObject *out, PyObject *cache,
+                        PyObject *parse, PyObject *default_time);
 
 /* The highest group number the selector reads (the encoder checks it has that many). */
 int selector_max_group(const Selector *sel);

@@ -85,7 +85,7 @@ def test_other_threads_run_while_a_chunk_is_encoded(slow_switching: None, select
     assert seen == [True]
     assert result[0].count(b"\n") == 20_000
     if selecting:
-        assert sum(count[3] for count in result[2]) == sum(
+        assert sum(count[3] for count in result[2].items()) == sum(
             1 for line in chunk.texts if line.split('" ', 1)[1].startswith("5")
         )
 

@@ -33,7 +33,7 @@ from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.rule_state import LATENESS, RuleState
-from logship.observe.alerts.runs import observe_counts, observe_records
+from logship.observe.alerts.runs import observe_count_sets, observe_records
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import window_text
 from parsers.selection import Hits, Selection
@@ -116,15 +116,15 @@ class AlertEngine:
         """Counts the records of one chunk that `selection(input_name)` selected, per rule
         (wall clock; on the tailer thread): its counts (the compiled selection's) first."""
         rules = self._scan_for(input_name)[1]
-        counted = hits.counted
-        if not counted and not any(hits):
+        count_sets = hits.count_sets
+        if not count_sets and not any(hits):
             return
         out: list[Notification] = []
         with self._lock:
             now = self.clock()
             times, matched = self._times.of, self._matched
-            if counted:
-                observe_counts(rules, counted, now, out, times, matched)
+            if count_sets:
+                observe_count_sets(rules, count_sets, now, out, times, matched)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
                     observe_records(rule, records, now, out, times, matched)

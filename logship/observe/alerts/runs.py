@@ -8,8 +8,10 @@ least-recently-matched order of groups (which one `max_groups` evicts) follows t
 first records in the chunk rather than their last.
 
 Records come two ways: as records (`observe_records`, the Python selecting loop and the general
-path) or as the compiled selection's counts (`observe_counts`), one count per (rule, group,
-`@timestamp` text), already in this order.
+path) or as the compiled selection's counts (`observe_count_sets`), one count per (rule, group,
+`@timestamp` text), already in this order. A count that makes a new group below its threshold
+(per source IP, nearly all of them) becomes a seed in C (`CountSet.observe`); the others come
+to `observe_counts`, in order, so the table sees the same operations either way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from logship.core.record import LogEntry, label_text
 from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification
 from logship.observe.alerts.rule_state import LATENESS, RuleState
-from parsers.selection import Counted
+from parsers.selection import Counted, CountSet, Seeder
 
 Matched = Callable[
     [RuleState, GroupKey, Sequence[LogEntry | bytes], int, int, float, float, list[Notification]],
@@ -182,3 +184,33 @@ def observe_counts(
         matched(rule, key, records, 0, n, t, now, out)
     rule.matches += matches
     table.evicted += evicted
+
+
+def observe_count_sets(
+    rules: list[RuleState],
+    count_sets: list[CountSet],
+    now: float,
+    out: list[Notification],
+    times: Times,
+    matched: Matched,
+) -> None:
+    """The compiled selection's counts of a chunk: new groups below their threshold seeded by
+    the CountSet itself, every other count through `observe_counts`, in order."""
+    seeders = tuple(_seeder(rule, now) for rule in rules)
+
+    def handle(counted: list[Counted]) -> None:
+        observe_counts(rules, counted, now, out, times, matched)
+
+    for counts in count_sets:
+        for index, seeded, evicted in counts.observe(seeders, now, times, handle):
+            rules[index].matches += seeded
+            rules[index].table.evicted += evicted
+
+
+def _seeder(rule: RuleState, now: float) -> Seeder:
+    """What the CountSet needs to seed `rule`'s table as `observe_counts` would; None for a
+    rule whose groups are not worth it (no `group_by`: one group) or never seeds (threshold 1)."""
+    if not rule.group_by or rule.need <= 1:
+        return None
+    table = rule.table
+    return (table.groups, table.firing, rule.need, table.max_groups, now - rule.width - LATENESS)

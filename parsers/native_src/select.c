@@ -20,6 +20,7 @@ static int memo_init(Memo *m, Py_ssize_t cap, Py_ssize_t arena) {
     }
     m->cap = cap, m->arena_size = arena;
     m->used = m->arena_used = 0;
+    m->epoch = 1; /* Recent entries start at 0: void */
     for (Py_ssize_t i = 0; i < cap; i++)
         m->slots[i].len = -1;
     return 0;
@@ -49,6 +50,7 @@ static void memo_put(Memo *m, const uint8_t *key, Py_ssize_t n, uint64_t h, uint
         for (Py_ssize_t i = 0; i < m->cap; i++) /* full: start again, as the Python memos do */
             m->slots[i].len = -1;
         m->used = m->arena_used = 0;
+        m->epoch++;
     }
     MemoSlot *slot = memo_slot(m, key, n, h);
     memcpy(m->arena + m->arena_used, key, (size_t)n);
@@ -73,8 +75,22 @@ static int call_bits(PyObject *fn, PyObject *arg, uint64_t *bits) {
 /* --- per line -------------------------------------------------------------------------------- */
 
 /* The direct leaves that hold for a value: its bytes, and for an integer field its number. */
-static uint64_t direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssize_t n) {
-    uint64_t ok = f->direct;
+/* A text of 8 bytes or fewer as a word that, with its length, tells it from any other: two
+   overlapping loads, no byte loop. */
+static inline uint64_t word_of(const uint8_t *v, Py_ssize_t n) {
+    uint32_t lo, hi;
+    if (n >= 4) {
+        memcpy(&lo, v, 4);
+        memcpy(&hi, v + n - 4, 4);
+        return (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    return n ? (uint64_t)v[0] | (uint64_t)v[n / 2] << 8 | (uint64_t)v[n - 1] << 16 : 0;
+}
+
+static inline __attribute__((always_inline)) uint64_t
+direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssize_t n) {
+    uint64_t ok = f->direct, w = 0;
+    int have_w = 0;
     for (Py_ssize_t k = 0; k < f->ntests; k++) {
         const Test *t = &f->tests[k];
         int pass = 0;
@@ -88,8 +104,11 @@ static uint64_t direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssi
                 pass = x == t->values[j];
             break;
         case T_TEXT:
+            if (n <= 8 && !have_w)
+                w = word_of(v, n), have_w = 1;
             for (Py_ssize_t j = 0; j < t->nvalues && !pass; j++)
-                pass = t->lens[j] == n && memcmp(t->texts[j], v, (size_t)n) == 0;
+                pass = t->lens[j] == n &&
+                       (n <= 8 ? t->words[j] == w : memcmp(t->texts[j], v, (size_t)n) == 0);
             break;
         default: break;
         }
@@ -97,6 +116,20 @@ static uint64_t direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssi
             ok &= ~t->leaf;
     }
     return ok;
+}
+
+/* A value's length and first and last (up to) 8 bytes, mixed: Recent's key. */
+static inline uint64_t sketch_of(const uint8_t *v, Py_ssize_t n) {
+    uint64_t head, tail;
+    if (n >= 8) {
+        memcpy(&head, v, 8);
+        memcpy(&tail, v + n - 8, 8);
+    } else {
+        head = word_of(v, n), tail = 0;
+    }
+    uint64_t h = (head ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    h ^= (tail + (h >> 29)) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 31);
 }
 
 int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssize_t *spans,
@@ -118,13 +151,21 @@ int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssiz
                 leaves |= near->bits;
                 rest &= ~f->direct;
             }
-        } else if (f->direct) {
+        } else if (f->direct && rest == f->direct) {
+            /* (a text field with other leaves too: its memo answers every leaf at once) */
             leaves |= direct_leaves(f, 0.0, v, n);
-            rest &= ~f->direct;
+            rest = 0;
         }
         if (!rest)
             continue;
-        uint64_t h = hash_bytes(v, n), learned;
+        uint64_t sketch = sketch_of(v, n), learned;
+        Recent *recent = &f->recent[sketch >> 58];
+        if (recent->sketch == sketch && recent->epoch == f->memo.epoch && recent->len == n &&
+            memcmp(f->memo.arena + recent->at, v, (size_t)n) == 0) {
+            leaves |= recent->bits & rest;
+            continue;
+        }
+        uint64_t h = hash_bytes(v, n);
         MemoSlot *slot = memo_slot(&f->memo, v, n, h);
         if (slot->len >= 0) {
             learned = slot->bits;
@@ -136,7 +177,10 @@ int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssiz
             if (failed < 0)
                 return -1;
             memo_put(&f->memo, v, n, h, learned);
+            slot = memo_slot(&f->memo, v, n, h); /* not found if too long to remember */
         }
+        if (slot->len >= 0)
+            *recent = (Recent){sketch, f->memo.epoch, learned, slot->at, n};
         leaves |= learned & rest;
     }
     /* The leaf bits of a line take few values: a direct-mapped cache first, then the memo. */
@@ -188,7 +232,8 @@ static int load_tests(Field *f, PyObject *tests) {
         t->values = PyMem_Calloc(room, sizeof(double));
         t->texts = PyMem_Calloc(room, sizeof(char *));
         t->lens = PyMem_Calloc(room, sizeof(Py_ssize_t));
-        if (t->values == NULL || t->texts == NULL || t->lens == NULL) {
+        t->words = PyMem_Calloc(room, sizeof(uint64_t));
+        if (t->values == NULL || t->texts == NULL || t->lens == NULL || t->words == NULL) {
             PyErr_NoMemory();
             return -1;
         }
@@ -204,6 +249,8 @@ static int load_tests(Field *f, PyObject *tests) {
                     return -1;
                 }
                 memcpy(t->texts[j], data, (size_t)t->lens[j]);
+                if (t->lens[j] <= 8)
+                    t->words[j] = word_of((const uint8_t *)data, t->lens[j]);
                 continue;
             }
             t->values[j] = PyFloat_AsDouble(value);
@@ -284,6 +331,7 @@ static void Selector_clear(Selector *sel) {
                 PyMem_Free(test->texts[j]);
             PyMem_Free(test->texts);
             PyMem_Free(test->lens);
+            PyMem_Free(test->words);
             PyMem_Free(test->values);
         }
         PyMem_Free(f->tests);

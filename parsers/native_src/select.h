@@ -28,7 +28,17 @@ typedef struct {
     Py_ssize_t cap, used; /* cap: a power of two */
     char *arena;
     Py_ssize_t arena_used, arena_size;
+    uint64_t epoch; /* counts the clears (a Recent entry of an older epoch is void) */
 } Memo;
+
+/* A value met lately and its bits, in front of the memo: a field's values repeat (user agents,
+   URLs), and a sketch of a value's length and ends is cheaper than hashing all of it. */
+typedef struct {
+    uint64_t sketch, epoch, bits;
+    Py_ssize_t at, len; /* the value's bytes in the memo's arena */
+} Recent;
+
+#define RECENT 64
 
 typedef struct {
     uint64_t leaf; /* the bit of the leaf this test belongs to */
@@ -37,6 +47,7 @@ typedef struct {
     Py_ssize_t nvalues;
     char **texts; /* T_TEXT: the texts of which the value must be one */
     Py_ssize_t *lens;
+    uint64_t *words; /* T_TEXT: each text of 8 bytes or fewer, as a zero-padded word */
 } Test;
 
 typedef struct {
@@ -54,6 +65,7 @@ typedef struct {
     Py_ssize_t ntests;
     PyObject *learn; /* bytes -> int: the bits of every leaf of the field, for that value */
     Memo memo;
+    Recent recent[RECENT];
 } Field;
 
 typedef struct {

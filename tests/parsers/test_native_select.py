@@ -237,3 +237,28 @@ def test_a_rule_without_a_timestamp_counts_under_the_read_time() -> None:
     assert len(want[0]) == 2000
     assert {stamp for _, _, stamp, _, _ in hits.counted} == {READ_TIME}
     assert len(hits.counted) == 7 * 2 + 1  # (component, pid) pairs, and one count for rule 2
+
+
+def test_short_texts_that_differ_in_one_byte_are_told_apart() -> None:
+    # Texts of 8 bytes or fewer are compared as one word built from overlapping loads: every
+    # byte must count, whatever the length.
+    methods = ["P", "Q", "PU", "PV", "PUT", "PXT", "POST", "PQST", "PATCH", "PAXCH", "DELETES"]
+    methods += ["DELXTES", "ABCDEFGH", "ABCXEFGH", "ABCDEFGX", "ABCDEFGHI"]
+    text = "".join(
+        f'10.0.0.{i % 7} - - [01/Jan/2026:00:00:01 +0000] "{methods[i % len(methods)]} /x '
+        f'HTTP/1.1" 200 {i} "-" "-"\n'
+        for i in range(400)
+    )
+    selection = Selection(
+        [
+            ConditionSettings.model_validate({"field": "method", "equals": "PUT"}),
+            ConditionSettings.model_validate({"field": "method", "in": ["P", "PU", "POST"]}),
+            ConditionSettings.model_validate({"field": "method", "in": ["PATCH", "DELETES"]}),
+            ConditionSettings.model_validate({"field": "method", "equals": "ABCDEFGH"}),
+        ],
+        keys=[["method"], ["method"], [], ["source_ip"]],
+    )
+    got, hits, want = select_both(CHAIN, frame(text.encode()), selection)
+    assert got == want
+    assert [len(w) for w in want] == [25, 75, 50, 25]
+    assert not any(hits)  # every line was C's

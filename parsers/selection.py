@@ -16,7 +16,7 @@ right after it is encoded and only the ones some condition holds for are kept as
 that match nothing, nearly all of them, cost the field reads and these lookups and nothing else.
 
 Where the compiled scanner encodes a chunk, it also decides the conditions
-(`parsers.native_select`) and hands over counts instead of records (`Hits.counted`): per
+(`parsers.native_select`) and hands over counts instead of records (`Hits.count_sets`): per
 condition, the values of its `keys` fields and `@timestamp`, how many records, and the records
 as JSON lines (turned into records only when someone reads one).
 """

@@ -74,7 +74,6 @@ static int call_bits(PyObject *fn, PyObject *arg, uint64_t *bits) {
 
 /* --- per line -------------------------------------------------------------------------------- */
 
-/* The direct leaves that hold for a value: its bytes, and for an integer field its number. */
 /* A text of 8 bytes or fewer as a word that, with its length, tells it from any other: two
    overlapping loads, no byte loop. */
 static inline uint64_t word_of(const uint8_t *v, Py_ssize_t n) {
@@ -87,6 +86,7 @@ static inline uint64_t word_of(const uint8_t *v, Py_ssize_t n) {
     return n ? (uint64_t)v[0] | (uint64_t)v[n / 2] << 8 | (uint64_t)v[n - 1] << 16 : 0;
 }
 
+/* The direct leaves that hold for a value: its bytes, and for an integer field its number. */
 static inline __attribute__((always_inline)) uint64_t
 direct_leaves(const Field *f, double x, const uint8_t *v, Py_ssize_t n) {
     uint64_t ok = f->direct, w = 0;
@@ -159,7 +159,7 @@ int selector_conditions(Selector *sel, Gil *gil, const uint8_t *s, const Py_ssiz
         if (!rest)
             continue;
         uint64_t sketch = sketch_of(v, n), learned;
-        Recent *recent = &f->recent[sketch >> 58];
+        Recent *recent = &f->recent[(sketch >> 32) & (RECENT - 1)];
         if (recent->sketch == sketch && recent->epoch == f->memo.epoch && recent->len == n &&
             memcmp(f->memo.arena + recent->at, v, (size_t)n) == 0) {
             leaves |= recent->bits & rest;

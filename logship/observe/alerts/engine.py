@@ -33,7 +33,7 @@ from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.rule_state import LATENESS, RuleState
-from logship.observe.alerts.runs import observe_count_sets, observe_records
+from logship.observe.alerts.runs import ChunkPass, observe_count_sets, observe_records
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import window_text
 from parsers.selection import Hits, Selection
@@ -121,13 +121,12 @@ class AlertEngine:
             return
         out: list[Notification] = []
         with self._lock:
-            now = self.clock()
-            times, matched = self._times.of, self._matched
+            chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
             if count_sets:
-                observe_count_sets(rules, count_sets, now, out, times, matched)
+                observe_count_sets(rules, count_sets, chunk)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
-                    observe_records(rule, records, now, out, times, matched)
+                    observe_records(rule, records, chunk)
         self._send(out)
 
     def _observe_in_order(

@@ -17,6 +17,7 @@ to `observe_counts`, in order, so the table sees the same operations either way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from logship.core.record import LogEntry, label_text
@@ -36,18 +37,27 @@ Times = Callable[[object], float | None]
 """A `@timestamp` value as Unix seconds (`EventTimes.of`)."""
 
 
-def observe_records(
-    rule: RuleState,
-    records: list[LogEntry],
-    now: float,
-    out: list[Notification],
-    times: Times,
-    matched: Matched,
-) -> None:
+@dataclass(slots=True)
+class ChunkPass:
+    """What every run of one chunk shares: the clock read for it, the notifications made so
+    far, how a `@timestamp` becomes event time, and the engine's `matched`."""
+
+    now: float
+    out: list[Notification]
+    times: Times
+    matched: Matched
+
+    def event_time(self, stamp: object) -> float:
+        """`stamp` as event time: the clock when it has none or is ahead of the clock."""
+        found = self.times(stamp)
+        return self.now if found is None or found > self.now else found
+
+
+def observe_records(rule: RuleState, records: list[LogEntry], chunk: ChunkPass) -> None:
     """One rule's matching records of a chunk, group by group (wall clock)."""
     rule.matches += len(records)
     if not rule.group_by:
-        _runs(rule, (), records, now, out, times, matched)
+        _runs(rule, (), records, chunk)
         return
     groups: dict[Any, list[LogEntry]] = {}
     field = rule.group_by[0]
@@ -63,7 +73,7 @@ def observe_records(
             else:
                 same.append(record)
         for text, same in groups.items():
-            _runs(rule, (text,), same, now, out, times, matched)
+            _runs(rule, (text,), same, chunk)
         return
     key_of = rule.key
     for record in records:
@@ -74,100 +84,57 @@ def observe_records(
         else:
             same.append(record)
     for key, same in groups.items():
-        _runs(rule, key, same, now, out, times, matched)
+        _runs(rule, key, same, chunk)
 
 
-def _runs(
-    rule: RuleState,
-    key: GroupKey,
-    records: list[LogEntry],
-    now: float,
-    out: list[Notification],
-    times: Times,
-    matched: Matched,
-) -> None:
+def _runs(rule: RuleState, key: GroupKey, records: list[LogEntry], chunk: ChunkPass) -> None:
+    now, out, matched = chunk.now, chunk.out, chunk.matched
     end = len(records)
-    if end == 1:  # a group's only record of the chunk (per source IP, say): no run to find
-        t = times(records[0].get("@timestamp"))
-        matched(rule, key, records, 0, 1, now if t is None or t > now else t, now, out)
-        return
     start = 0
-    while start < end:
+    while start < end:  # (a group's only record of the chunk, per source IP say: one turn)
         stamp = records[start].get("@timestamp")
         stop = start + 1
         while stop < end and records[stop].get("@timestamp") == stamp:
             stop += 1
-        found = times(stamp)
-        matched(
-            rule,
-            key,
-            records,
-            start,
-            stop,
-            now if found is None or found > now else found,
-            now,
-            out,
-        )
+        matched(rule, key, records, start, stop, chunk.event_time(stamp), now, out)
         start = stop
 
 
-def observe_counts(
-    rules: list[RuleState],
-    counted: list[Counted],
-    now: float,
-    out: list[Notification],
-    times: Times,
-    matched: Matched,
-) -> None:
+def observe_counts(rules: list[RuleState], counted: list[Counted], chunk: ChunkPass) -> None:
     """The compiled selection's counts of a chunk, per (rule, group, `@timestamp`), in the
     order `observe_records` takes runs: each count is one run (its records are JSON lines,
     turned into records when a notification shows one). The same decisions as record by
     record, except that a group's records of one `@timestamp` are one run even when another
     time comes between them in the chunk."""
+    now, out, matched = chunk.now, chunk.out, chunk.matched
     last_stamp: Any = None
     t = now
-    # Counts come rule by rule. A new group below its threshold (per source IP: nearly every
-    # count) becomes a seed here, inline, as `matched` would make it through
-    # `GroupTable.seed`: this loop is the per-IP rule's whole cost, so what it reads of the
-    # rule and its table is held in locals, and its counters are added once per rule.
+    # Counts come rule by rule; what the loop reads of the rule is held in locals and its
+    # match counter is added once per rule. New groups below their threshold were mostly
+    # seeded by the CountSet already; the few left go through `matched` like the rest.
     current = -1
     rule = rules[0]
-    table = rule.table
-    groups, firing, max_groups = table.groups, table.firing, table.max_groups
+    groups = rule.table.groups
     need, oldest = 0, 0.0
-    matches = evicted = 0
+    matches = 0
     for index, key, stamp, n, records in counted:
         if index != current:
             rule.matches += matches
-            table.evicted += evicted
-            matches = evicted = 0
+            matches = 0
             current = index
             rule = rules[index]
-            table = rule.table
-            groups, firing, max_groups = table.groups, table.firing, table.max_groups
+            groups = rule.table.groups
             need, oldest = rule.need, now - rule.width - LATENESS
         matches += n
         if stamp is not last_stamp:  # counts of a chunk share a few `@timestamp` objects
             last_stamp = stamp
-            found = times(stamp)
-            t = now if found is None or found > now else found
+            t = chunk.event_time(stamp)
         if t > oldest:
-            group = groups.get(key)
-            if group is None:
-                if n >= need:
-                    matched(rule, key, records, 0, n, t, now, out)
-                    continue
-                if len(groups) >= max_groups:
-                    gone, _ = groups.popitem(last=False)
-                    if firing:
-                        firing.pop(gone, None)
-                    evicted += 1
-                groups[key] = (t, n, now)
-                continue
             # Two common cases of `matched`, without the checks that cannot apply: a
             # group that stays below its threshold (a trim only lowers the count) and
             # does not fire; a firing group that is silenced and not due for a resolve
             # check.
+            group = groups.get(key)
             if isinstance(group, Group) and not group.window.too_old(t):
                 window = group.window
                 if not group.firing and window.total + n < need:
@@ -183,32 +150,27 @@ def observe_counts(
                     continue
         matched(rule, key, records, 0, n, t, now, out)
     rule.matches += matches
-    table.evicted += evicted
 
 
 def observe_count_sets(
-    rules: list[RuleState],
-    count_sets: list[CountSet],
-    now: float,
-    out: list[Notification],
-    times: Times,
-    matched: Matched,
+    rules: list[RuleState], count_sets: list[CountSet], chunk: ChunkPass
 ) -> None:
     """The compiled selection's counts of a chunk: new groups below their threshold seeded by
     the CountSet itself, every other count through `observe_counts`, in order."""
+    now = chunk.now
     seeders = tuple(_seeder(rule, now) for rule in rules)
 
     def handle(counted: list[Counted]) -> None:
-        observe_counts(rules, counted, now, out, times, matched)
+        observe_counts(rules, counted, chunk)
 
     for counts in count_sets:
-        for index, seeded, evicted in counts.observe(seeders, now, times, handle):
+        for index, seeded, evicted in counts.observe(seeders, now, chunk.times, handle):
             rules[index].matches += seeded
             rules[index].table.evicted += evicted
 
 
 def _seeder(rule: RuleState, now: float) -> Seeder:
-    """What the CountSet needs to seed `rule`'s table as `observe_counts` would; None for a
+    """What the CountSet needs to seed `rule`'s table as `GroupTable.seed` would; None for a
     rule whose groups are not worth it (no `group_by`: one group) or never seeds (threshold 1)."""
     if not rule.group_by or rule.need <= 1:
         return None

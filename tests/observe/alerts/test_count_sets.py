@@ -68,11 +68,9 @@ def log_chunks(seed: int) -> list[Any]:
     return [framer.feed(data[i : i + 8192]) for i in range(0, len(data), 8192)]
 
 
-def python_loop(
-    rules: Any, count_sets: list[CountSet], now: float, out: Any, times: Any, matched: Any
-) -> None:
+def python_loop(rules: Any, count_sets: list[CountSet], chunk: runs.ChunkPass) -> None:
     """The engine's loop before CountSet.observe: every count through `observe_counts`."""
-    runs.observe_counts(rules, [i for c in count_sets for i in c.items()], now, out, times, matched)
+    runs.observe_counts(rules, [i for c in count_sets for i in c.items()], chunk)
 
 
 def run(rules: list[dict[str, Any]], seed: int) -> tuple[AlertEngine, list[Notification], int]:
@@ -109,9 +107,9 @@ def test_seeding_in_c_leaves_the_engine_as_the_python_loop_does(
     handed: list[int] = []
     observe_counts = runs.observe_counts
 
-    def counting(rules_: Any, counted: list[Counted], *args: Any) -> None:
+    def counting(rules_: Any, counted: list[Counted], chunk: runs.ChunkPass) -> None:
         handed.append(len(counted))
-        observe_counts(rules_, counted, *args)
+        observe_counts(rules_, counted, chunk)
 
     with monkeypatch.context() as patch:
         patch.setattr(runs, "observe_counts", counting)

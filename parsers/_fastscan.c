@@ -24,6 +24,7 @@
 #include "native_src/fastscan.h"
 #include "native_src/json_out.h"
 #include "native_src/select.h"
+#include "native_src/rule_table.h"
 #include "native_src/lookups.h"
 
 /* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
@@ -396,7 +397,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
     if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
-        PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0)
+        PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0 ||
+        rule_table_names() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

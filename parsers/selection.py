@@ -33,9 +33,11 @@ Counted = tuple[int, tuple[str, ...], Any, int, Sequence[bytes]]
 """(condition index, its `keys` values as label texts, `@timestamp`, how many records, the
 records as JSON lines): records of a chunk a condition holds for that share those values."""
 
-Seeder = tuple[dict[Any, Any], dict[Any, Any], int, int, float] | None
-"""What a CountSet needs of a rule's group table to seed it: (groups, firing, threshold,
-max_groups, oldest event time that still counts); None for a rule it must not seed."""
+RuleTable = tuple[dict[Any, Any], dict[Any, Any], int, int, float, bool, type, float] | None
+"""What a CountSet needs of a rule's group table to change it as the alert engine's loop
+would: (groups, firing, threshold, max_groups, span: how far before the clock an event time
+is late, whether new groups become seeds, the engine's Group class, window width); None: it
+changes nothing of this rule (every count goes to the engine's loop)."""
 
 
 class CountSet(Protocol):
@@ -49,14 +51,16 @@ class CountSet(Protocol):
 
     def observe(
         self,
-        seeders: tuple[Seeder, ...],
+        tables: tuple[RuleTable, ...],
         now: float,
         times: Callable[[Any], float | None],
         handle: Callable[[list[Counted]], None],
     ) -> list[tuple[int, int, int]]:
-        """The engine's loop over these counts: a new group below its threshold becomes a
-        seed in its rule's table here; every other count goes to `handle`, in order.
-        Returns (condition, records seeded, groups evicted) for the conditions that seeded."""
+        """The engine's loop over these counts, its common cases here: a new group below its
+        threshold becomes a seed in its rule's table; a group that stays below its threshold,
+        or fires silenced, counts the records into its window. Every other count goes to
+        `handle`, in order. Returns (condition, records counted here, groups evicted) for the
+        conditions that counted or evicted here."""
 
 
 class Hits(list[list[LogEntry]]):

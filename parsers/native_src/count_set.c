@@ -2,12 +2,15 @@
  *
  * It owns the chunk's Counts and hands them over two ways: `items()`, every count as a tuple
  * (condition, group-by texts, @timestamp, count, records); and `observe(...)`, the engine's
- * loop with its commonest case done here: a count of a group its rule's table does not hold,
- * below the threshold (per source IP, nearly every count), becomes a seed in that table
- * without a tuple being built for it. The other counts go to the engine's Python loop, in
- * order, so the table sees the same operations in the same order either way.
+ * loop with its common cases done here (rule_table.c), without a tuple built for the count:
+ * a count of a group its rule's table does not hold, below the threshold (per source IP,
+ * nearly every count), becomes a seed in that table; a count of a group the table holds that
+ * stays below its threshold, or that fires and is silenced, is counted into its window. The
+ * other counts go to the engine's Python loop, in order, so the table sees the same
+ * operations in the same order either way.
  */
 #include "select.h"
+#include "rule_table.h"
 
 #include <stddef.h>
 
@@ -182,61 +185,6 @@ static PyObject *CountSet_items(CountSet *cs, PyObject *unused) {
     return list;
 }
 
-/* What `observe` needs of a rule's table to seed it; groups NULL: this rule does not seed. */
-typedef struct {
-    PyObject *groups, *firing, *popitem; /* popitem: groups.popitem, looked up when first needed */
-    Py_ssize_t need, max_groups, seeded, evicted;
-    double oldest;
-} Seeder;
-
-static int load_seeders(PyObject *specs, Seeder *out, Py_ssize_t n) {
-    for (Py_ssize_t c = 0; c < n; c++) {
-        PyObject *spec = PyTuple_GET_ITEM(specs, c);
-        out[c] = (Seeder){NULL, NULL, NULL, 0, 0, 0, 0, 0.0};
-        if (spec == Py_None)
-            continue;
-        Seeder *s = &out[c];
-        if (!PyArg_ParseTuple(spec, "O!O!nnd", &PyDict_Type, &s->groups, &PyDict_Type,
-                              &s->firing, &s->need, &s->max_groups, &s->oldest))
-            return -1;
-    }
-    return 0;
-}
-
-/* Makes a new group of `key` a seed (t, n, now), evicting the least recently matched group
-   when the table is full: what the engine's loop does (`observe_counts`). */
-static int seed(Seeder *s, PyObject *key, PyObject *t, Py_ssize_t n, PyObject *now) {
-    if (PyDict_GET_SIZE(s->groups) >= s->max_groups) { /* an OrderedDict's size is its dict's */
-        if (s->popitem == NULL &&
-            (s->popitem = PyObject_GetAttrString(s->groups, "popitem")) == NULL)
-            return -1;
-        PyObject *gone = PyObject_CallOneArg(s->popitem, Py_False);
-        if (gone == NULL)
-            return -1;
-        int failed = 0;
-        if (PyDict_GET_SIZE(s->firing)) {
-            PyObject *was = PyTuple_GET_ITEM(gone, 0);
-            int held = PyDict_Contains(s->firing, was);
-            failed = held < 0 || (held && PyDict_DelItem(s->firing, was) < 0);
-        }
-        Py_DECREF(gone);
-        if (failed)
-            return -1;
-        s->evicted++;
-    }
-    PyObject *count = PyLong_FromSsize_t(n);
-    PyObject *value = count == NULL ? NULL : PyTuple_Pack(3, t, count, now);
-    Py_XDECREF(count);
-    if (value == NULL)
-        return -1;
-    int failed = PyObject_SetItem(s->groups, key, value);
-    Py_DECREF(value);
-    if (failed < 0)
-        return -1;
-    s->seeded += n;
-    return 0;
-}
-
 /* Hands the counts waiting in `*pending` to the engine's loop. */
 static int hand_over(PyObject *handle, PyObject **pending) {
     if (*pending == NULL)
@@ -274,8 +222,8 @@ typedef struct {
     double value;
 } Clock;
 
-/* One count: a seed, or handed over (appended to `*pending`). */
-static int observe_one(CountSet *cs, const Count *it, Seeder *s, int follows, Stamps *st,
+/* One count: a seed, counted into its group, or handed over (appended to `*pending`). */
+static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows, Stamps *st,
                        Clock *clock, PyObject *times, double now, PyObject *now_obj,
                        PyObject *handle, PyObject **pending, int *handed) {
     Py_ssize_t at = 4;
@@ -284,10 +232,10 @@ static int observe_one(CountSet *cs, const Count *it, Seeder *s, int follows, St
         Py_XDECREF(key);
         return -1;
     }
-    /* A seed candidate: its rule seeds, below the threshold, and the group's earlier count
-       (counts of a group come together) is not waiting for the engine's loop. */
-    int candidate = s->groups != NULL && it->count < s->need && !follows;
-    if (candidate && stamp != clock->stamp) {
+    /* Taken here unless the group's earlier count (counts of a group come together) waits
+       for the engine's loop. */
+    int usable = r->groups != NULL && !follows;
+    if (usable && stamp != clock->stamp) {
         double t;
         PyObject *t_obj = NULL;
         if (event_time(times, stamp, now, &t) < 0 || (t_obj = PyFloat_FromDouble(t)) == NULL)
@@ -297,14 +245,33 @@ static int observe_one(CountSet *cs, const Count *it, Seeder *s, int follows, St
         Py_XSETREF(clock->t, t_obj);
         clock->value = t;
     }
-    if (candidate && clock->value > s->oldest) {
-        PyObject *found = PyDict_GetItemWithError(s->groups, key);
+    if (usable && clock->value > r->oldest) {
+        PyObject *found = PyDict_GetItemWithError(r->groups, key);
         if (found == NULL && PyErr_Occurred())
             goto fail;
-        if (found == NULL) {
-            /* Earlier counts first: the table must see every operation in order. */
-            if (hand_over(handle, pending) < 0 || seed(s, key, clock->t, it->count, now_obj) < 0)
+        int done = 0;
+        /* Earlier counts first: the table must see every operation in order. */
+        if (found == NULL && r->seeds && it->count < r->need) {
+            if (hand_over(handle, pending) < 0 ||
+                rule_table_seed(r, key, clock->t, it->count, now_obj) < 0)
                 goto fail;
+            done = 1;
+        } else if (found != NULL && Py_TYPE(found) == (PyTypeObject *)r->group_type) {
+            /* (the loop may evict the group: looked up again after it ran) */
+            if (*pending != NULL && (hand_over(handle, pending) < 0 ||
+                                     ((found = PyDict_GetItemWithError(r->groups, key)) == NULL &&
+                                      PyErr_Occurred())))
+                goto fail;
+            const Hit *last = &cs->counts.hits[it->last];
+            done = found == NULL ? 0
+                                 : rule_table_count(r, key, found, clock->value, clock->t,
+                                                    it->count, now, now_obj,
+                                                    PyBytes_AS_STRING(cs->out) + last->from,
+                                                    last->to - last->from);
+            if (done < 0)
+                goto fail;
+        }
+        if (done) {
             Py_DECREF(key);
             Py_DECREF(stamp);
             *handed = 0;
@@ -334,11 +301,11 @@ static PyObject *CountSet_observe(CountSet *cs, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!dOO", &PyTuple_Type, &specs, &now, &times, &handle))
         return NULL;
     if (PyTuple_GET_SIZE(specs) != cs->nconds) {
-        PyErr_SetString(PyExc_ValueError, "one seeder (or None) per condition");
+        PyErr_SetString(PyExc_ValueError, "one table (or None) per condition");
         return NULL;
     }
-    Seeder seeders[64];
-    if (load_seeders(specs, seeders, cs->nconds) < 0)
+    RuleTable tables[64];
+    if (rule_tables_load(specs, now, tables, cs->nconds) < 0)
         return NULL;
     PyObject *now_obj = PyFloat_FromDouble(now), *pending = NULL, *result = NULL;
     if (now_obj == NULL)
@@ -351,7 +318,7 @@ static PyObject *CountSet_observe(CountSet *cs, PyObject *args) {
         const Count *it = &cs->counts.items[cs->order[j]];
         int follows = handed && it->cond == last_cond && it->group == last_group;
         last_cond = it->cond, last_group = it->group;
-        if (observe_one(cs, it, &seeders[it->cond], follows, &st, &clock, times, now, now_obj,
+        if (observe_one(cs, it, &tables[it->cond], follows, &st, &clock, times, now, now_obj,
                         handle, &pending, &handed) < 0)
             goto done;
     }
@@ -359,16 +326,15 @@ static PyObject *CountSet_observe(CountSet *cs, PyObject *args) {
         goto done;
     result = PyList_New(0);
     for (Py_ssize_t c = 0; result != NULL && c < cs->nconds; c++) {
-        if (!seeders[c].seeded && !seeders[c].evicted)
+        if (!tables[c].counted && !tables[c].evicted)
             continue;
-        PyObject *row = Py_BuildValue("(inn)", (int)c, seeders[c].seeded, seeders[c].evicted);
+        PyObject *row = Py_BuildValue("(inn)", (int)c, tables[c].counted, tables[c].evicted);
         if (row == NULL || PyList_Append(result, row) < 0)
             Py_CLEAR(result);
         Py_XDECREF(row);
     }
 done:
-    for (Py_ssize_t c = 0; c < cs->nconds; c++)
-        Py_XDECREF(seeders[c].popitem);
+    rule_tables_free(tables, cs->nconds);
     Py_XDECREF(pending);
     Py_XDECREF(st.stamp);
     Py_XDECREF(clock.stamp);
@@ -396,10 +362,12 @@ static PyMethodDef CountSet_methods[] = {
      "items() -> [(condition, (group-by texts), @timestamp, count, records)] in the engine's "
      "order."},
     {"observe", (PyCFunction)CountSet_observe, METH_VARARGS,
-     "observe(seeders, now, times, handle) -> [(condition, records seeded, groups evicted)]: "
-     "seeds new groups below their threshold in the rules' tables (a seeder per condition: "
-     "(groups, firing, need, max_groups, oldest) or None) and hands every other count, in "
-     "order, to handle(list of items)."},
+     "observe(tables, now, times, handle) -> [(condition, records counted, groups evicted)]: "
+     "seeds new groups below their threshold and counts into groups below it or firing "
+     "silenced, in the rules' tables (per condition: (groups, firing, need, max_groups, "
+     "span, seeds, Group, width) or None; late: at or before now - span), and hands every "
+     "other count, in order, to "
+     "handle(list of items)."},
     {NULL, NULL, 0, NULL},
 };
 

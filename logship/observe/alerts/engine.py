@@ -33,10 +33,15 @@ from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.rule_state import LATENESS, RuleState
-from logship.observe.alerts.runs import ChunkPass, observe_count_sets, observe_records
+from logship.observe.alerts.runs import (
+    ChunkPass,
+    observe_count_sets,
+    observe_records,
+    rule_tables,
+)
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import window_text
-from parsers.selection import Hits, Selection
+from parsers.selection import Hits, RuleTable, Selection
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class AlertEngine:
         """event_clock: the newest event time seen (the clock)."""
         self._times = EventTimes()
         self._scans: dict[str, tuple[Selection, list[RuleState]]] = {}
+        self._tables: dict[str, tuple[RuleTable, ...]] = {}
+        """Per input, `rule_tables` of its rules (the compiled selection's counts)."""
         self._lock = threading.Lock()
         self._next_sweep = float("-inf")
 
@@ -123,7 +130,10 @@ class AlertEngine:
         with self._lock:
             chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
             if count_sets:
-                observe_count_sets(rules, count_sets, chunk)
+                tables = self._tables.get(input_name)
+                if tables is None:
+                    tables = self._tables[input_name] = rule_tables(rules)
+                observe_count_sets(rules, tables, count_sets, chunk)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
                     observe_records(rule, records, chunk)

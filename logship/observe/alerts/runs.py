@@ -10,8 +10,10 @@ first records in the chunk rather than their last.
 Records come two ways: as records (`observe_records`, the Python selecting loop and the general
 path) or as the compiled selection's counts (`observe_count_sets`), one count per (rule, group,
 `@timestamp` text), already in this order. A count that makes a new group below its threshold
-(per source IP, nearly all of them) becomes a seed in C (`CountSet.observe`); the others come
-to `observe_counts`, in order, so the table sees the same operations either way.
+(per source IP, nearly all of them) becomes a seed in C (`CountSet.observe`), and so does a
+count of a group that stays below its threshold or fires silenced (the two fast cases of
+`observe_counts`); the others come to `observe_counts`, in order, so the table sees the same
+operations either way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from logship.core.record import LogEntry, label_text
 from logship.observe.alerts.group import Group, GroupKey
 from logship.observe.alerts.notification import Notification
 from logship.observe.alerts.rule_state import LATENESS, RuleState
-from parsers.selection import Counted, CountSet, Seeder
+from parsers.selection import Counted, CountSet, RuleTable
 
 Matched = Callable[
     [RuleState, GroupKey, Sequence[LogEntry | bytes], int, int, float, float, list[Notification]],
@@ -153,26 +155,38 @@ def observe_counts(rules: list[RuleState], counted: list[Counted], chunk: ChunkP
 
 
 def observe_count_sets(
-    rules: list[RuleState], count_sets: list[CountSet], chunk: ChunkPass
+    rules: list[RuleState],
+    tables: tuple[RuleTable, ...],
+    count_sets: list[CountSet],
+    chunk: ChunkPass,
 ) -> None:
-    """The compiled selection's counts of a chunk: new groups below their threshold seeded by
-    the CountSet itself, every other count through `observe_counts`, in order."""
-    now = chunk.now
-    seeders = tuple(_seeder(rule, now) for rule in rules)
+    """The compiled selection's counts of a chunk (`tables`: `rule_tables(rules)`): the two
+    common cases of `observe_counts` and new groups below their threshold done by the
+    CountSet itself, every other count through `observe_counts`, in order."""
 
     def handle(counted: list[Counted]) -> None:
         observe_counts(rules, counted, chunk)
 
     for counts in count_sets:
-        for index, seeded, evicted in counts.observe(seeders, now, chunk.times, handle):
-            rules[index].matches += seeded
+        for index, counted, evicted in counts.observe(tables, chunk.now, chunk.times, handle):
+            rules[index].matches += counted
             rules[index].table.evicted += evicted
 
 
-def _seeder(rule: RuleState, now: float) -> Seeder:
-    """What the CountSet needs to seed `rule`'s table as `GroupTable.seed` would; None for a
-    rule whose groups are not worth it (no `group_by`: one group) or never seeds (threshold 1)."""
-    if not rule.group_by or rule.need <= 1:
-        return None
-    table = rule.table
-    return (table.groups, table.firing, rule.need, table.max_groups, now - rule.width - LATENESS)
+def rule_tables(rules: list[RuleState]) -> tuple[RuleTable, ...]:
+    """What a CountSet needs of each rule's table to do what `observe_counts` and
+    `GroupTable.seed` do (the same for every chunk): new groups become seeds when the rule
+    has `group_by` and a threshold above one."""
+    return tuple(
+        (
+            rule.table.groups,
+            rule.table.firing,
+            rule.need,
+            rule.table.max_groups,
+            rule.width + LATENESS,
+            bool(rule.group_by) and rule.need > 1,
+            Group,
+            rule.width,
+        )
+        for rule in rules
+    )

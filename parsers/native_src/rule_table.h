@@ -1,0 +1,41 @@
+/* What CountSet.observe does to one alert rule's table of groups (rule_table.c): seed a new
+ * group, or count into a group it holds, exactly as the engine's Python loop would
+ * (logship/observe/alerts/runs.py, `observe_counts`; group.py, window.py). */
+#ifndef LOGSHIP_RULE_TABLE_H
+#define LOGSHIP_RULE_TABLE_H
+
+#include "fastscan.h"
+
+typedef struct {
+    PyObject *groups, *firing; /* the table's OrderedDict and firing dict (borrowed); groups
+                                  NULL: the engine's loop takes every count of this rule */
+    PyObject *group_type;      /* the engine's Group class (borrowed) */
+    PyObject *popitem, *move_to_end; /* the table's methods, looked up when first needed */
+    Py_ssize_t need, max_groups;
+    double oldest, width; /* oldest: a count at or before it is late (the engine's loop) */
+    int seeds;            /* new groups below the threshold become seeds (group_by, need > 1) */
+    Py_ssize_t counted, evicted; /* records counted here, groups evicted here */
+} RuleTable;
+
+/* The per-rule specs of `observe` at clock time `now`: (groups, firing, need, max_groups,
+   span, seeds, group_type, width) or None each, a count at or before `now - span` being late;
+   -1 with an exception set when malformed. */
+int rule_tables_load(PyObject *specs, double now, RuleTable *out, Py_ssize_t n);
+void rule_tables_free(RuleTable *tables, Py_ssize_t n);
+
+/* Makes a new group of `key` the seed (t, n, now), evicting the least recently matched group
+   when the table is full. */
+int rule_table_seed(RuleTable *r, PyObject *key, PyObject *t, Py_ssize_t n, PyObject *now);
+
+/* Counts `n` records at event time `t` (last: the last one's JSON line) into the group held at
+   `key` when it is one of the engine loop's two common cases: below its threshold and not
+   firing, or firing and silenced with no resolve check due. 1: counted; 0: not one of them
+   (nothing changed: the engine's loop takes the count); -1: error. */
+int rule_table_count(RuleTable *r, PyObject *key, PyObject *group, double t, PyObject *t_obj,
+                     Py_ssize_t n, double now, PyObject *now_obj, const char *last,
+                     Py_ssize_t last_len);
+
+/* Interns the attribute names the above read; once, at module import. */
+int rule_table_names(void);
+
+#endif

@@ -398,7 +398,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
     if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
         PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0 ||
-        rule_table_names() < 0)
+        PyType_Ready(&SeedTableType) < 0 || rule_table_names() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -412,6 +412,12 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     Py_INCREF(&SelectorType);
     if (PyModule_AddObject(m, "Selector", (PyObject *)&SelectorType) < 0) {
         Py_DECREF(&SelectorType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SeedTableType);
+    if (PyModule_AddObject(m, "SeedTable", (PyObject *)&SeedTableType) < 0) {
+        Py_DECREF(&SeedTableType);
         Py_DECREF(m);
         return NULL;
     }

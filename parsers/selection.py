@@ -33,11 +33,12 @@ Counted = tuple[int, tuple[str, ...], Any, int, Sequence[bytes]]
 """(condition index, its `keys` values as label texts, `@timestamp`, how many records, the
 records as JSON lines): records of a chunk a condition holds for that share those values."""
 
-RuleTable = tuple[dict[Any, Any], dict[Any, Any], int, int, float, bool, type, float] | None
+RuleTable = tuple[dict[Any, Any], int, float, Any, type, float] | None
 """What a CountSet needs of a rule's group table to change it as the alert engine's loop
-would: (groups, firing, threshold, max_groups, span: how far before the clock an event time
-is late, whether new groups become seeds, the engine's Group class, window width); None: it
-changes nothing of this rule (every count goes to the engine's loop)."""
+would: (groups, threshold, span: how far before the clock an event time is late, the rule's
+seeds (a `parsers._fastscan.SeedTable`) or None when new groups are not seeded, the engine's
+Group class, window width); None: it changes nothing of this rule (every count goes to the
+engine's loop)."""
 
 
 class CountSet(Protocol):
@@ -57,10 +58,10 @@ class CountSet(Protocol):
         handle: Callable[[list[Counted]], None],
     ) -> list[tuple[int, int, int]]:
         """The engine's loop over these counts, its common cases here: a new group below its
-        threshold becomes a seed in its rule's table; a group that stays below its threshold,
+        threshold becomes a seed in its rule's seeds; a group that stays below its threshold,
         or fires silenced, counts the records into its window. Every other count goes to
-        `handle`, in order. Returns (condition, records counted here, groups evicted) for the
-        conditions that counted or evicted here."""
+        `handle`, in order. Returns (condition, records counted here, seeds dropped to make
+        room) for the conditions that counted or dropped here."""
 
 
 class Hits(list[list[LogEntry]]):

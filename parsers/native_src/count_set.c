@@ -4,7 +4,8 @@
  * (condition, group-by texts, @timestamp, count, records); and `observe(...)`, the engine's
  * loop with its common cases done here (rule_table.c), without a tuple built for the count:
  * a count of a group its rule's table does not hold, below the threshold (per source IP,
- * nearly every count), becomes a seed in that table; a count of a group the table holds that
+ * nearly every count), becomes a seed in the rule's SeedTable (seed_table.c, from the key's
+ * bytes: no Python object is made for it); a count of a group the table holds that
  * stays below its threshold, or that fires and is silenced, is counted into its window. The
  * other counts go to the engine's Python loop, in order, so the table sees the same
  * operations in the same order either way.
@@ -251,11 +252,15 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
             goto fail;
         int done = 0;
         /* Earlier counts first: the table must see every operation in order. */
-        if (found == NULL && r->seeds && it->count < r->need) {
-            if (hand_over(handle, pending) < 0 ||
-                rule_table_seed(r, key, clock->t, it->count, now_obj) < 0)
+        if (found == NULL && r->seeds != NULL && it->count < r->need) {
+            /* a new group, or a seed seen again (then the engine's loop grows it); the key's
+               bytes are the count's head after its condition */
+            if (hand_over(handle, pending) < 0)
                 goto fail;
-            done = 1;
+            done = rule_table_seed(r, cs->counts.arena + it->key_at + 4, it->head_len - 4,
+                                   clock->value, it->count, now);
+            if (done < 0)
+                goto fail;
         } else if (found != NULL && Py_TYPE(found) == (PyTypeObject *)r->group_type) {
             /* (the loop may evict the group: looked up again after it ran) */
             if (*pending != NULL && (hand_over(handle, pending) < 0 ||
@@ -362,11 +367,11 @@ static PyMethodDef CountSet_methods[] = {
      "items() -> [(condition, (group-by texts), @timestamp, count, records)] in the engine's "
      "order."},
     {"observe", (PyCFunction)CountSet_observe, METH_VARARGS,
-     "observe(tables, now, times, handle) -> [(condition, records counted, groups evicted)]: "
+     "observe(tables, now, times, handle) -> [(condition, records counted, seeds dropped)]: "
      "seeds new groups below their threshold and counts into groups below it or firing "
-     "silenced, in the rules' tables (per condition: (groups, firing, need, max_groups, "
-     "span, seeds, Group, width) or None; late: at or before now - span), and hands every "
-     "other count, in order, to "
+     "silenced, in the rules' tables (per condition: (groups, need, span, SeedTable or None, "
+     "Group, width) or None; late: at or before now - span), and hands every other count, in "
+     "order, to "
      "handle(list of items)."},
     {NULL, NULL, 0, NULL},
 };

@@ -18,66 +18,44 @@ int rule_table_names(void) {
 
 int rule_tables_load(PyObject *specs, double now, RuleTable *out, Py_ssize_t n) {
     for (Py_ssize_t c = 0; c < n; c++)
-        out[c] = (RuleTable){NULL, NULL, NULL, NULL, NULL, 0, 0, 0.0, 0.0, 0, 0, 0};
+        out[c] = (RuleTable){NULL, NULL, NULL, NULL, 0, 0.0, 0.0, 0, 0};
     for (Py_ssize_t c = 0; c < n; c++) {
-        PyObject *spec = PyTuple_GET_ITEM(specs, c);
+        PyObject *spec = PyTuple_GET_ITEM(specs, c), *seeds;
         if (spec == Py_None)
             continue;
         RuleTable *r = &out[c];
         double span;
-        if (!PyArg_ParseTuple(spec, "O!O!nndpO!d", &PyDict_Type, &r->groups, &PyDict_Type,
-                              &r->firing, &r->need, &r->max_groups, &span, &r->seeds,
-                              &PyType_Type, &r->group_type, &r->width)) {
+        if (!PyArg_ParseTuple(spec, "O!ndOO!d", &PyDict_Type, &r->groups, &r->need, &span,
+                              &seeds, &PyType_Type, &r->group_type, &r->width)) {
             r->groups = NULL;
             return -1;
         }
+        if (seeds != Py_None && !PyObject_TypeCheck(seeds, &SeedTableType)) {
+            r->groups = NULL;
+            PyErr_SetString(PyExc_TypeError, "a rule's seeds are a SeedTable or None");
+            return -1;
+        }
+        r->seeds = seeds == Py_None ? NULL : (SeedTable *)seeds;
         r->oldest = now - span;
     }
     return 0;
 }
 
 void rule_tables_free(RuleTable *tables, Py_ssize_t n) {
-    for (Py_ssize_t c = 0; c < n; c++) {
-        Py_XDECREF(tables[c].popitem);
+    for (Py_ssize_t c = 0; c < n; c++)
         Py_XDECREF(tables[c].move_to_end);
-    }
 }
 
-/* `table.<name>`, looked up once per observe call. */
-static PyObject *method(RuleTable *r, PyObject **slot, const char *name) {
-    if (*slot == NULL)
-        *slot = PyObject_GetAttrString(r->groups, name);
-    return *slot;
-}
-
-int rule_table_seed(RuleTable *r, PyObject *key, PyObject *t, Py_ssize_t n, PyObject *now) {
-    if (PyDict_GET_SIZE(r->groups) >= r->max_groups) { /* an OrderedDict's size is its dict's */
-        PyObject *popitem = method(r, &r->popitem, "popitem");
-        PyObject *gone = popitem == NULL ? NULL : PyObject_CallOneArg(popitem, Py_False);
-        if (gone == NULL)
-            return -1;
-        int failed = 0;
-        if (PyDict_GET_SIZE(r->firing)) {
-            PyObject *was = PyTuple_GET_ITEM(gone, 0);
-            int held = PyDict_Contains(r->firing, was);
-            failed = held < 0 || (held && PyDict_DelItem(r->firing, was) < 0);
-        }
-        Py_DECREF(gone);
-        if (failed)
-            return -1;
-        r->evicted++;
-    }
-    PyObject *count = PyLong_FromSsize_t(n);
-    PyObject *value = count == NULL ? NULL : PyTuple_Pack(3, t, count, now);
-    Py_XDECREF(count);
-    if (value == NULL)
+int rule_table_seed(RuleTable *r, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
+                    double now) {
+    if (seed_table_holds(r->seeds, key, len))
+        return 0;
+    int dropped = seed_table_add(r->seeds, key, len, t, n, now);
+    if (dropped < 0)
         return -1;
-    int failed = PyObject_SetItem(r->groups, key, value);
-    Py_DECREF(value);
-    if (failed < 0)
-        return -1;
+    r->evicted += dropped;
     r->counted += n;
-    return 0;
+    return 1;
 }
 
 /* `obj.<names[k]>` as a double; -1 with an exception set on error. */
@@ -155,8 +133,10 @@ int rule_table_count(RuleTable *r, PyObject *key, PyObject *group, double t, PyO
         result = ok;
         goto done;
     }
-    PyObject *move = method(r, &r->move_to_end, "move_to_end");
-    PyObject *moved = move == NULL ? NULL : PyObject_CallOneArg(move, key);
+    if (r->move_to_end == NULL &&
+        (r->move_to_end = PyObject_GetAttrString(r->groups, "move_to_end")) == NULL)
+        goto done;
+    PyObject *moved = PyObject_CallOneArg(r->move_to_end, key);
     if (moved == NULL)
         goto done;
     Py_DECREF(moved);

@@ -1,31 +1,34 @@
 /* What CountSet.observe does to one alert rule's table of groups (rule_table.c): seed a new
  * group, or count into a group it holds, exactly as the engine's Python loop would
- * (logship/observe/alerts/runs.py, `observe_counts`; group.py, window.py). */
+ * (logship/observe/alerts/runs.py, `observe_counts`; group.py, seeds.py, window.py). */
 #ifndef LOGSHIP_RULE_TABLE_H
 #define LOGSHIP_RULE_TABLE_H
 
 #include "fastscan.h"
+#include "seed_table.h"
 
 typedef struct {
-    PyObject *groups, *firing; /* the table's OrderedDict and firing dict (borrowed); groups
-                                  NULL: the engine's loop takes every count of this rule */
-    PyObject *group_type;      /* the engine's Group class (borrowed) */
-    PyObject *popitem, *move_to_end; /* the table's methods, looked up when first needed */
-    Py_ssize_t need, max_groups;
+    PyObject *groups;     /* the table's OrderedDict of Groups (borrowed); NULL: the engine's
+                             loop takes every count of this rule */
+    SeedTable *seeds;     /* its seeds (borrowed); NULL: new groups are not seeded here */
+    PyObject *group_type; /* the engine's Group class (borrowed) */
+    PyObject *move_to_end; /* the table's method, looked up when first needed */
+    Py_ssize_t need;
     double oldest, width; /* oldest: a count at or before it is late (the engine's loop) */
-    int seeds;            /* new groups below the threshold become seeds (group_by, need > 1) */
-    Py_ssize_t counted, evicted; /* records counted here, groups evicted here */
+    Py_ssize_t counted, evicted; /* records counted here, seeds dropped here */
 } RuleTable;
 
-/* The per-rule specs of `observe` at clock time `now`: (groups, firing, need, max_groups,
-   span, seeds, group_type, width) or None each, a count at or before `now - span` being late;
-   -1 with an exception set when malformed. */
+/* The per-rule specs of `observe` at clock time `now`: (groups, need, span, seeds or None,
+   group_type, width) or None each, a count at or before `now - span` being late; -1 with an
+   exception set when malformed. */
 int rule_tables_load(PyObject *specs, double now, RuleTable *out, Py_ssize_t n);
 void rule_tables_free(RuleTable *tables, Py_ssize_t n);
 
-/* Makes a new group of `key` the seed (t, n, now), evicting the least recently matched group
-   when the table is full. */
-int rule_table_seed(RuleTable *r, PyObject *key, PyObject *t, Py_ssize_t n, PyObject *now);
+/* Makes the group of `key` (its bytes) a seed (t, n, now) when it has none and the table
+   holds no group of it (the caller looked): 1 seeded, 0 not (a seed seen again: the engine's
+   loop grows it), -1 error. */
+int rule_table_seed(RuleTable *r, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
+                    double now);
 
 /* Counts `n` records at event time `t` (last: the last one's JSON line) into the group held at
    `key` when it is one of the engine loop's two common cases: below its threshold and not

@@ -1,9 +1,11 @@
 """Groups: one state per `group_by` value set, in a table bounded by `max_groups` (LRU).
 
-A group seen once, below its threshold, is kept as a `Seed` (a tuple) until it is seen again:
-with `group_by` a source IP, most groups are seen once and evicted unseen, and a tuple costs a
-fraction of a Group with its window. A seed is exactly the state its Group would have (which
-keeps no last record until it fires).
+A group seen once, below its threshold, is kept as a seed (`logship.observe.alerts.seeds`)
+until it is seen again, in a table of seeds bounded by `max_groups` too: with `group_by` a
+source IP, most groups are seen once and dropped unseen, a seed costs a fraction of a Group
+with its window, and a flood of one-off keys pushes out only other seeds, never the groups
+that came back. A seed is exactly the state its Group would have (which keeps no last record
+until it fires).
 """
 
 from __future__ import annotations
@@ -14,13 +16,10 @@ from typing import Any
 import orjson
 
 from logship.core.record import LogEntry
+from logship.observe.alerts.seeds import GroupKey, Seed, Seeds, seed_table
 from logship.observe.alerts.window import SlidingWindow
 
-GroupKey = tuple[str, ...]
-
-Seed = tuple[float, int, float]
-"""(event time, records, clock time): a group's first records, all at one time and fewer than
-the threshold."""
+__all__ = ["Group", "GroupKey", "GroupTable", "Seed"]
 
 
 class Group:
@@ -71,39 +70,43 @@ class Group:
 
 class GroupTable:
     """Groups by key, least recently matched first; full at `max_groups`, then the least
-    recently matched group is evicted (counted) to make room for a new one."""
+    recently matched group is evicted (counted) to make room for a new one. Beside them, the
+    seeds of groups seen once (`seeds`), at most `max_groups` too, oldest dropped (counted)."""
 
     def __init__(self, max_groups: int, width: float, need: int) -> None:
         self.max_groups = max_groups
         self.width = width
         self.need = need
-        self.groups: OrderedDict[GroupKey, Group | Seed] = OrderedDict()
+        self.groups: OrderedDict[GroupKey, Group] = OrderedDict()
+        self.seeds: Seeds = seed_table(max_groups)
         self.firing: dict[GroupKey, Group] = {}
         self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self.groups)
+        return len(self.groups) + len(self.seeds)
 
     def get(self, key: GroupKey) -> Group:
-        """The group for `key`, created (evicting the oldest if full) when new; now the newest."""
+        """The group for `key` (grown from its seed, or new), evicting the least recently
+        matched group if full; now the newest."""
         found = self.groups.get(key)
         if found is not None:
             self.groups.move_to_end(key)
-            if isinstance(found, Group):
-                return found
-            group = self.groups[key] = Group.grown(key, self.width, self.need, found)
-            return group
+            return found
+        seed = self.seeds.take(key)
         self._make_room()
-        group = self.groups[key] = Group(key, self.width, self.need)
+        if seed is None:
+            group = self.groups[key] = Group(key, self.width, self.need)
+        else:
+            group = self.groups[key] = Group.grown(key, self.width, self.need, seed)
         return group
 
     def seed(self, key: GroupKey, t: float, n: int, now: float) -> bool:
-        """Adds a new group's first `n` records (fewer than the threshold), all at `t`: what
-        `get` then counting them would do. False (nothing done) when `key` is not new."""
-        if key in self.groups:
+        """Adds a new group's first `n` records (fewer than the threshold), all at `t`: the
+        state `get` then counting them would give. False (nothing done) when `key` is not new."""
+        if key in self.groups or key in self.seeds:
             return False
-        self._make_room()
-        self.groups[key] = (t, n, now)
+        if self.seeds.put(key, t, n, now):
+            self.evicted += 1
         return True
 
     def _make_room(self) -> None:
@@ -112,25 +115,24 @@ class GroupTable:
             self.firing.pop(key, None)
             self.evicted += 1
 
-    def _group(self, key: GroupKey, found: Group | Seed) -> Group:
-        """A group as a Group, for the rare readers (a seed stays a seed in the table)."""
-        return found if isinstance(found, Group) else Group.grown(key, self.width, self.need, found)
-
     def forget_idle(self, now: float, horizon: float, budget: int = 256) -> None:
-        """Drops groups that can no longer matter: not firing, not silenced, and no record for
-        `horizon` seconds. Looks at the `budget` least recently matched groups at most."""
+        """Drops groups and seeds that can no longer matter: not firing, not silenced, and no
+        record for `horizon` seconds. Looks at the `budget` least recently matched groups at
+        most."""
         stale: list[GroupKey] = []
-        for seen, (key, found) in enumerate(self.groups.items()):
-            group = self._group(key, found)
+        for seen, (key, group) in enumerate(self.groups.items()):
             if seen >= budget or group.last_update > now - horizon:
                 break
             if not group.firing and now >= group.silenced_until:
                 stale.append(key)
         for key in stale:
             del self.groups[key]
+        self.seeds.forget(now - horizon)
 
     def export(self) -> list[dict[str, Any]]:
-        """Every group as plain data (a hand-over to a new engine), oldest first."""
+        """Every group as plain data (a hand-over to a new engine), oldest first: the seeds
+        (as the groups they stand for), then the groups."""
+        grown = [Group.grown(key, self.width, self.need, seed) for key, seed in self.seeds.items()]
         return [
             {
                 "key": list(g.key),
@@ -143,7 +145,7 @@ class GroupTable:
                 "last_record": g.record(),
                 "last_update": g.last_update,
             }
-            for g in (self._group(key, found) for key, found in self.groups.items())
+            for g in (*grown, *self.groups.values())
         ]
 
     def restore(self, groups: list[dict[str, Any]]) -> None:

@@ -180,11 +180,9 @@ def rule_tables(rules: list[RuleState]) -> tuple[RuleTable, ...]:
     return tuple(
         (
             rule.table.groups,
-            rule.table.firing,
             rule.need,
-            rule.table.max_groups,
             rule.width + LATENESS,
-            bool(rule.group_by) and rule.need > 1,
+            rule.table.seeds if rule.group_by and rule.need > 1 else None,
             Group,
             rule.width,
         )

@@ -1,15 +1,35 @@
-"""The group table's seeds: a new group below its threshold kept as a tuple until seen again,
-which must behave exactly as the Group it stands for (counting, eviction, idling, hand-over)."""
+"""The group table: groups seen again (LRU, `max_groups`) and the seeds of groups seen once,
+kept apart (oldest dropped first, `max_groups` too), which must behave exactly as the Groups
+they stand for (counting, idling, hand-over); the compiled SeedTable and the Python one alike."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from logship.observe.alerts.group import Group, GroupTable
+from logship.observe.alerts.seeds import PySeedTable
+from parsers import native_chunk
 
 
-def test_a_seed_grows_into_the_group_it_stands_for() -> None:
+@pytest.fixture(params=["compiled", "python"])
+def seeds_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with each SeedTable: the compiled one (when built) and PySeedTable."""
+    if request.param == "compiled" and not native_chunk.ENABLED:
+        pytest.skip("the extension is not built")
+    if request.param == "python":
+        monkeypatch.setattr(native_chunk, "ENABLED", False)
+    return str(request.param)
+
+
+def test_a_seed_grows_into_the_group_it_stands_for(seeds_kind: str) -> None:
     table = GroupTable(max_groups=10, width=60.0, need=5)
     assert table.seed(("10.0.0.1",), 100.0, 3, 101.0)
     assert not table.seed(("10.0.0.1",), 100.0, 1, 101.0)  # not new: nothing done
+    assert len(table) == 1
     group = table.get(("10.0.0.1",))
     assert isinstance(group, Group)
     assert list(group.window.entries) == [[100.0, 3]]
@@ -18,34 +38,115 @@ def test_a_seed_grows_into_the_group_it_stands_for() -> None:
     assert group.last_record is None
     assert not group.firing
     assert table.get(("10.0.0.1",)) is group  # grown once
+    assert ("10.0.0.1",) not in table.seeds
+    assert len(table) == 1
+    assert not table.seed(("10.0.0.1",), 100.0, 1, 101.0)  # a group now: not new either
 
 
-def test_seeds_are_evicted_least_recently_matched_first_and_counted() -> None:
+def test_seeds_are_dropped_oldest_first_and_groups_evicted_least_recently_matched(
+    seeds_kind: str,
+) -> None:
     table = GroupTable(max_groups=3, width=60.0, need=5)
     firing = table.get(("a",))
     firing.firing = True
     table.firing[("a",)] = firing
     for key in "bcd":
         table.seed((key,), 10.0, 1, 11.0)
-    assert list(table.groups) == [("b",), ("c",), ("d",)]
-    assert table.evicted == 1
-    assert table.firing == {}  # the evicted firing group no longer fires
-    table.get(("b",))  # seen again: the newest
+    assert [k for k, _ in table.seeds.items()] == [("b",), ("c",), ("d",)]
+    assert list(table.groups) == [("a",)]  # one-off keys never push a group out
     table.seed(("e",), 10.0, 1, 11.0)
-    assert list(table.groups) == [("d",), ("b",), ("e",)]
-    assert table.evicted == 2
+    assert [k for k, _ in table.seeds.items()] == [("c",), ("d",), ("e",)]
+    assert table.evicted == 1  # "b", dropped unseen
+    for key in "cdf":
+        table.get((key,))  # seen again (or new): groups
+    assert list(table.groups) == [("c",), ("d",), ("f",)]
+    assert table.evicted == 2  # "a", the least recently matched group
+    assert table.firing == {}  # the evicted firing group no longer fires
+    assert [k for k, _ in table.seeds.items()] == [("e",)]
 
 
-def test_idle_seeds_are_forgotten_and_exported_as_groups() -> None:
+def test_a_flood_of_one_off_keys_leaves_the_groups_that_came_back(seeds_kind: str) -> None:
+    table = GroupTable(max_groups=100, width=60.0, need=20)
+    attackers = [(f"203.0.113.{i}",) for i in range(5)]
+    for key in attackers:
+        table.seed(key, 10.0, 1, 10.0)
+        table.get(key)  # seen again: a group
+    for i in range(10_000):
+        table.seed((f"10.{i // 256}.{i % 256}.1",), 10.0, 1, 10.0)
+    assert all(key in table.groups for key in attackers)
+    assert len(table.seeds) == 100
+    assert table.evicted == 10_000 - 100
+
+
+def test_idle_seeds_are_forgotten_and_exported_as_groups(seeds_kind: str) -> None:
     table = GroupTable(max_groups=10, width=60.0, need=5)
     table.seed(("old",), 10.0, 2, 11.0)
     table.seed(("new",), 500.0, 1, 501.0)
+    table.get(("grown",)).last_update = 600.0
     exported = table.export()
-    assert [g["key"] for g in exported] == [["old"], ["new"]]
+    assert [g["key"] for g in exported] == [["old"], ["new"], ["grown"]]
     assert exported[0]["entries"] == [[10.0, 2]]
     assert exported[0]["total"] == 2
+    assert exported[0]["last_update"] == 11.0
     other = GroupTable(max_groups=10, width=60.0, need=5)
     other.restore(exported)
     assert other.get(("old",)).window.total == 2
     table.forget_idle(now=400.0, horizon=300.0)
-    assert list(table.groups) == [("new",)]
+    assert [k for k, _ in table.seeds.items()] == [("new",)]
+    assert list(table.groups) == [("grown",)]
+
+
+# --- the compiled SeedTable against PySeedTable ---------------------------------------------
+
+KEYS = st.tuples(
+    st.sampled_from(["10.0.0.1", "10.0.0.2", "", "é", "x" * 45, "/a/b", "10.0.0.1 "])
+) | st.tuples(st.sampled_from(["GET", "POST"]), st.sampled_from(["/", "/login", "ü" * 30]))
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), KEYS, st.floats(0, 1e9), st.integers(1, 99), st.floats(0, 1e9)),
+        st.tuples(st.just("take"), KEYS),
+        st.tuples(st.just("has"), KEYS),
+        st.tuples(st.just("forget"), st.floats(0, 1e9)),
+    ),
+    max_size=60,
+)
+
+
+def _apply(table: Any, op: tuple[Any, ...]) -> Any:
+    name = op[0]
+    if name == "put":
+        try:
+            return table.put(*op[1:])
+        except KeyError:
+            return "held"
+    if name == "take":
+        return table.take(op[1])
+    if name == "has":
+        return op[1] in table
+    return table.forget(op[1])
+
+
+@pytest.mark.skipif(not native_chunk.ENABLED, reason="the extension is not built")
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4), OPS)
+def test_the_compiled_seed_table_answers_as_the_python_one(
+    capacity: int, ops: list[tuple[Any, ...]]
+) -> None:
+    compiled = native_chunk._fastscan.SeedTable(capacity)
+    python = PySeedTable(capacity)
+    for op in ops:
+        assert _apply(compiled, op) == _apply(python, op), op
+        assert compiled.items() == python.items()
+        assert len(compiled) == len(python)
+    assert compiled.capacity == capacity
+
+
+@pytest.mark.skipif(not native_chunk.ENABLED, reason="the extension is not built")
+def test_the_compiled_seed_table_refuses_keys_that_are_not_tuples_of_text() -> None:
+    table = native_chunk._fastscan.SeedTable(2)
+    with pytest.raises(TypeError):
+        table.put(["10.0.0.1"], 1.0, 1, 1.0)
+    with pytest.raises(TypeError):
+        table.put((1,), 1.0, 1, 1.0)
+    with pytest.raises(ValueError, match="at least one"):
+        native_chunk._fastscan.SeedTable(0)

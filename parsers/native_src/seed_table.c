@@ -1,0 +1,343 @@
+/* SeedTable: see seed_table.h. Linear probing over entry numbers, removal by backward shift
+ * (no tombstones), and a queue through the entries, oldest first. */
+#include "seed_table.h"
+#include "select.h" /* hash_bytes */
+
+#include <structmember.h>
+
+#define INLINE_KEY 40
+
+typedef struct {
+    char *key; /* its bytes: `inline_key` when they fit */
+    Py_ssize_t len;
+    uint64_t hash;
+    double t, now;
+    Py_ssize_t n;
+    Py_ssize_t older, newer; /* the queue (entry numbers, -1 at its ends); newer: free list */
+    char inline_key[INLINE_KEY];
+} Entry;
+
+struct SeedTable {
+    PyObject_HEAD
+    Entry *entries;
+    Py_ssize_t capacity, count;
+    Py_ssize_t *index; /* entry number + 1 (0: empty); mask + 1 slots, at least 2 * capacity */
+    Py_ssize_t mask;
+    Py_ssize_t oldest, newest, free;
+};
+
+/* The slot of a key: where it is (*found) or the empty slot where it would go. */
+static Py_ssize_t slot_of(const SeedTable *st, const char *key, Py_ssize_t len, uint64_t h,
+                          int *found) {
+    Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)st->mask);
+    for (; st->index[i]; i = (i + 1) & st->mask) {
+        const Entry *e = &st->entries[st->index[i] - 1];
+        if (e->hash == h && e->len == len && memcmp(e->key, key, (size_t)len) == 0) {
+            *found = 1;
+            return i;
+        }
+    }
+    *found = 0;
+    return i;
+}
+
+/* Empties slot `i` and moves later entries of its run back so that every one stays reachable. */
+static void unindex(SeedTable *st, Py_ssize_t i) {
+    st->index[i] = 0;
+    for (Py_ssize_t j = (i + 1) & st->mask; st->index[j]; j = (j + 1) & st->mask) {
+        Py_ssize_t home = (Py_ssize_t)(st->entries[st->index[j] - 1].hash & (uint64_t)st->mask);
+        /* stays when its home lies cyclically in (i, j] */
+        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            st->index[i] = st->index[j];
+            st->index[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* Drops the entry in slot `i` (its seed read first by the caller when wanted). */
+static void drop(SeedTable *st, Py_ssize_t i) {
+    Py_ssize_t k = st->index[i] - 1;
+    Entry *e = &st->entries[k];
+    unindex(st, i);
+    if (e->older >= 0)
+        st->entries[e->older].newer = e->newer;
+    else
+        st->oldest = e->newer;
+    if (e->newer >= 0)
+        st->entries[e->newer].older = e->older;
+    else
+        st->newest = e->older;
+    if (e->key != e->inline_key)
+        PyMem_Free(e->key);
+    e->key = NULL;
+    e->newer = st->free;
+    st->free = k;
+    st->count--;
+}
+
+int seed_table_holds(SeedTable *st, const char *key, Py_ssize_t len) {
+    int found;
+    slot_of(st, key, len, hash_bytes((const uint8_t *)key, len), &found);
+    return found;
+}
+
+int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
+                   double now) {
+    int dropped = 0, found;
+    if (st->count >= st->capacity) {
+        const Entry *old = &st->entries[st->oldest];
+        drop(st, slot_of(st, old->key, old->len, old->hash, &found));
+        dropped = 1;
+    }
+    uint64_t h = hash_bytes((const uint8_t *)key, len);
+    Py_ssize_t i = slot_of(st, key, len, h, &found);
+    Py_ssize_t k = st->free;
+    Entry *e = &st->entries[k];
+    char *bytes = len <= INLINE_KEY ? e->inline_key : PyMem_Malloc((size_t)len);
+    if (bytes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    st->free = e->newer;
+    memcpy(bytes, key, (size_t)len);
+    e->key = bytes, e->len = len, e->hash = h;
+    e->t = t, e->now = now, e->n = n;
+    e->older = st->newest, e->newer = -1;
+    if (st->newest >= 0)
+        st->entries[st->newest].newer = k;
+    else
+        st->oldest = k;
+    st->newest = k;
+    st->index[i] = k + 1;
+    st->count++;
+    return dropped;
+}
+
+/* --- Python's side: keys as tuples of str ----------------------------------------------- */
+
+/* The bytes of a group key (a tuple of str) into *out (PyMem_Malloc'd); -1 on error. */
+static Py_ssize_t key_bytes(PyObject *key, char **out) {
+    if (!PyTuple_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "a group key is a tuple of str");
+        return -1;
+    }
+    Py_ssize_t total = 0, parts = PyTuple_GET_SIZE(key);
+    for (Py_ssize_t p = 0; p < parts; p++) {
+        Py_ssize_t n;
+        PyObject *part = PyTuple_GET_ITEM(key, p);
+        if (!PyUnicode_Check(part) || PyUnicode_AsUTF8AndSize(part, &n) == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a group key is a tuple of str");
+            return -1;
+        }
+        total += 4 + n;
+    }
+    char *bytes = PyMem_Malloc((size_t)(total ? total : 1));
+    if (bytes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t p = 0; p < parts; p++) {
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(key, p), &n);
+        uint32_t len = (uint32_t)n;
+        memcpy(bytes + at, &len, 4);
+        memcpy(bytes + at + 4, text, (size_t)n);
+        at += 4 + n;
+    }
+    *out = bytes;
+    return total;
+}
+
+static PyObject *key_tuple(const Entry *e) {
+    Py_ssize_t parts = 0;
+    for (Py_ssize_t at = 0; at < e->len; parts++) {
+        uint32_t len;
+        memcpy(&len, e->key + at, 4);
+        at += 4 + (Py_ssize_t)len;
+    }
+    PyObject *key = PyTuple_New(parts);
+    Py_ssize_t at = 0;
+    for (Py_ssize_t p = 0; key != NULL && p < parts; p++) {
+        uint32_t len;
+        memcpy(&len, e->key + at, 4);
+        PyObject *text = PyUnicode_DecodeUTF8(e->key + at + 4, (Py_ssize_t)len, NULL);
+        if (text == NULL)
+            Py_CLEAR(key);
+        else
+            PyTuple_SET_ITEM(key, p, text);
+        at += 4 + (Py_ssize_t)len;
+    }
+    return key;
+}
+
+static PyObject *seed_of(const Entry *e) {
+    return Py_BuildValue("(dnd)", e->t, e->n, e->now);
+}
+
+static int SeedTable_init(SeedTable *st, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"capacity", NULL};
+    Py_ssize_t capacity;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", names, &capacity))
+        return -1;
+    if (capacity < 1) {
+        PyErr_SetString(PyExc_ValueError, "a SeedTable holds at least one seed");
+        return -1;
+    }
+    if (st->entries != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a SeedTable is made once");
+        return -1;
+    }
+    Py_ssize_t slots = 16;
+    while (slots < 2 * capacity)
+        slots *= 2;
+    st->entries = PyMem_Calloc((size_t)capacity, sizeof(Entry));
+    st->index = PyMem_Calloc((size_t)slots, sizeof(Py_ssize_t));
+    if (st->entries == NULL || st->index == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    st->capacity = capacity, st->count = 0, st->mask = slots - 1;
+    st->oldest = st->newest = -1;
+    for (Py_ssize_t k = 0; k < capacity; k++)
+        st->entries[k].newer = k + 1 < capacity ? k + 1 : -1;
+    st->free = 0;
+    return 0;
+}
+
+static void SeedTable_dealloc(SeedTable *st) {
+    for (Py_ssize_t k = st->oldest; st->entries != NULL && k >= 0; k = st->entries[k].newer)
+        if (st->entries[k].key != st->entries[k].inline_key)
+            PyMem_Free(st->entries[k].key);
+    PyMem_Free(st->entries);
+    PyMem_Free(st->index);
+    Py_TYPE(st)->tp_free((PyObject *)st);
+}
+
+/* The slot of a Python key; -1 on error (*found set otherwise). */
+static Py_ssize_t slot_of_key(SeedTable *st, PyObject *key, int *found) {
+    if (st->entries == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a SeedTable not made");
+        return -1;
+    }
+    char *bytes;
+    Py_ssize_t len = key_bytes(key, &bytes);
+    if (len < 0)
+        return -1;
+    Py_ssize_t i = slot_of(st, bytes, len, hash_bytes((const uint8_t *)bytes, len), found);
+    PyMem_Free(bytes);
+    return i;
+}
+
+static int SeedTable_contains(SeedTable *st, PyObject *key) {
+    int found;
+    return slot_of_key(st, key, &found) < 0 ? -1 : found;
+}
+
+static Py_ssize_t SeedTable_len(SeedTable *st) {
+    return st->count;
+}
+
+static PyObject *SeedTable_put(SeedTable *st, PyObject *args) {
+    PyObject *key;
+    double t, now;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "Odnd", &key, &t, &n, &now))
+        return NULL;
+    int found;
+    if (slot_of_key(st, key, &found) < 0)
+        return NULL;
+    if (found) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    char *bytes;
+    Py_ssize_t len = key_bytes(key, &bytes);
+    if (len < 0)
+        return NULL;
+    int dropped = seed_table_add(st, bytes, len, t, n, now);
+    PyMem_Free(bytes);
+    return dropped < 0 ? NULL : PyBool_FromLong(dropped);
+}
+
+static PyObject *SeedTable_take(SeedTable *st, PyObject *key) {
+    int found;
+    Py_ssize_t i = slot_of_key(st, key, &found);
+    if (i < 0)
+        return NULL;
+    if (!found)
+        Py_RETURN_NONE;
+    PyObject *seed = seed_of(&st->entries[st->index[i] - 1]);
+    if (seed != NULL)
+        drop(st, i);
+    return seed;
+}
+
+static PyObject *SeedTable_items(SeedTable *st, PyObject *unused) {
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    for (Py_ssize_t k = st->oldest; list != NULL && k >= 0; k = st->entries[k].newer) {
+        PyObject *key = key_tuple(&st->entries[k]), *seed = key ? seed_of(&st->entries[k]) : NULL;
+        PyObject *item = seed ? PyTuple_Pack(2, key, seed) : NULL;
+        Py_XDECREF(key);
+        Py_XDECREF(seed);
+        if (item == NULL || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    return list;
+}
+
+static PyObject *SeedTable_forget(SeedTable *st, PyObject *arg) {
+    double before = PyFloat_AsDouble(arg);
+    if (before == -1.0 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t dropped = 0;
+    int found;
+    while (st->oldest >= 0 && st->entries[st->oldest].now <= before) {
+        const Entry *old = &st->entries[st->oldest];
+        drop(st, slot_of(st, old->key, old->len, old->hash, &found));
+        dropped++;
+    }
+    return PyLong_FromSsize_t(dropped);
+}
+
+static PyMethodDef SeedTable_methods[] = {
+    {"put", (PyCFunction)SeedTable_put, METH_VARARGS,
+     "put(key, t, n, now) -> bool: a seed for a key not held, newest; True when the oldest "
+     "seed was dropped to make room."},
+    {"take", (PyCFunction)SeedTable_take, METH_O,
+     "take(key) -> (t, n, now) or None: the key's seed, no longer held."},
+    {"items", (PyCFunction)SeedTable_items, METH_NOARGS,
+     "items() -> [(key, (t, n, now))], oldest first."},
+    {"forget", (PyCFunction)SeedTable_forget, METH_O,
+     "forget(before) -> int: drops the oldest seeds while their clock time is at or before "
+     "`before`; how many."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef SeedTable_members[] = {
+    {"capacity", T_PYSSIZET, offsetof(SeedTable, capacity), READONLY, "Seeds held at most."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PySequenceMethods SeedTable_sequence = {
+    .sq_length = (lenfunc)SeedTable_len,
+    .sq_contains = (objobjproc)SeedTable_contains,
+};
+
+PyTypeObject SeedTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "parsers._fastscan.SeedTable",
+    .tp_basicsize = sizeof(SeedTable),
+    .tp_dealloc = (destructor)SeedTable_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SeedTable(capacity): an alert rule's groups seen once (see seed_table.h).",
+    .tp_methods = SeedTable_methods,
+    .tp_members = SeedTable_members,
+    .tp_as_sequence = &SeedTable_sequence,
+    .tp_init = (initproc)SeedTable_init,
+    .tp_new = PyType_GenericNew,
+};

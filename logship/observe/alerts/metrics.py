@@ -51,7 +51,8 @@ class AlertCollector:
         )
         evicted = CounterMetricFamily(
             "logship_alert_groups_evicted",
-            "Groups dropped to stay within max_groups (the least recently matched first).",
+            "Groups dropped to stay within max_groups (the least recently matched first), and "
+            "groups seen once dropped the same way (the oldest first).",
             labels=["rule"],
         )
         for r in rules:

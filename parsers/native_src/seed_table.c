@@ -1,5 +1,6 @@
 /* SeedTable: see seed_table.h. Linear probing over entry numbers, removal by backward shift
- * (no tombstones), and a queue through the entries, oldest first. */
+ * (no tombstones), and a queue through the entries, oldest first. Entries and index grow by
+ * doubling up to the capacity: a large `max_groups` costs memory only once it fills. */
 #include "seed_table.h"
 #include "select.h" /* hash_bytes */
 
@@ -8,7 +9,8 @@
 #define INLINE_KEY 40
 
 typedef struct {
-    char *key; /* its bytes: `inline_key` when they fit */
+    char *heap; /* its bytes when longer than INLINE_KEY (else in `inline_key`: no pointer to
+                   it is kept, the entries move when they grow) */
     Py_ssize_t len;
     uint64_t hash;
     double t, now;
@@ -17,11 +19,15 @@ typedef struct {
     char inline_key[INLINE_KEY];
 } Entry;
 
+static inline const char *bytes_of(const Entry *e) {
+    return e->heap != NULL ? e->heap : e->inline_key;
+}
+
 struct SeedTable {
     PyObject_HEAD
     Entry *entries;
-    Py_ssize_t capacity, count;
-    Py_ssize_t *index; /* entry number + 1 (0: empty); mask + 1 slots, at least 2 * capacity */
+    Py_ssize_t capacity, count, room; /* room: entries allocated */
+    Py_ssize_t *index; /* entry number + 1 (0: empty); mask + 1 slots, at least 2 * room */
     Py_ssize_t mask;
     Py_ssize_t oldest, newest, free;
 };
@@ -32,7 +38,7 @@ static Py_ssize_t slot_of(const SeedTable *st, const char *key, Py_ssize_t len, 
     Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)st->mask);
     for (; st->index[i]; i = (i + 1) & st->mask) {
         const Entry *e = &st->entries[st->index[i] - 1];
-        if (e->hash == h && e->len == len && memcmp(e->key, key, (size_t)len) == 0) {
+        if (e->hash == h && e->len == len && memcmp(bytes_of(e), key, (size_t)len) == 0) {
             *found = 1;
             return i;
         }
@@ -69,9 +75,8 @@ static void drop(SeedTable *st, Py_ssize_t i) {
         st->entries[e->newer].older = e->older;
     else
         st->newest = e->older;
-    if (e->key != e->inline_key)
-        PyMem_Free(e->key);
-    e->key = NULL;
+    PyMem_Free(e->heap);
+    e->heap = NULL;
     e->newer = st->free;
     st->free = k;
     st->count--;
@@ -83,26 +88,67 @@ int seed_table_holds(SeedTable *st, const char *key, Py_ssize_t len) {
     return found;
 }
 
+/* Entries for `room` seeds (more than now, at most the capacity), and an index for them;
+   -1 out of memory (an exception set; the table unchanged). */
+static int make_room(SeedTable *st, Py_ssize_t room) {
+    Py_ssize_t slots = 16;
+    while (slots < 2 * room)
+        slots *= 2;
+    Entry *entries = PyMem_Realloc(st->entries, (size_t)room * sizeof(Entry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    st->entries = entries;
+    if (slots > st->mask + 1) {
+        Py_ssize_t *index = PyMem_Calloc((size_t)slots, sizeof(Py_ssize_t));
+        if (index == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(st->index);
+        st->index = index, st->mask = slots - 1;
+        for (Py_ssize_t k = st->oldest; k >= 0; k = entries[k].newer) {
+            Py_ssize_t i = (Py_ssize_t)(entries[k].hash & (uint64_t)st->mask);
+            while (index[i])
+                i = (i + 1) & st->mask;
+            index[i] = k + 1;
+        }
+    }
+    for (Py_ssize_t k = room - 1; k >= st->room; k--) { /* the new entries: free */
+        entries[k].heap = NULL;
+        entries[k].newer = st->free;
+        st->free = k;
+    }
+    st->room = room;
+    return 0;
+}
+
 int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
                    double now) {
     int dropped = 0, found;
     if (st->count >= st->capacity) {
         const Entry *old = &st->entries[st->oldest];
-        drop(st, slot_of(st, old->key, old->len, old->hash, &found));
+        drop(st, slot_of(st, bytes_of(old), old->len, old->hash, &found));
         dropped = 1;
+    }
+    if (st->free < 0) {
+        Py_ssize_t room = 2 * st->room < st->capacity ? 2 * st->room : st->capacity;
+        if (make_room(st, room) < 0)
+            return -1;
     }
     uint64_t h = hash_bytes((const uint8_t *)key, len);
     Py_ssize_t i = slot_of(st, key, len, h, &found);
     Py_ssize_t k = st->free;
     Entry *e = &st->entries[k];
-    char *bytes = len <= INLINE_KEY ? e->inline_key : PyMem_Malloc((size_t)len);
-    if (bytes == NULL) {
+    char *heap = len <= INLINE_KEY ? NULL : PyMem_Malloc((size_t)len);
+    if (len > INLINE_KEY && heap == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     st->free = e->newer;
-    memcpy(bytes, key, (size_t)len);
-    e->key = bytes, e->len = len, e->hash = h;
+    memcpy(heap != NULL ? heap : e->inline_key, key, (size_t)len);
+    e->heap = heap, e->len = len, e->hash = h;
     e->t = t, e->now = now, e->n = n;
     e->older = st->newest, e->newer = -1;
     if (st->newest >= 0)
@@ -156,15 +202,15 @@ static PyObject *key_tuple(const Entry *e) {
     Py_ssize_t parts = 0;
     for (Py_ssize_t at = 0; at < e->len; parts++) {
         uint32_t len;
-        memcpy(&len, e->key + at, 4);
+        memcpy(&len, bytes_of(e) + at, 4);
         at += 4 + (Py_ssize_t)len;
     }
     PyObject *key = PyTuple_New(parts);
     Py_ssize_t at = 0;
     for (Py_ssize_t p = 0; key != NULL && p < parts; p++) {
         uint32_t len;
-        memcpy(&len, e->key + at, 4);
-        PyObject *text = PyUnicode_DecodeUTF8(e->key + at + 4, (Py_ssize_t)len, NULL);
+        memcpy(&len, bytes_of(e) + at, 4);
+        PyObject *text = PyUnicode_DecodeUTF8(bytes_of(e) + at + 4, (Py_ssize_t)len, NULL);
         if (text == NULL)
             Py_CLEAR(key);
         else
@@ -187,31 +233,18 @@ static int SeedTable_init(SeedTable *st, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "a SeedTable holds at least one seed");
         return -1;
     }
-    if (st->entries != NULL) {
+    if (st->entries != NULL || st->index != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "a SeedTable is made once");
         return -1;
     }
-    Py_ssize_t slots = 16;
-    while (slots < 2 * capacity)
-        slots *= 2;
-    st->entries = PyMem_Calloc((size_t)capacity, sizeof(Entry));
-    st->index = PyMem_Calloc((size_t)slots, sizeof(Py_ssize_t));
-    if (st->entries == NULL || st->index == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    st->capacity = capacity, st->count = 0, st->mask = slots - 1;
-    st->oldest = st->newest = -1;
-    for (Py_ssize_t k = 0; k < capacity; k++)
-        st->entries[k].newer = k + 1 < capacity ? k + 1 : -1;
-    st->free = 0;
-    return 0;
+    st->capacity = capacity, st->count = 0, st->room = 0, st->mask = -1;
+    st->oldest = st->newest = st->free = -1;
+    return make_room(st, capacity < 64 ? capacity : 64);
 }
 
 static void SeedTable_dealloc(SeedTable *st) {
     for (Py_ssize_t k = st->oldest; st->entries != NULL && k >= 0; k = st->entries[k].newer)
-        if (st->entries[k].key != st->entries[k].inline_key)
-            PyMem_Free(st->entries[k].key);
+        PyMem_Free(st->entries[k].heap);
     PyMem_Free(st->entries);
     PyMem_Free(st->index);
     Py_TYPE(st)->tp_free((PyObject *)st);
@@ -219,7 +252,7 @@ static void SeedTable_dealloc(SeedTable *st) {
 
 /* The slot of a Python key; -1 on error (*found set otherwise). */
 static Py_ssize_t slot_of_key(SeedTable *st, PyObject *key, int *found) {
-    if (st->entries == NULL) {
+    if (st->index == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "a SeedTable not made");
         return -1;
     }
@@ -299,7 +332,7 @@ static PyObject *SeedTable_forget(SeedTable *st, PyObject *arg) {
     int found;
     while (st->oldest >= 0 && st->entries[st->oldest].now <= before) {
         const Entry *old = &st->entries[st->oldest];
-        drop(st, slot_of(st, old->key, old->len, old->hash, &found));
+        drop(st, slot_of(st, bytes_of(old), old->len, old->hash, &found));
         dropped++;
     }
     return PyLong_FromSsize_t(dropped);

@@ -110,6 +110,7 @@ OPS = st.lists(
     ),
     max_size=60,
 )
+MANY = st.lists(st.tuples(st.integers(0, 400), st.booleans()), max_size=600)
 
 
 def _apply(table: Any, op: tuple[Any, ...]) -> Any:
@@ -128,7 +129,7 @@ def _apply(table: Any, op: tuple[Any, ...]) -> Any:
 
 @pytest.mark.skipif(not native_chunk.ENABLED, reason="the extension is not built")
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 4), OPS)
+@given(st.sampled_from([1, 2, 3, 4, 70, 200]), OPS)
 def test_the_compiled_seed_table_answers_as_the_python_one(
     capacity: int, ops: list[tuple[Any, ...]]
 ) -> None:
@@ -150,3 +151,20 @@ def test_the_compiled_seed_table_refuses_keys_that_are_not_tuples_of_text() -> N
         table.put((1,), 1.0, 1, 1.0)
     with pytest.raises(ValueError, match="at least one"):
         native_chunk._fastscan.SeedTable(0)
+
+
+@pytest.mark.skipif(not native_chunk.ENABLED, reason="the extension is not built")
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([1, 63, 64, 65, 150, 1000]), MANY)
+def test_a_growing_compiled_seed_table_answers_as_the_python_one(
+    capacity: int, ops: list[tuple[int, bool]]
+) -> None:
+    # Many keys: its entries and index grow by doubling (up to the capacity) as it fills.
+    compiled = native_chunk._fastscan.SeedTable(capacity)
+    python = PySeedTable(capacity)
+    for number, put in ops:
+        key = (f"10.0.{number // 256}.{number % 256}",)
+        op = ("put", key, float(number), 1, float(number)) if put else ("take", key)
+        assert _apply(compiled, op) == _apply(python, op)
+    assert compiled.items() == python.items()
+    assert all((key in compiled) == (key in python) for key, _ in python.items())

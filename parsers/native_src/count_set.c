@@ -227,15 +227,15 @@ typedef struct {
 static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows, Stamps *st,
                        Clock *clock, PyObject *times, double now, PyObject *now_obj,
                        PyObject *handle, PyObject **pending, int *handed) {
-    Py_ssize_t at = 4;
-    PyObject *key = key_of(cs, it, &at), *stamp = key == NULL ? NULL : stamp_at(cs, st, it, at);
-    if (stamp == NULL) {
-        Py_XDECREF(key);
+    /* the key's bytes: the count's head after its condition, then the timestamp text */
+    const char *bytes = cs->counts.arena + it->key_at + 4;
+    Py_ssize_t len = it->head_len - 4;
+    PyObject *key = NULL, *stamp = stamp_at(cs, st, it, it->head_len);
+    if (stamp == NULL)
         return -1;
-    }
     /* Taken here unless the group's earlier count (counts of a group come together) waits
        for the engine's loop. */
-    int usable = r->groups != NULL && !follows;
+    int usable = r->groups != NULL && !follows, done = 0;
     if (usable && stamp != clock->stamp) {
         double t;
         PyObject *t_obj = NULL;
@@ -246,22 +246,23 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
         Py_XSETREF(clock->t, t_obj);
         clock->value = t;
     }
-    if (usable && clock->value > r->oldest) {
+    usable = usable && clock->value > r->oldest;
+    int kind = usable && r->seeds != NULL ? seed_table_kind(r->seeds, bytes, len) : 2;
+    if (kind == 0 && it->count < r->need) {
+        /* a new group below its threshold: a seed, no Python object made for it (earlier
+           counts first: the tables must see every operation in order) */
+        if (hand_over(handle, pending) < 0 ||
+            (done = rule_table_seed(r, bytes, len, clock->value, it->count, now)) < 0)
+            goto fail;
+    }
+    Py_ssize_t at = 4;
+    if (!done && (key = key_of(cs, it, &at)) == NULL)
+        goto fail;
+    if (!done && usable && kind == 2) { /* a group it may hold (a seed seen again: the loop) */
         PyObject *found = PyDict_GetItemWithError(r->groups, key);
         if (found == NULL && PyErr_Occurred())
             goto fail;
-        int done = 0;
-        /* Earlier counts first: the table must see every operation in order. */
-        if (found == NULL && r->seeds != NULL && it->count < r->need) {
-            /* a new group, or a seed seen again (then the engine's loop grows it); the key's
-               bytes are the count's head after its condition */
-            if (hand_over(handle, pending) < 0)
-                goto fail;
-            done = rule_table_seed(r, cs->counts.arena + it->key_at + 4, it->head_len - 4,
-                                   clock->value, it->count, now);
-            if (done < 0)
-                goto fail;
-        } else if (found != NULL && Py_TYPE(found) == (PyTypeObject *)r->group_type) {
+        if (found != NULL && Py_TYPE(found) == (PyTypeObject *)r->group_type) {
             /* (the loop may evict the group: looked up again after it ran) */
             if (*pending != NULL && (hand_over(handle, pending) < 0 ||
                                      ((found = PyDict_GetItemWithError(r->groups, key)) == NULL &&
@@ -276,12 +277,12 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
             if (done < 0)
                 goto fail;
         }
-        if (done) {
-            Py_DECREF(key);
-            Py_DECREF(stamp);
-            *handed = 0;
-            return 0;
-        }
+    }
+    if (done) {
+        Py_XDECREF(key);
+        Py_DECREF(stamp);
+        *handed = 0;
+        return 0;
     }
     PyObject *item = pack(cs, it, key, stamp);
     if (item == NULL)
@@ -295,7 +296,7 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
     *handed = 1;
     return failed;
 fail:
-    Py_DECREF(key);
+    Py_XDECREF(key);
     Py_DECREF(stamp);
     return -1;
 }

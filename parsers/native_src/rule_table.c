@@ -48,8 +48,6 @@ void rule_tables_free(RuleTable *tables, Py_ssize_t n) {
 
 int rule_table_seed(RuleTable *r, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
                     double now) {
-    if (seed_table_holds(r->seeds, key, len))
-        return 0;
     int dropped = seed_table_add(r->seeds, key, len, t, n, now);
     if (dropped < 0)
         return -1;

@@ -24,9 +24,8 @@ typedef struct {
 int rule_tables_load(PyObject *specs, double now, RuleTable *out, Py_ssize_t n);
 void rule_tables_free(RuleTable *tables, Py_ssize_t n);
 
-/* Makes the group of `key` (its bytes) a seed (t, n, now) when it has none and the table
-   holds no group of it (the caller looked): 1 seeded, 0 not (a seed seen again: the engine's
-   loop grows it), -1 error. */
+/* Makes the new group of `key` (its bytes: the rule's seeds know nothing of it) a seed
+   (t, n, now): 1, or -1 on error. */
 int rule_table_seed(RuleTable *r, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
                     double now);
 

@@ -11,11 +11,12 @@
 typedef struct {
     char *heap; /* its bytes when longer than INLINE_KEY (else in `inline_key`: no pointer to
                    it is kept, the entries move when they grow) */
-    Py_ssize_t len;
+    Py_ssize_t len; /* -1: a free entry */
     uint64_t hash;
     double t, now;
     Py_ssize_t n;
     Py_ssize_t older, newer; /* the queue (entry numbers, -1 at its ends); newer: free list */
+    int group;               /* a key of the rule's groups (no seed: not queued) */
     char inline_key[INLINE_KEY];
 } Entry;
 
@@ -26,7 +27,8 @@ static inline const char *bytes_of(const Entry *e) {
 struct SeedTable {
     PyObject_HEAD
     Entry *entries;
-    Py_ssize_t capacity, count, room; /* room: entries allocated */
+    Py_ssize_t capacity, count, room; /* count: seeds; room: entries allocated */
+    Py_ssize_t groups;                 /* keys of the rule's groups held (`join`) */
     Py_ssize_t *index; /* entry number + 1 (0: empty); mask + 1 slots, at least 2 * room */
     Py_ssize_t mask;
     Py_ssize_t oldest, newest, free;
@@ -62,11 +64,8 @@ static void unindex(SeedTable *st, Py_ssize_t i) {
     }
 }
 
-/* Drops the entry in slot `i` (its seed read first by the caller when wanted). */
-static void drop(SeedTable *st, Py_ssize_t i) {
-    Py_ssize_t k = st->index[i] - 1;
-    Entry *e = &st->entries[k];
-    unindex(st, i);
+/* Takes a seed's entry out of the queue. */
+static void unqueue(SeedTable *st, Entry *e) {
     if (e->older >= 0)
         st->entries[e->older].newer = e->newer;
     else
@@ -75,17 +74,29 @@ static void drop(SeedTable *st, Py_ssize_t i) {
         st->entries[e->newer].older = e->older;
     else
         st->newest = e->older;
-    PyMem_Free(e->heap);
-    e->heap = NULL;
-    e->newer = st->free;
-    st->free = k;
     st->count--;
 }
 
-int seed_table_holds(SeedTable *st, const char *key, Py_ssize_t len) {
+/* Drops the entry in slot `i` (its seed read first by the caller when wanted). */
+static void drop(SeedTable *st, Py_ssize_t i) {
+    Py_ssize_t k = st->index[i] - 1;
+    Entry *e = &st->entries[k];
+    unindex(st, i);
+    if (e->group)
+        st->groups--;
+    else
+        unqueue(st, e);
+    PyMem_Free(e->heap);
+    e->heap = NULL;
+    e->len = -1;
+    e->newer = st->free;
+    st->free = k;
+}
+
+int seed_table_kind(SeedTable *st, const char *key, Py_ssize_t len) {
     int found;
-    slot_of(st, key, len, hash_bytes((const uint8_t *)key, len), &found);
-    return found;
+    Py_ssize_t i = slot_of(st, key, len, hash_bytes((const uint8_t *)key, len), &found);
+    return !found ? 0 : st->entries[st->index[i] - 1].group ? 2 : 1;
 }
 
 /* Entries for `room` seeds (more than now, at most the capacity), and an index for them;
@@ -108,7 +119,9 @@ static int make_room(SeedTable *st, Py_ssize_t room) {
         }
         PyMem_Free(st->index);
         st->index = index, st->mask = slots - 1;
-        for (Py_ssize_t k = st->oldest; k >= 0; k = entries[k].newer) {
+        for (Py_ssize_t k = 0; k < st->room; k++) { /* seeds and groups' keys alike */
+            if (entries[k].len < 0)
+                continue;
             Py_ssize_t i = (Py_ssize_t)(entries[k].hash & (uint64_t)st->mask);
             while (index[i])
                 i = (i + 1) & st->mask;
@@ -117,6 +130,7 @@ static int make_room(SeedTable *st, Py_ssize_t room) {
     }
     for (Py_ssize_t k = room - 1; k >= st->room; k--) { /* the new entries: free */
         entries[k].heap = NULL;
+        entries[k].len = -1;
         entries[k].newer = st->free;
         st->free = k;
     }
@@ -124,19 +138,15 @@ static int make_room(SeedTable *st, Py_ssize_t room) {
     return 0;
 }
 
-int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
-                   double now) {
-    int dropped = 0, found;
-    if (st->count >= st->capacity) {
-        const Entry *old = &st->entries[st->oldest];
-        drop(st, slot_of(st, bytes_of(old), old->len, old->hash, &found));
-        dropped = 1;
-    }
-    if (st->free < 0) {
-        Py_ssize_t room = 2 * st->room < st->capacity ? 2 * st->room : st->capacity;
-        if (make_room(st, room) < 0)
+/* A new entry for a key it does not hold (a seed, newest in the queue, or a group's key);
+   its number, or -1 out of memory (an exception set). */
+static Py_ssize_t new_entry(SeedTable *st, const char *key, Py_ssize_t len, int group) {
+    if (st->free < 0) { /* seeds and groups' keys: about `capacity` of each */
+        Py_ssize_t room = 2 * st->room < 2 * st->capacity ? 2 * st->room : 2 * st->capacity;
+        if (make_room(st, room > st->room ? room : st->room + 1) < 0)
             return -1;
     }
+    int found;
     uint64_t h = hash_bytes((const uint8_t *)key, len);
     Py_ssize_t i = slot_of(st, key, len, h, &found);
     Py_ssize_t k = st->free;
@@ -148,16 +158,36 @@ int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_
     }
     st->free = e->newer;
     memcpy(heap != NULL ? heap : e->inline_key, key, (size_t)len);
-    e->heap = heap, e->len = len, e->hash = h;
-    e->t = t, e->now = now, e->n = n;
-    e->older = st->newest, e->newer = -1;
+    e->heap = heap, e->len = len, e->hash = h, e->group = group;
+    e->older = e->newer = -1;
+    st->index[i] = k + 1;
+    if (group) {
+        st->groups++;
+        return k;
+    }
+    e->older = st->newest;
     if (st->newest >= 0)
         st->entries[st->newest].newer = k;
     else
         st->oldest = k;
     st->newest = k;
-    st->index[i] = k + 1;
     st->count++;
+    return k;
+}
+
+int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
+                   double now) {
+    int dropped = 0, found;
+    if (st->count >= st->capacity) {
+        const Entry *old = &st->entries[st->oldest];
+        drop(st, slot_of(st, bytes_of(old), old->len, old->hash, &found));
+        dropped = 1;
+    }
+    Py_ssize_t k = new_entry(st, key, len, 0);
+    if (k < 0)
+        return -1;
+    Entry *e = &st->entries[k];
+    e->t = t, e->now = now, e->n = n;
     return dropped;
 }
 
@@ -243,8 +273,8 @@ static int SeedTable_init(SeedTable *st, PyObject *args, PyObject *kwds) {
 }
 
 static void SeedTable_dealloc(SeedTable *st) {
-    for (Py_ssize_t k = st->oldest; st->entries != NULL && k >= 0; k = st->entries[k].newer)
-        PyMem_Free(st->entries[k].heap);
+    for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++)
+        PyMem_Free(st->entries[k].heap); /* (NULL in a free entry) */
     PyMem_Free(st->entries);
     PyMem_Free(st->index);
     Py_TYPE(st)->tp_free((PyObject *)st);
@@ -265,9 +295,15 @@ static Py_ssize_t slot_of_key(SeedTable *st, PyObject *key, int *found) {
     return i;
 }
 
+/* Whether slot `i` (found) holds a seed, not a group's key. */
+static int is_seed(const SeedTable *st, Py_ssize_t i, int found) {
+    return found && !st->entries[st->index[i] - 1].group;
+}
+
 static int SeedTable_contains(SeedTable *st, PyObject *key) {
     int found;
-    return slot_of_key(st, key, &found) < 0 ? -1 : found;
+    Py_ssize_t i = slot_of_key(st, key, &found);
+    return i < 0 ? -1 : is_seed(st, i, found);
 }
 
 static Py_ssize_t SeedTable_len(SeedTable *st) {
@@ -301,12 +337,64 @@ static PyObject *SeedTable_take(SeedTable *st, PyObject *key) {
     Py_ssize_t i = slot_of_key(st, key, &found);
     if (i < 0)
         return NULL;
-    if (!found)
+    if (!is_seed(st, i, found))
         Py_RETURN_NONE;
     PyObject *seed = seed_of(&st->entries[st->index[i] - 1]);
     if (seed != NULL)
         drop(st, i);
     return seed;
+}
+
+static PyObject *SeedTable_join(SeedTable *st, PyObject *key) {
+    int found;
+    Py_ssize_t i = slot_of_key(st, key, &found);
+    if (i < 0)
+        return NULL;
+    Entry *e = found ? &st->entries[st->index[i] - 1] : NULL;
+    if (e != NULL && e->group)
+        Py_RETURN_NONE;
+    if (e != NULL) { /* its seed: the key stays, now a group's */
+        PyObject *seed = seed_of(e);
+        if (seed != NULL) {
+            unqueue(st, e);
+            e->group = 1;
+            st->groups++;
+        }
+        return seed;
+    }
+    char *bytes;
+    Py_ssize_t len = key_bytes(key, &bytes);
+    if (len < 0)
+        return NULL;
+    Py_ssize_t k = new_entry(st, bytes, len, 1);
+    PyMem_Free(bytes);
+    if (k < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *SeedTable_knows(SeedTable *st, PyObject *key) {
+    char *bytes;
+    if (st->index == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a SeedTable not made");
+        return NULL;
+    }
+    Py_ssize_t len = key_bytes(key, &bytes);
+    if (len < 0)
+        return NULL;
+    int kind = seed_table_kind(st, bytes, len);
+    PyMem_Free(bytes);
+    return PyLong_FromLong(kind);
+}
+
+static PyObject *SeedTable_leave(SeedTable *st, PyObject *key) {
+    int found;
+    Py_ssize_t i = slot_of_key(st, key, &found);
+    if (i < 0)
+        return NULL;
+    if (found && st->entries[st->index[i] - 1].group)
+        drop(st, i);
+    Py_RETURN_NONE;
 }
 
 static PyObject *SeedTable_items(SeedTable *st, PyObject *unused) {
@@ -344,6 +432,14 @@ static PyMethodDef SeedTable_methods[] = {
      "seed was dropped to make room."},
     {"take", (PyCFunction)SeedTable_take, METH_O,
      "take(key) -> (t, n, now) or None: the key's seed, no longer held."},
+    {"join", (PyCFunction)SeedTable_join, METH_O,
+     "join(key) -> (t, n, now) or None: the key is a group's now (its seed, if it had one, "
+     "taken and returned); CountSet.observe then leaves its counts to the groups."},
+    {"leave", (PyCFunction)SeedTable_leave, METH_O,
+     "leave(key): the key is no longer a group's (the group was dropped)."},
+    {"knows", (PyCFunction)SeedTable_knows, METH_O,
+     "knows(key) -> 0, 1 or 2: what CountSet.observe reads of a key: nothing, a seed, a "
+     "group's key."},
     {"items", (PyCFunction)SeedTable_items, METH_NOARGS,
      "items() -> [(key, (t, n, now))], oldest first."},
     {"forget", (PyCFunction)SeedTable_forget, METH_O,

@@ -92,7 +92,7 @@ class GroupTable:
         if found is not None:
             self.groups.move_to_end(key)
             return found
-        seed = self.seeds.take(key)
+        seed = self.seeds.join(key)
         self._make_room()
         if seed is None:
             group = self.groups[key] = Group(key, self.width, self.need)
@@ -112,6 +112,7 @@ class GroupTable:
     def _make_room(self) -> None:
         if len(self.groups) >= self.max_groups:
             key, _ = self.groups.popitem(last=False)
+            self.seeds.leave(key)
             self.firing.pop(key, None)
             self.evicted += 1
 
@@ -127,6 +128,7 @@ class GroupTable:
                 stale.append(key)
         for key in stale:
             del self.groups[key]
+            self.seeds.leave(key)
         self.seeds.forget(now - horizon)
 
     def export(self) -> list[dict[str, Any]]:

@@ -42,6 +42,14 @@ class Seeds(Protocol):
     def take(self, key: GroupKey) -> Seed | None:
         """The key's seed, no longer held (None when it has none)."""
 
+    def join(self, key: GroupKey) -> Seed | None:
+        """`key` is a group's now: its seed, taken (None when it had none). The compiled
+        table keeps the key, so that the compiled selection's counts tell new groups from
+        known ones by their bytes alone; the group table says when one goes (`leave`)."""
+
+    def leave(self, key: GroupKey) -> None:
+        """`key` is no longer a group's (its group was dropped)."""
+
     def items(self) -> list[tuple[GroupKey, Seed]]:
         """Every seed, oldest first."""
 
@@ -77,6 +85,13 @@ class PySeedTable:
     def take(self, key: GroupKey) -> Seed | None:
         """See `Seeds.take`."""
         return self._seeds.pop(key, None)
+
+    def join(self, key: GroupKey) -> Seed | None:
+        """See `Seeds.join` (here only the seed is taken: no compiled counts ask)."""
+        return self._seeds.pop(key, None)
+
+    def leave(self, key: GroupKey) -> None:
+        """See `Seeds.leave` (nothing to do here)."""
 
     def items(self) -> list[tuple[GroupKey, Seed]]:
         """See `Seeds.items`."""

@@ -107,14 +107,27 @@ OPS = st.lists(
         st.tuples(st.just("take"), KEYS),
         st.tuples(st.just("has"), KEYS),
         st.tuples(st.just("forget"), st.floats(0, 1e9)),
+        st.tuples(st.just("join"), KEYS),
+        st.tuples(st.just("leave"), KEYS),
     ),
     max_size=60,
 )
 MANY = st.lists(st.tuples(st.integers(0, 400), st.booleans()), max_size=600)
 
 
-def _apply(table: Any, op: tuple[Any, ...]) -> Any:
+def _apply(table: Any, op: tuple[Any, ...], groups: set[Any] | None = None) -> Any:
+    """One operation, as the group table makes them: a key of a group (`join`ed, not yet
+    `leave`d) is never seeded (`put`) nor taken."""
     name = op[0]
+    groups = set() if groups is None else groups
+    if name in ("put", "take") and op[1] in groups:
+        return "a group's"
+    if name == "join":
+        groups.add(op[1])
+        return table.join(op[1])
+    if name == "leave":
+        groups.discard(op[1])
+        return table.leave(op[1])
     if name == "put":
         try:
             return table.put(*op[1:])
@@ -135,8 +148,9 @@ def test_the_compiled_seed_table_answers_as_the_python_one(
 ) -> None:
     compiled = native_chunk._fastscan.SeedTable(capacity)
     python = PySeedTable(capacity)
+    groups: set[Any] = set()
     for op in ops:
-        assert _apply(compiled, op) == _apply(python, op), op
+        assert _apply(compiled, op, groups) == _apply(python, op, set(groups)), op
         assert compiled.items() == python.items()
         assert len(compiled) == len(python)
     assert compiled.capacity == capacity
@@ -162,9 +176,37 @@ def test_a_growing_compiled_seed_table_answers_as_the_python_one(
     # Many keys: its entries and index grow by doubling (up to the capacity) as it fills.
     compiled = native_chunk._fastscan.SeedTable(capacity)
     python = PySeedTable(capacity)
+    groups: set[Any] = set()
     for number, put in ops:
         key = (f"10.0.{number // 256}.{number % 256}",)
         op = ("put", key, float(number), 1, float(number)) if put else ("take", key)
-        assert _apply(compiled, op) == _apply(python, op)
+        if number % 5 == 0:  # every fifth key becomes a group's, and every tenth leaves again
+            op = ("join", key) if put or number % 10 else ("leave", key)
+        assert _apply(compiled, op, groups) == _apply(python, op, set(groups)), op
     assert compiled.items() == python.items()
     assert all((key in compiled) == (key in python) for key, _ in python.items())
+    # What the compiled counts read of a key survives the index growing: a group's key stays
+    # known as one, a seed as one, anything else unknown.
+    seeds = {key for key, _ in python.items()}
+    for number in range(401):
+        key = (f"10.0.{number // 256}.{number % 256}",)
+        assert compiled.knows(key) == (2 if key in groups else 1 if key in seeds else 0)
+
+
+@pytest.mark.skipif(not native_chunk.ENABLED, reason="the extension is not built")
+def test_group_keys_and_seeds_stay_known_while_the_compiled_table_grows() -> None:
+    table = native_chunk._fastscan.SeedTable(1000)
+    groups = [(f"10.1.0.{i}",) for i in range(150)]
+    seeds = [(f"10.2.{i // 256}.{i % 256}",) for i in range(400)]
+    for i, key in enumerate(groups):
+        table.join(key)
+        table.put(seeds[i], 1.0, 1, 1.0)  # interleaved: the index grows with both in it
+    for key in seeds[150:]:
+        table.put(key, 1.0, 1, 1.0)
+    assert [table.knows(k) for k in groups] == [2] * 150
+    assert [table.knows(k) for k in seeds] == [1] * 400
+    assert table.knows(("10.3.0.1",)) == 0
+    assert len(table) == 400
+    for key in groups[::2]:
+        table.leave(key)
+    assert [table.knows(k) for k in groups] == [0, 2] * 75

@@ -2,22 +2,26 @@
 
 urllib3 never retries or follows redirects here: the sink worker owns retries and backoff, and a
 redirect means the configured URL is not the endpoint (the answer says where to point it).
+urllib3 is imported, and the connection pool made, on the first request (on the sink worker's
+thread): an agent whose alert webhook never fires does not pay for it at start-up.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import certifi
-import urllib3
 
 from logship import __version__
 from sinks.http.config import HttpSinkSettings
 from sinks.transport.answer import Answer
 from sinks.transport.auth import auth_headers
 from sinks.transport.errors import Unreachable
+
+if TYPE_CHECKING:
+    import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,8 @@ class HttpClient:
             **settings.headers,
         }
         tls = settings.tls
-        self.timeout = urllib3.Timeout(
-            connect=settings.request_timeout, read=settings.request_timeout
-        )
+        self.request_timeout = settings.request_timeout
+        self._quiet_insecure = False
         options: dict[str, Any] = {}
         if urlsplit(settings.url).scheme == "https":
             if tls.verify:
@@ -57,7 +60,7 @@ class HttpClient:
             else:
                 options["cert_reqs"] = "CERT_NONE"
                 options["assert_hostname"] = False
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                self._quiet_insecure = True
                 log.warning(
                     "TLS verification is off: the endpoint's identity is not checked.",
                     extra={"sink": settings.name, "endpoint": self.endpoint},
@@ -65,17 +68,33 @@ class HttpClient:
             if tls.client_cert is not None and tls.client_key is not None:
                 options["cert_file"] = str(tls.client_cert)
                 options["key_file"] = str(tls.client_key)
-        self.pool = urllib3.PoolManager(num_pools=2, maxsize=1, retries=False, **options)
+        self._options = options
+        self._pool: urllib3.PoolManager | None = None
+        self._timeout: urllib3.Timeout | None = None
+
+    def _connect(self) -> tuple[urllib3.PoolManager, urllib3.Timeout]:
+        """The pool and timeout, made on the first request."""
+        if self._pool is None or self._timeout is None:
+            import urllib3
+
+            if self._quiet_insecure:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._timeout = urllib3.Timeout(connect=self.request_timeout, read=self.request_timeout)
+            self._pool = urllib3.PoolManager(num_pools=2, maxsize=1, retries=False, **self._options)
+        return self._pool, self._timeout
 
     def post(self, body: bytes, headers: dict[str, str]) -> Answer:
         """Sends one request with `body`; the answer, whatever its status."""
+        import urllib3
+
+        pool, timeout = self._connect()
         try:
-            response = self.pool.request(
+            response = pool.request(
                 self.method,
                 self.url,
                 body=body,
                 headers={**self.headers, **headers},
-                timeout=self.timeout,
+                timeout=timeout,
                 retries=False,
                 redirect=False,
             )
@@ -88,10 +107,13 @@ class HttpClient:
 
     def close(self) -> None:
         """Closes pooled connections."""
-        self.pool.clear()
+        if self._pool is not None:
+            self._pool.clear()
 
 
 def _describe(exc: urllib3.exceptions.HTTPError) -> str:
+    import urllib3
+
     reason = getattr(exc, "reason", None)
     cause = reason if isinstance(reason, BaseException) else exc
     if isinstance(cause, urllib3.exceptions.NewConnectionError):

@@ -253,3 +253,17 @@ def test_a_file_truncated_and_written_again_to_the_same_length_is_read_again(
         machine.delete()
         machine.restart()
     machine.teardown()  # the new line must arrive
+
+
+def test_a_file_truncated_written_past_what_was_read_then_deleted_is_read_from_its_start() -> None:
+    # Found by the machine: the new content grew past the old read offset before the file was
+    # deleted, so only its first bytes tell it was rewritten; reading on from the offset lost
+    # the first new line.
+    machine = TailerMachine()
+    machine.append(1)  # `L0 \n`, read, not delivered
+    machine.tail(rounds=1, deliver=False)
+    machine.copytruncate()
+    machine.append(2)  # `L1 \n` `L2 x\n`: longer than what was read
+    machine.delete()
+    machine.restart()  # reads deleted files to their end
+    machine.teardown()  # L1 and L2 must arrive

@@ -247,7 +247,8 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
         clock->value = t;
     }
     usable = usable && clock->value > r->oldest;
-    int kind = usable && r->seeds != NULL ? seed_table_kind(r->seeds, bytes, len) : 2;
+    PyObject *known = NULL; /* the group table's own key object (its hash is cached) */
+    int kind = usable && r->seeds != NULL ? seed_table_kind(r->seeds, bytes, len, &known) : 2;
     if (kind == 0 && it->count < r->need) {
         /* a new group below its threshold: a seed, no Python object made for it (earlier
            counts first: the tables must see every operation in order) */
@@ -256,8 +257,12 @@ static int observe_one(CountSet *cs, const Count *it, RuleTable *r, int follows,
             goto fail;
     }
     Py_ssize_t at = 4;
-    if (!done && (key = key_of(cs, it, &at)) == NULL)
+    if (!done && known != NULL) {
+        Py_INCREF(known);
+        key = known;
+    } else if (!done && (key = key_of(cs, it, &at)) == NULL) {
         goto fail;
+    }
     if (!done && usable && kind == 2) { /* a group it may hold (a seed seen again: the loop) */
         PyObject *found = PyDict_GetItemWithError(r->groups, key);
         if (found == NULL && PyErr_Occurred())

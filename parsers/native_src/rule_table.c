@@ -2,6 +2,8 @@
  * change mirrors a line of the engine's Python loop, so both leave the same table. */
 #include "rule_table.h"
 
+#include <structmember.h>
+
 enum { N_WINDOW, N_ENTRIES, N_TOTAL, N_FIRING, N_SILENCED, N_RESOLVE, N_UPDATE, N_RECORD, N_ADD,
        N_NAMES };
 static const char *NAMES[N_NAMES] = {"window",         "entries",       "total",
@@ -56,9 +58,71 @@ int rule_table_seed(RuleTable *r, const char *key, Py_ssize_t len, double t, Py_
     return 1;
 }
 
+/* Where the slots (`__slots__`) of a type live in its objects, per name (0: not a plain
+   object slot: read and written through the attribute machinery): the engine's Group and
+   SlidingWindow are read and written a few times per count. */
+typedef struct {
+    PyTypeObject *type; /* held */
+    Py_ssize_t offset[N_NAMES];
+} SlotMap;
+
+static SlotMap maps[4];
+
+static Py_ssize_t slot_offset(PyTypeObject *type, int k) {
+    SlotMap *map = NULL;
+    for (int m = 0; m < 4 && map == NULL; m++) {
+        if (maps[m].type == type)
+            map = &maps[m];
+        else if (maps[m].type == NULL) {
+            map = &maps[m];
+            Py_INCREF(type);
+            map->type = type;
+            for (int j = 0; j < N_NAMES; j++) {
+                PyObject *d = PyObject_GetAttr((PyObject *)type, names[j]);
+                map->offset[j] = 0;
+                if (d == NULL) {
+                    PyErr_Clear();
+                    continue;
+                }
+                if (Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+                    const PyMemberDef *member = ((PyMemberDescrObject *)d)->d_member;
+                    if (member->type == T_OBJECT_EX && !(member->flags & READONLY))
+                        map->offset[j] = member->offset;
+                }
+                Py_DECREF(d);
+            }
+        }
+    }
+    return map == NULL ? 0 : map->offset[k];
+}
+
+/* `obj.<names[k]>` (a new reference; NULL with an exception set). */
+static PyObject *get(PyObject *obj, int k) {
+    Py_ssize_t offset = slot_offset(Py_TYPE(obj), k);
+    PyObject *value = offset ? *(PyObject **)((char *)obj + offset) : NULL;
+    if (value == NULL)
+        return PyObject_GetAttr(obj, names[k]); /* (an unset slot raises there) */
+    Py_INCREF(value);
+    return value;
+}
+
+/* `obj.<names[k]> = value`; steals `value`. */
+static int set_attr(PyObject *obj, int k, PyObject *value) {
+    if (value == NULL)
+        return -1;
+    Py_ssize_t offset = slot_offset(Py_TYPE(obj), k);
+    if (offset) {
+        Py_XSETREF(*(PyObject **)((char *)obj + offset), value);
+        return 0;
+    }
+    int failed = PyObject_SetAttr(obj, names[k], value);
+    Py_DECREF(value);
+    return failed;
+}
+
 /* `obj.<names[k]>` as a double; -1 with an exception set on error. */
 static int float_attr(PyObject *obj, int k, double *value) {
-    PyObject *v = PyObject_GetAttr(obj, names[k]);
+    PyObject *v = get(obj, k);
     if (v == NULL)
         return -1;
     *value = PyFloat_AsDouble(v);
@@ -67,7 +131,7 @@ static int float_attr(PyObject *obj, int k, double *value) {
 }
 
 static int int_attr(PyObject *obj, int k, Py_ssize_t *value) {
-    PyObject *v = PyObject_GetAttr(obj, names[k]);
+    PyObject *v = get(obj, k);
     if (v == NULL)
         return -1;
     *value = PyLong_AsSsize_t(v);
@@ -75,20 +139,11 @@ static int int_attr(PyObject *obj, int k, Py_ssize_t *value) {
     return *value == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* Steals `value`. */
-static int set_attr(PyObject *obj, int k, PyObject *value) {
-    if (value == NULL)
-        return -1;
-    int failed = PyObject_SetAttr(obj, names[k], value);
-    Py_DECREF(value);
-    return failed;
-}
-
 /* Whether `group` takes the count here (the checks of `observe_counts`, nothing changed):
    1 yes, 0 no, -1 error. `*newest`: the window's newest entry [t, n] (a new reference). */
 static int takes(RuleTable *r, PyObject *group, PyObject *window, double t, Py_ssize_t n,
                  double now, int *firing, Py_ssize_t *total, PyObject **newest) {
-    PyObject *entries = PyObject_GetAttr(window, names[N_ENTRIES]);
+    PyObject *entries = get(window, N_ENTRIES);
     if (entries == NULL)
         return -1;
     Py_ssize_t size = PyObject_Size(entries);
@@ -103,7 +158,7 @@ static int takes(RuleTable *r, PyObject *group, PyObject *window, double t, Py_s
         return -1;
     if (t <= newest_t - r->width) /* too old for the window: the engine's loop decides */
         return 0;
-    PyObject *flag = PyObject_GetAttr(group, names[N_FIRING]);
+    PyObject *flag = get(group, N_FIRING);
     *firing = flag == NULL ? -1 : PyObject_IsTrue(flag);
     Py_XDECREF(flag);
     if (*firing < 0 || int_attr(window, N_TOTAL, total) < 0)
@@ -121,7 +176,7 @@ int rule_table_count(RuleTable *r, PyObject *key, PyObject *group, double t, PyO
                      Py_ssize_t last_len) {
     if (Py_TYPE(group) != (PyTypeObject *)r->group_type)
         return 0; /* a seed: the engine's loop grows it */
-    PyObject *window = PyObject_GetAttr(group, names[N_WINDOW]), *newest = NULL;
+    PyObject *window = get(group, N_WINDOW), *newest = NULL;
     if (window == NULL)
         return -1;
     int firing = 0, result = -1;

@@ -17,6 +17,7 @@ typedef struct {
     Py_ssize_t n;
     Py_ssize_t older, newer; /* the queue (entry numbers, -1 at its ends); newer: free list */
     int group;               /* a key of the rule's groups (no seed: not queued) */
+    PyObject *key;           /* a group's: the key as the group table holds it (held) */
     char inline_key[INLINE_KEY];
 } Entry;
 
@@ -91,12 +92,15 @@ static void drop(SeedTable *st, Py_ssize_t i) {
     e->len = -1;
     e->newer = st->free;
     st->free = k;
+    Py_CLEAR(e->key); /* (last: its deallocation may run code) */
 }
 
-int seed_table_kind(SeedTable *st, const char *key, Py_ssize_t len) {
+int seed_table_kind(SeedTable *st, const char *key, Py_ssize_t len, PyObject **group_key) {
     int found;
     Py_ssize_t i = slot_of(st, key, len, hash_bytes((const uint8_t *)key, len), &found);
-    return !found ? 0 : st->entries[st->index[i] - 1].group ? 2 : 1;
+    const Entry *e = found ? &st->entries[st->index[i] - 1] : NULL;
+    *group_key = e != NULL && e->group ? e->key : NULL;
+    return e == NULL ? 0 : e->group ? 2 : 1;
 }
 
 /* Entries for `room` seeds (more than now, at most the capacity), and an index for them;
@@ -130,6 +134,7 @@ static int make_room(SeedTable *st, Py_ssize_t room) {
     }
     for (Py_ssize_t k = room - 1; k >= st->room; k--) { /* the new entries: free */
         entries[k].heap = NULL;
+        entries[k].key = NULL;
         entries[k].len = -1;
         entries[k].newer = st->free;
         st->free = k;
@@ -158,7 +163,7 @@ static Py_ssize_t new_entry(SeedTable *st, const char *key, Py_ssize_t len, int 
     }
     st->free = e->newer;
     memcpy(heap != NULL ? heap : e->inline_key, key, (size_t)len);
-    e->heap = heap, e->len = len, e->hash = h, e->group = group;
+    e->heap = heap, e->len = len, e->hash = h, e->group = group, e->key = NULL;
     e->older = e->newer = -1;
     st->index[i] = k + 1;
     if (group) {
@@ -275,6 +280,8 @@ static int SeedTable_init(SeedTable *st, PyObject *args, PyObject *kwds) {
 static void SeedTable_dealloc(SeedTable *st) {
     for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++)
         PyMem_Free(st->entries[k].heap); /* (NULL in a free entry) */
+    for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++)
+        Py_CLEAR(st->entries[k].key);
     PyMem_Free(st->entries);
     PyMem_Free(st->index);
     Py_TYPE(st)->tp_free((PyObject *)st);
@@ -358,6 +365,8 @@ static PyObject *SeedTable_join(SeedTable *st, PyObject *key) {
         if (seed != NULL) {
             unqueue(st, e);
             e->group = 1;
+            Py_INCREF(key);
+            e->key = key;
             st->groups++;
         }
         return seed;
@@ -370,6 +379,8 @@ static PyObject *SeedTable_join(SeedTable *st, PyObject *key) {
     PyMem_Free(bytes);
     if (k < 0)
         return NULL;
+    Py_INCREF(key);
+    st->entries[k].key = key;
     Py_RETURN_NONE;
 }
 
@@ -382,7 +393,8 @@ static PyObject *SeedTable_knows(SeedTable *st, PyObject *key) {
     Py_ssize_t len = key_bytes(key, &bytes);
     if (len < 0)
         return NULL;
-    int kind = seed_table_kind(st, bytes, len);
+    PyObject *group_key;
+    int kind = seed_table_kind(st, bytes, len, &group_key);
     PyMem_Free(bytes);
     return PyLong_FromLong(kind);
 }

@@ -21,8 +21,9 @@ typedef struct SeedTable SeedTable;
 extern PyTypeObject SeedTableType;
 
 /* What the table knows of the key of these bytes: 0 nothing (a new group), 1 its seed, 2 it
-   is a key of the rule's groups (`join`). */
-int seed_table_kind(SeedTable *st, const char *key, Py_ssize_t len);
+   is a key of the rule's groups (`join`; then *group_key: that key as the group table holds
+   it, borrowed). */
+int seed_table_kind(SeedTable *st, const char *key, Py_ssize_t len, PyObject **group_key);
 
 /* Adds a seed for a key it does not know; 1 when the oldest seed made room, 0 when not, -1
    out of memory (an exception set). */

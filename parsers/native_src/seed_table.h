@@ -1,4 +1,5 @@
-/* SeedTable: an alert rule's groups seen once, below its threshold (seed_table.c).
+/* SeedTable: an alert rule's groups seen once, below its threshold (seed_table.c: the table;
+ * seed_table_type.c: the Python type).
  *
  * A seed is a group's first records, all at one event time: (t, n, now). Most groups of a
  * rule grouped by source address are seen once and forgotten, so seeds are kept apart from
@@ -16,7 +17,42 @@
 
 #include "fastscan.h"
 
-typedef struct SeedTable SeedTable;
+#define INLINE_KEY 40
+
+typedef struct {
+    char *heap; /* its bytes when longer than INLINE_KEY (else in `inline_key`: no pointer to
+                   it is kept, the entries move when they grow) */
+    Py_ssize_t len; /* -1: a free entry */
+    uint64_t hash;
+    double t, now;
+    Py_ssize_t n;
+    Py_ssize_t older, newer; /* the queue (entry numbers, -1 at its ends); newer: free list */
+    int group;               /* a key of the rule's groups (no seed: not queued) */
+    PyObject *key;           /* a group's: the key as the group table holds it (held) */
+    char inline_key[INLINE_KEY];
+} SeedEntry;
+
+static inline const char *seed_bytes(const SeedEntry *e) {
+    return e->heap != NULL ? e->heap : e->inline_key;
+}
+
+typedef struct SeedTable {
+    PyObject_HEAD
+    SeedEntry *entries;
+    Py_ssize_t capacity, count, room; /* count: seeds; room: entries allocated */
+    Py_ssize_t groups;                 /* keys of the rule's groups held (`join`) */
+    Py_ssize_t *index; /* entry number + 1 (0: empty); mask + 1 slots, at least 2 * room */
+    Py_ssize_t mask;
+    Py_ssize_t oldest, newest, free;
+} SeedTable;
+
+/* The core (seed_table.c) the type (seed_table_type.c) is made of. */
+Py_ssize_t seed_table_slot(const SeedTable *st, const char *key, Py_ssize_t len, uint64_t h,
+                           int *found);
+void seed_table_unqueue(SeedTable *st, SeedEntry *e);
+void seed_table_drop(SeedTable *st, Py_ssize_t i);
+int seed_table_make_room(SeedTable *st, Py_ssize_t room);
+Py_ssize_t seed_table_new_entry(SeedTable *st, const char *key, Py_ssize_t len, int group);
 
 extern PyTypeObject SeedTableType;
 

@@ -151,10 +151,15 @@ class GroupTable:
         ]
 
     def restore(self, groups: list[dict[str, Any]]) -> None:
-        """Adopts exported groups (the newest `max_groups` of them); windows slide to this
-        table's width and threshold on their next record."""
-        for data in groups[-self.max_groups :]:
+        """Adopts exported groups: those that are just a seed's state as seeds, the others as
+        groups (the newest `max_groups` of each); windows slide to this table's width and
+        threshold on their next record."""
+        for data in groups:
             key = tuple(data["key"])
+            if _seed_state(data, self.need):
+                (t, n), now = data["entries"][0], float(data["last_update"])
+                self.seed(key, float(t), int(n), now)
+                continue
             group = self.get(key)
             window = group.window
             for t, n in data["entries"]:
@@ -175,3 +180,17 @@ class GroupTable:
             group.resolve_check = float("-inf") if group.firing else float("inf")
             if group.firing:
                 self.firing[key] = group
+
+
+def _seed_state(data: dict[str, Any], need: int) -> bool:
+    """Whether an exported group is exactly what a seed holds: one entry of fewer records than
+    `need`, never fired, never silenced, no count that fell."""
+    entries = data["entries"]
+    return (
+        len(entries) == 1
+        and int(entries[0][1]) == int(data["total"]) < need
+        and not data["firing"]
+        and data["last_record"] is None
+        and float(data["silenced_until"]) == float("-inf")
+        and float(data["fell_at"]) == float("-inf")
+    )

@@ -10,10 +10,10 @@ first records in the chunk rather than their last.
 Records come two ways: as records (`observe_records`, the Python selecting loop and the general
 path) or as the compiled selection's counts (`observe_count_sets`), one count per (rule, group,
 `@timestamp` text), already in this order. A count that makes a new group below its threshold
-(per source IP, nearly all of them) becomes a seed in C (`CountSet.observe`), and so does a
-count of a group that stays below its threshold or fires silenced (the two fast cases of
-`observe_counts`); the others come to `observe_counts`, in order, so the table sees the same
-operations either way.
+(per source IP, nearly all of them) becomes a seed in C (`CountSet.observe`, into the rule's
+`SeedTable`), and a count of a group that stays below its threshold or fires silenced (the two
+fast cases of `observe_counts`) is counted into its window in C too; the others come to
+`observe_counts`, in order, so the tables see the same operations either way.
 """
 
 from __future__ import annotations

@@ -90,6 +90,9 @@ def test_idle_seeds_are_forgotten_and_exported_as_groups(seeds_kind: str) -> Non
     assert exported[0]["last_update"] == 11.0
     other = GroupTable(max_groups=10, width=60.0, need=5)
     other.restore(exported)
+    assert [k for k, _ in other.seeds.items()] == [("old",), ("new",)]  # seeds stay seeds
+    assert other.seeds.items()[0][1] == (10.0, 2, 11.0)
+    assert list(other.groups) == [("grown",)]
     assert other.get(("old",)).window.total == 2
     table.forget_idle(now=400.0, horizon=300.0)
     assert [k for k, _ in table.seeds.items()] == [("new",)]

@@ -32,12 +32,13 @@ def grew(tf: TailedFile, size: int) -> bool:
 
 def rewritten(tf: TailedFile, size: int) -> bool:
     """True if a file read to its end was truncated since: it is shorter than what was read,
-    or as long but with other first bytes (truncated and written again up to the same
-    length between two polls: copytruncate racing a writer; the size alone cannot tell)."""
+    or as long or longer but with other first bytes (truncated and written again up to or
+    past that length between two looks: copytruncate racing a writer; the size alone cannot
+    tell)."""
     if isinstance(tf.reader, GzipFileReader):
         return False
     offset = tf.reader.offset
-    return size < offset or (size == offset > 0 and not same_generation(tf))
+    return size < offset or (offset > 0 and not same_generation(tf))
 
 
 def restart_truncated(

@@ -25,7 +25,7 @@ from logship.tail.files import (
     RecordObserver,
     distinct_queues,
 )
-from logship.tail.rotation import rewritten, same_generation
+from logship.tail.rotation import rewritten
 from logship.tail.rounds import TailRounds
 from logship.tail.scheduling import (
     MIN_RESCAN_GAP,
@@ -180,10 +180,10 @@ class Tailer(TailRounds, threading.Thread):
                 continue
             if st.st_nlink != 0:
                 continue
-            if rewritten(tf, st.st_size) or not same_generation(tf):
+            if rewritten(tf, st.st_size):
                 # Truncated, then deleted before a poll saw it: a partial line held from the old
                 # content must not ship as if it were whole; the new content is read instead,
-                # from its start even when it grew past what was read (other first bytes).
+                # from its start, even when it grew past what was read.
                 self._truncated(tf, st.st_size)
             while not self._stopping.is_set():
                 data = tf.reader.read(tf.input.settings.read_buffer_bytes)

@@ -175,7 +175,7 @@ int rule_table_count(RuleTable *r, PyObject *key, PyObject *group, double t, PyO
                      Py_ssize_t n, double now, PyObject *now_obj, const char *last,
                      Py_ssize_t last_len) {
     if (Py_TYPE(group) != (PyTypeObject *)r->group_type)
-        return 0; /* a seed: the engine's loop grows it */
+        return 0; /* not the engine's own Group (a subclass): its slots may differ */
     PyObject *window = get(group, N_WINDOW), *newest = NULL;
     if (window == NULL)
         return -1;

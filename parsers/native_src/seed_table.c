@@ -149,14 +149,17 @@ Py_ssize_t seed_table_new_entry(SeedTable *st, const char *key, Py_ssize_t len, 
     return k;
 }
 
+void seed_table_drop_oldest(SeedTable *st) {
+    int found;
+    const SeedEntry *old = &st->entries[st->oldest];
+    seed_table_drop(st, seed_table_slot(st, seed_bytes(old), old->len, old->hash, &found));
+}
+
 int seed_table_add(SeedTable *st, const char *key, Py_ssize_t len, double t, Py_ssize_t n,
                    double now) {
-    int dropped = 0, found;
-    if (st->count >= st->capacity) {
-        const SeedEntry *old = &st->entries[st->oldest];
-        seed_table_drop(st, seed_table_slot(st, seed_bytes(old), old->len, old->hash, &found));
-        dropped = 1;
-    }
+    int dropped = st->count >= st->capacity;
+    if (dropped)
+        seed_table_drop_oldest(st);
     Py_ssize_t k = seed_table_new_entry(st, key, len, 0);
     if (k < 0)
         return -1;

@@ -51,6 +51,7 @@ Py_ssize_t seed_table_slot(const SeedTable *st, const char *key, Py_ssize_t len,
                            int *found);
 void seed_table_unqueue(SeedTable *st, SeedEntry *e);
 void seed_table_drop(SeedTable *st, Py_ssize_t i);
+void seed_table_drop_oldest(SeedTable *st); /* (a seed: the queue is not empty) */
 int seed_table_make_room(SeedTable *st, Py_ssize_t room);
 Py_ssize_t seed_table_new_entry(SeedTable *st, const char *key, Py_ssize_t len, int group);
 

@@ -86,10 +86,10 @@ static int SeedTable_init(SeedTable *st, PyObject *args, PyObject *kwds) {
 }
 
 static void SeedTable_dealloc(SeedTable *st) {
-    for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++)
+    for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++) {
         PyMem_Free(st->entries[k].heap); /* (NULL in a free entry) */
-    for (Py_ssize_t k = 0; st->entries != NULL && k < st->room; k++)
         Py_CLEAR(st->entries[k].key);
+    }
     PyMem_Free(st->entries);
     PyMem_Free(st->index);
     Py_TYPE(st)->tp_free((PyObject *)st);
@@ -237,10 +237,8 @@ static PyObject *SeedTable_forget(SeedTable *st, PyObject *arg) {
     if (before == -1.0 && PyErr_Occurred())
         return NULL;
     Py_ssize_t dropped = 0;
-    int found;
     while (st->oldest >= 0 && st->entries[st->oldest].now <= before) {
-        const SeedEntry *old = &st->entries[st->oldest];
-        seed_table_drop(st, seed_table_slot(st, seed_bytes(old), old->len, old->hash, &found));
+        seed_table_drop_oldest(st);
         dropped++;
     }
     return PyLong_FromSsize_t(dropped);

@@ -92,8 +92,8 @@ class GroupTable:
         if found is not None:
             self.groups.move_to_end(key)
             return found
-        seed = self.seeds.join(key)
         self._make_room()
+        seed = self.seeds.join(key)
         if seed is None:
             group = self.groups[key] = Group(key, self.width, self.need)
         else:

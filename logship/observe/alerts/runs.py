@@ -136,8 +136,8 @@ def observe_counts(rules: list[RuleState], counted: list[Counted], chunk: ChunkP
             # group that stays below its threshold (a trim only lowers the count) and
             # does not fire; a firing group that is silenced and not due for a resolve
             # check.
-            group = groups.get(key)
-            if isinstance(group, Group) and not group.window.too_old(t):
+            group = groups.get(key)  # (a Group: seeds are kept apart)
+            if group is not None and not group.window.too_old(t):
                 window = group.window
                 if not group.firing and window.total + n < need:
                     groups.move_to_end(key)

@@ -14,7 +14,9 @@
  * Encoder.encode(texts, starts, default_time, log_file) returns (bytes, misses): the NDJSON of
  * every line it could do, and (index, position) of each line it left to Python (not ASCII, no
  * match, a value it cannot write the way Python would: a non-digit or long integer, a timestamp
- * not in the cache), so the caller writes those in their place.
+ * not in the cache), so the caller writes those in their place. With a Selector (alert
+ * conditions, native_src/select.c) it returns a third item, a Selected (native_src/selected.c):
+ * the lines it encoded, whose conditions the alert engine decides later on its own thread.
  * This file runs the program and the template; native_src/ holds the shared declarations
  * (fastscan.h), the JSON writers (json_out.h), the per-call lookups (lookups.h), the loading
  * of programs and templates (program.c) and the splitting of ASCII chunks into lines (lines.c).
@@ -26,54 +28,13 @@
 #include "native_src/select.h"
 #include "native_src/rule_table.h"
 #include "native_src/lookups.h"
-
-/* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
-static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *spans) {
-    Py_ssize_t pos = 0;
-    for (Py_ssize_t k = 0; k < e->nops; k++) {
-        const Op *op = &e->ops[k];
-        switch (op->kind) {
-        case OP_LIT:
-            if (n - pos < op->len || memcmp(s + pos, op->bytes, (size_t)op->len) != 0)
-                return 0;
-            pos += op->len;
-            break;
-        case OP_RUN: {
-            Py_ssize_t limit = op->max < 0 || op->max > n - pos ? n - pos : op->max;
-            Py_ssize_t count = 0;
-            if (op->stop >= 0) {
-                const uint8_t *hit = memchr(s + pos, op->stop, (size_t)limit);
-                count = hit == NULL ? limit : hit - (s + pos);
-            } else {
-                const uint8_t *in = op->in;
-                while (count < limit && in[s[pos + count]])
-                    count++;
-            }
-            if (count < op->min)
-                return 0;
-            pos += count;
-            break;
-        }
-        case OP_OPEN:
-            spans[2 * op->group] = pos;
-            break;
-        case OP_CLOSE:
-            spans[2 * op->group + 1] = pos;
-            break;
-        case OP_END:
-            if (!(pos == n || (pos == n - 1 && s[pos] == '\n')))
-                return 0;
-            break;
-        }
-    }
-    return 1;
-}
+#include "native_src/scan.h"
 
 /* One record; 0 when the line must be left to Python (the buffer is then rewound). */
 static int encode_line(Encoder *e, Call *call, Buffer *b, PyObject *line, const uint8_t *s,
                        Py_ssize_t n, long long offset, const char *time, Py_ssize_t time_len,
                        const char *file, Py_ssize_t file_len, Py_ssize_t *spans) {
-    if (!scan(e, s, n, spans))
+    if (!fastscan_scan(e, s, n, spans))
         return 0;
     Py_ssize_t start = b->used;
     for (Py_ssize_t k = 0; k < e->npieces; k++) {
@@ -117,21 +78,6 @@ static int encode_line(Encoder *e, Call *call, Buffer *b, PyObject *line, const 
         }
     }
     return 1;
-}
-
-/* The conditions of `sel` that hold for the line just encoded (its record at out[from:to]),
-   each counted; -1 on error (an exception set, or none when out of memory). */
-static int select_line(Selector *sel, Gil *gil, Counts *counts, const uint8_t *s,
-                       const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to) {
-    uint64_t bits;
-    if (selector_conditions(sel, gil, s, spans, &bits) < 0)
-        return -1;
-    if (sel->nconds < 64)
-        bits &= (1ULL << sel->nconds) - 1;
-    for (; bits; bits &= bits - 1)
-        if (counts_add(counts, sel, __builtin_ctzll(bits), s, spans, from, to) < 0)
-            return -1;
-    return 0;
 }
 
 /* A line of a chunk as the loop reads it: n < 0 when it is left to Python. */
@@ -179,11 +125,12 @@ static PyObject *misses_list(const Py_ssize_t *misses, Py_ssize_t n) {
 }
 
 /* The encode loop, run with the GIL released (`call->gil`); -1 on error (an exception set, or
-   none when out of memory). */
-static int encode_lines(Encoder *e, Call *call, Selector *sel, PyObject *held, const Line *lines,
+   none when out of memory). With `kept` (a selecting encode), each line encoded adds its index
+   and its record's end there (`*nkept` pairs), for the Selected that decides them later. */
+static int encode_lines(Encoder *e, Call *call, PyObject *held, const Line *lines,
                         Py_ssize_t count, const char *time, Py_ssize_t time_len,
-                        const char *file, Py_ssize_t file_len, Buffer *b, Counts *counts,
-                        Buffer *misses) {
+                        const char *file, Py_ssize_t file_len, Buffer *b, Py_ssize_t *kept,
+                        Py_ssize_t *nkept, Buffer *misses) {
     Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
         return -1;
@@ -195,13 +142,15 @@ static int encode_lines(Encoder *e, Call *call, Selector *sel, PyObject *held, c
             if (reserve(b, e->fixed + e->strings * (6 * ln->n + 2) +
                                e->others * (24 + time_len + file_len)) < 0)
                 goto fail;
-            Py_ssize_t from = b->used;
             done = encode_line(e, call, b, PyList_GET_ITEM(held, i), ln->s, ln->n, ln->offset,
                                time, time_len, file, file_len, spans);
-            if (done < 0 || (done && sel != NULL &&
-                             select_line(sel, &call->gil, counts, ln->s, spans, from,
-                                         b->used) < 0))
+            if (done < 0)
                 goto fail;
+            if (done && kept != NULL) {
+                kept[2 * *nkept] = i;
+                kept[2 * *nkept + 1] = b->used;
+                ++*nkept;
+            }
         }
         if (!done) {
             if (reserve(misses, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
@@ -238,8 +187,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
         }
         sel = (Selector *)selector;
     }
-    if (e->busy || (sel != NULL && sel->busy)) {
-        PyErr_SetString(PyExc_RuntimeError, "the Encoder or Selector is in use by another thread");
+    if (e->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by another thread");
         return NULL;
     }
     /* The lines are held by a list of our own while the GIL is released. The time and file
@@ -254,19 +203,20 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     }
     Call call = {{NULL}, {{0}}, {NULL, 0, 0}};
     Buffer b = {NULL, 0, 0}, misses = {NULL, 0, 0};
-    Counts counts = {0};
+    Py_ssize_t *kept = NULL, nkept = 0;
     PyObject *result = NULL;
+    if (sel != NULL && (kept = PyMem_RawMalloc((size_t)(2 * (count ? count : 1)) *
+                                               sizeof(Py_ssize_t))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     e->busy = 1;
-    if (sel != NULL)
-        sel->busy = 1;
     /* The loop is C but for rare lookups: other threads (the sinks) run meanwhile. */
     gil_drop(&call.gil);
-    int failed = encode_lines(e, &call, sel, held, lines, count, time, time_len, file,
-                              file_len, &b, &counts, &misses);
+    int failed = encode_lines(e, &call, held, lines, count, time, time_len, file, file_len, &b,
+                              kept, &nkept, &misses);
     gil_take(&call.gil);
     e->busy = 0;
-    if (sel != NULL)
-        sel->busy = 0;
     if (failed < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -275,18 +225,20 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
     PyObject *missed = misses_list((const Py_ssize_t *)misses.data,
                                    misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
-    PyObject *counted = NULL;
-    if (sel != NULL && out != NULL && missed != NULL)
-        counted = count_set_new(&counts, sel, out, e->cache, e->parse, default_time);
+    PyObject *selected = NULL;
+    if (sel != NULL && out != NULL && missed != NULL) {
+        selected = selected_new(e, sel, held, out, default_time, kept, nkept);
+        kept = NULL; /* taken over */
+    }
     if (out != NULL && missed != NULL && sel == NULL)
         result = PyTuple_Pack(2, out, missed);
-    else if (out != NULL && missed != NULL && counted != NULL)
-        result = PyTuple_Pack(3, out, missed, counted);
+    else if (out != NULL && missed != NULL && selected != NULL)
+        result = PyTuple_Pack(3, out, missed, selected);
     Py_XDECREF(out);
     Py_XDECREF(missed);
-    Py_XDECREF(counted);
+    Py_XDECREF(selected);
 done:
-    counts_free(&counts);
+    PyMem_RawFree(kept);
     PyMem_RawFree(b.data);
     PyMem_RawFree(misses.data);
     PyMem_RawFree(call.arena.data);
@@ -307,8 +259,8 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "parse must be callable");
         return -1;
     }
-    if (e->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by an encode");
+    if (e->busy || e->readers) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by an encode or a count");
         return -1;
     }
     Py_CLEAR(e->cache);
@@ -343,7 +295,7 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
     Py_ssize_t *spans = PyMem_Calloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
         return PyErr_NoMemory();
-    if (!scan(e, PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg), spans)) {
+    if (!fastscan_scan(e, PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg), spans)) {
         PyMem_Free(spans);
         Py_RETURN_NONE;
     }
@@ -363,7 +315,7 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
 static PyMethodDef Encoder_methods[] = {
     {"encode", (PyCFunction)Encoder_encode, METH_VARARGS,
      "encode(texts, starts, default_time, log_file[, selector, default_time_str]) -> (ndjson "
-     "bytes, [(index, position)][, CountSet])"},
+     "bytes, [(index, position)][, Selected])"},
     {"match", (PyCFunction)Encoder_match, METH_O,
      "match(line) -> ((start, end) per group) or None"},
     {NULL, NULL, 0, NULL},
@@ -398,7 +350,8 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
     if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
         PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0 ||
-        PyType_Ready(&SeedTableType) < 0 || rule_table_names() < 0)
+        PyType_Ready(&SeedTableType) < 0 || PyType_Ready(&SelectedType) < 0 ||
+        rule_table_names() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

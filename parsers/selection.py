@@ -15,10 +15,11 @@ and inside the fast path's generated loop (`parsers.fast_chunk`), where the reco
 right after it is encoded and only the ones some condition holds for are kept as dicts. Records
 that match nothing, nearly all of them, cost the field reads and these lookups and nothing else.
 
-Where the compiled scanner encodes a chunk, it also decides the conditions
-(`parsers.native_select`) and hands over counts instead of records (`Hits.count_sets`): per
-condition, the values of its `keys` fields and `@timestamp`, how many records, and the records
-as JSON lines (turned into records only when someone reads one).
+Where the compiled scanner encodes a chunk, it hands over the lines it encoded instead of
+records (`Hits.selected`); the alert engine has them decided (`parsers.native_select`) and
+counted on its own thread (`Selected.count`): per condition, the values of its `keys` fields
+and `@timestamp`, how many records, and the records as JSON lines (turned into records only
+when someone reads one).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ would: (groups, threshold, span: how far before the clock an event time is late,
 seeds (a `parsers._fastscan.SeedTable`) or None when new groups are not seeded, the engine's
 Group class, window width); None: it changes nothing of this rule (every count goes to the
 engine's loop)."""
+
+
+class Selected(Protocol):
+    """The lines of one chunk the compiled scanner encoded, their conditions still to decide
+    (`parsers._fastscan.Selected`)."""
+
+    def count(self) -> CountSet:
+        """The lines' conditions decided and counted (on the first call; later calls give the
+        same CountSet). Releases the GIL while it decides."""
 
 
 class CountSet(Protocol):
@@ -65,19 +75,19 @@ class CountSet(Protocol):
 
 
 class Hits(list[list[LogEntry]]):
-    """Per condition (by index), the records of the chunk it holds for, in order; and what
-    the compiled scanner counted instead of handing over records (`count_sets`)."""
+    """Per condition (by index), the records of the chunk it holds for, in order; and the
+    lines the compiled scanner encoded, to be decided and counted instead (`selected`)."""
 
-    __slots__ = ("count_sets",)
+    __slots__ = ("selected",)
 
     def __init__(self, conditions: int) -> None:
         super().__init__([] for _ in range(conditions))
-        self.count_sets: list[CountSet] = []
+        self.selected: list[Selected] = []
 
     @property
     def counted(self) -> list[Counted]:
-        """Every count of `count_sets`, in order (built on each call: for tests and tools)."""
-        return [item for counts in self.count_sets for item in counts.items()]
+        """Every count of `selected`, in order (counts them: for tests and tools)."""
+        return [item for chunk in self.selected for item in chunk.count().items()]
 
 
 MEMO_ENTRIES = 4096

@@ -94,7 +94,7 @@ typedef struct {
     CountKey *keys;    /* per condition: the fields that group its counts */
     Py_ssize_t nconds;
     int ts_group; /* the group of the timestamp text; 0: the chunk's read time */
-    int busy;     /* set (under the GIL) while an encode uses it without the GIL */
+    int busy;     /* set (under the GIL) while a Selected.count uses it without the GIL */
 } Selector;
 
 typedef struct {
@@ -159,6 +159,13 @@ static inline uint64_t hash_bytes(const uint8_t *s, Py_ssize_t n) {
 extern PyTypeObject SelectorType;
 extern PyTypeObject CountRecordsType;
 extern PyTypeObject CountSetType;
+extern PyTypeObject SelectedType;
+
+/* A Selected (selected.c) of a chunk's lines held by `held`, encoded by `e` into `out`, to be
+   decided by `sel`: `lines` (which it takes over, freed on error too) holds per line encoded its
+   index in `held` and its record's end in `out`, `n` pairs. NULL on error. */
+PyObject *selected_new(Encoder *e, Selector *sel, PyObject *held, PyObject *out,
+                       PyObject *default_time, Py_ssize_t *lines, Py_ssize_t n);
 
 /* The bits of the conditions that hold for a line whose groups are at `spans`; -1 on error
    (an exception set). Runs with the GIL released (`gil`), taking it to fill a memo. */

@@ -31,6 +31,7 @@ from typing import Any
 from logship.core.record import LogEntry
 from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey
+from logship.observe.alerts.handoff import Handoff
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.rule_state import LATENESS, RuleState
 from logship.observe.alerts.runs import (
@@ -52,7 +53,9 @@ class AlertEngine:
     """Every alert rule; a RecordObserver for the tailer (`observe`) plus `tick` for resolves.
 
     `notify` receives each notification, outside the engine's lock, on the thread that
-    observed or ticked: it must not block (the runtime puts it into bounded outboxes).
+    evaluated or ticked: it must not block (the runtime puts it into bounded outboxes).
+    The tailer's chunks go through `handoff`: evaluated on the alerts thread once the runtime
+    opens it, on the tailer thread otherwise.
     """
 
     def __init__(
@@ -77,6 +80,8 @@ class AlertEngine:
         """Per input, `rule_tables` of its rules (the compiled selection's counts)."""
         self._lock = threading.Lock()
         self._next_sweep = float("-inf")
+        self.handoff: Handoff[tuple[str, Hits]] = Handoff(self.evaluate)
+        """Chunks on their way to `evaluate` (`logship.observe.alerts.handoff`)."""
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -120,23 +125,29 @@ class AlertEngine:
         self.observe_selected(input_name, hits)
 
     def observe_selected(self, input_name: str, hits: Hits) -> None:
-        """Counts the records of one chunk that `selection(input_name)` selected, per rule
-        (wall clock; on the tailer thread): its counts (the compiled selection's) first."""
+        """Hands over the records of one chunk that `selection(input_name)` selected, and the
+        lines the compiled scanner encoded for it to decide (on the tailer thread): `evaluate`
+        counts them, in the order of the chunks."""
+        if hits.selected or any(hits):
+            self.handoff.put((input_name, hits))
+
+    def evaluate(self, chunk: tuple[str, Hits]) -> None:
+        """Counts one chunk's selected records per rule (wall clock): the compiled selection's
+        counts first (decided here: `Selected.count`), then the records."""
+        input_name, hits = chunk
         rules = self._scan_for(input_name)[1]
-        count_sets = hits.count_sets
-        if not count_sets and not any(hits):
-            return
         out: list[Notification] = []
-        with self._lock:
-            chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
+        with self._lock:  # (also keeps two threads from deciding with one Selector)
+            count_sets = [c for c in (s.count() for s in hits.selected) if len(c)]
+            chunk_pass = ChunkPass(self.clock(), out, self._times.of, self._matched)
             if count_sets:
                 tables = self._tables.get(input_name)
                 if tables is None:
                     tables = self._tables[input_name] = rule_tables(rules)
-                observe_count_sets(rules, tables, count_sets, chunk)
+                observe_count_sets(rules, tables, count_sets, chunk_pass)
             for rule, records in zip(rules, hits, strict=True):
                 if records:
-                    observe_records(rule, records, chunk)
+                    observe_records(rule, records, chunk_pass)
         self._send(out)
 
     def _observe_in_order(

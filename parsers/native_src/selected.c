@@ -1,0 +1,146 @@
+/* Selected: the lines of one chunk an Encoder encoded, their alert conditions still to decide.
+ *
+ * A selecting encode (Encoder.encode with a Selector) does not decide the conditions in its
+ * own loop: it keeps, per line it encoded, the line's index and where its record ends in the
+ * chunk's output, and hands back a Selected. The alert engine calls `count()` on its own
+ * thread (logship/observe/alerts/handoff.py): the lines are scanned again, decided and
+ * counted there with the GIL released, so the tailer's loop pays only for the bookkeeping
+ * and the second core does the deciding. Scanning again is cheaper than keeping every line's
+ * spans: the program is a few memchr runs, and the spans would cost memory per line.
+ */
+#include "fastscan.h"
+#include "scan.h"
+#include "select.h"
+
+typedef struct {
+    PyObject_HEAD
+    Encoder *encoder;  /* its scan program, and the timestamp cache of its counts */
+    Selector *selector;
+    PyObject *held;    /* the chunk's lines (a list of ASCII str of our own) */
+    PyObject *out;     /* the chunk's records as the encoder wrote them (bytes) */
+    PyObject *default_time;
+    Py_ssize_t *lines; /* per line encoded: its index in `held`, its record's end in `out` */
+    Py_ssize_t n;
+    PyObject *counted; /* the CountSet, once counted */
+} Selected;
+
+PyObject *selected_new(Encoder *e, Selector *sel, PyObject *held, PyObject *out,
+                       PyObject *default_time, Py_ssize_t *lines, Py_ssize_t n) {
+    Selected *s = PyObject_New(Selected, &SelectedType);
+    if (s == NULL) {
+        PyMem_RawFree(lines);
+        return NULL;
+    }
+    Py_INCREF(e);
+    Py_INCREF(sel);
+    Py_INCREF(held);
+    Py_INCREF(out);
+    Py_INCREF(default_time);
+    s->encoder = e, s->selector = sel, s->held = held, s->out = out;
+    s->default_time = default_time, s->lines = lines, s->n = n, s->counted = NULL;
+    return (PyObject *)s;
+}
+
+/* The conditions of `sel` that hold for a line (its record at out[from:to]), each counted;
+   -1 on error (an exception set, or none when out of memory). */
+static int select_line(Selector *sel, Gil *gil, Counts *counts, const uint8_t *s,
+                       const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to) {
+    uint64_t bits;
+    if (selector_conditions(sel, gil, s, spans, &bits) < 0)
+        return -1;
+    if (sel->nconds < 64)
+        bits &= (1ULL << sel->nconds) - 1;
+    for (; bits; bits &= bits - 1)
+        if (counts_add(counts, sel, __builtin_ctzll(bits), s, spans, from, to) < 0)
+            return -1;
+    return 0;
+}
+
+/* Every line decided and counted, run with the GIL released (`gil`); -1 on error (an
+   exception set, or none when out of memory). */
+static int select_lines(const Selected *s, Gil *gil, Counts *counts) {
+    const Encoder *e = s->encoder;
+    Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
+    if (spans == NULL)
+        return -1;
+    Py_ssize_t from = 0;
+    for (Py_ssize_t k = 0; k < s->n; k++) {
+        PyObject *line = PyList_GET_ITEM(s->held, s->lines[2 * k]);
+        Py_ssize_t to = s->lines[2 * k + 1];
+        /* it matched when it was encoded: the same program matches it again */
+        if (fastscan_scan(e, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line), spans) &&
+            select_line(s->selector, gil, counts, PyUnicode_1BYTE_DATA(line), spans, from,
+                        to) < 0) {
+            PyMem_RawFree(spans);
+            return -1;
+        }
+        from = to;
+    }
+    PyMem_RawFree(spans);
+    return 0;
+}
+
+static PyObject *Selected_count(Selected *s, PyObject *unused) {
+    if (s->counted != NULL) {
+        Py_INCREF(s->counted);
+        return s->counted;
+    }
+    Encoder *e = s->encoder;
+    Selector *sel = s->selector;
+    if (sel->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Selector is in use by another count");
+        return NULL;
+    }
+    Counts counts = {0};
+    Gil gil = {NULL};
+    sel->busy = 1;
+    e->readers++; /* its program must not be reloaded while we scan */
+    gil_drop(&gil);
+    int failed = select_lines(s, &gil, &counts);
+    gil_take(&gil);
+    e->readers--;
+    sel->busy = 0;
+    if (failed < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        counts_free(&counts);
+        return NULL;
+    }
+    s->counted = count_set_new(&counts, sel, s->out, e->cache, e->parse, s->default_time);
+    counts_free(&counts);
+    if (s->counted == NULL)
+        return NULL;
+    /* the lines are no longer needed: a queued chunk holds its counts' records only */
+    Py_CLEAR(s->held);
+    PyMem_RawFree(s->lines);
+    s->lines = NULL, s->n = 0;
+    Py_INCREF(s->counted);
+    return s->counted;
+}
+
+static void Selected_dealloc(Selected *s) {
+    Py_XDECREF(s->encoder);
+    Py_XDECREF(s->selector);
+    Py_XDECREF(s->held);
+    Py_XDECREF(s->out);
+    Py_XDECREF(s->default_time);
+    Py_XDECREF(s->counted);
+    PyMem_RawFree(s->lines);
+    PyObject_Free(s);
+}
+
+static PyMethodDef Selected_methods[] = {
+    {"count", (PyCFunction)Selected_count, METH_NOARGS,
+     "count() -> CountSet: the lines' conditions decided and counted (once; then the same)"},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject SelectedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "parsers._fastscan.Selected",
+    .tp_basicsize = sizeof(Selected),
+    .tp_dealloc = (destructor)Selected_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A chunk's encoded lines, their alert conditions decided by count(): see "
+              "parsers/native_src/selected.c.",
+    .tp_methods = Selected_methods,
+};

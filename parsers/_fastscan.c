@@ -28,13 +28,54 @@
 #include "native_src/select.h"
 #include "native_src/rule_table.h"
 #include "native_src/lookups.h"
-#include "native_src/scan.h"
+
+/* Runs the program on `s`; fills spans[2g], spans[2g+1]; 1 on a match. */
+static int scan(const Encoder *e, const uint8_t *s, Py_ssize_t n, Py_ssize_t *spans) {
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t k = 0; k < e->nops; k++) {
+        const Op *op = &e->ops[k];
+        switch (op->kind) {
+        case OP_LIT:
+            if (n - pos < op->len || memcmp(s + pos, op->bytes, (size_t)op->len) != 0)
+                return 0;
+            pos += op->len;
+            break;
+        case OP_RUN: {
+            Py_ssize_t limit = op->max < 0 || op->max > n - pos ? n - pos : op->max;
+            Py_ssize_t count = 0;
+            if (op->stop >= 0) {
+                const uint8_t *hit = memchr(s + pos, op->stop, (size_t)limit);
+                count = hit == NULL ? limit : hit - (s + pos);
+            } else {
+                const uint8_t *in = op->in;
+                while (count < limit && in[s[pos + count]])
+                    count++;
+            }
+            if (count < op->min)
+                return 0;
+            pos += count;
+            break;
+        }
+        case OP_OPEN:
+            spans[2 * op->group] = pos;
+            break;
+        case OP_CLOSE:
+            spans[2 * op->group + 1] = pos;
+            break;
+        case OP_END:
+            if (!(pos == n || (pos == n - 1 && s[pos] == '\n')))
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
 
 /* One record; 0 when the line must be left to Python (the buffer is then rewound). */
 static int encode_line(Encoder *e, Call *call, Buffer *b, PyObject *line, const uint8_t *s,
                        Py_ssize_t n, long long offset, const char *time, Py_ssize_t time_len,
                        const char *file, Py_ssize_t file_len, Py_ssize_t *spans) {
-    if (!fastscan_scan(e, s, n, spans))
+    if (!scan(e, s, n, spans))
         return 0;
     Py_ssize_t start = b->used;
     for (Py_ssize_t k = 0; k < e->npieces; k++) {
@@ -124,13 +165,20 @@ static PyObject *misses_list(const Py_ssize_t *misses, Py_ssize_t n) {
     return list;
 }
 
+/* What a selecting encode keeps of each line it encodes, for the Selected that decides them
+   later: a row of its index, its record's end and the spans of `groups`. */
+typedef struct {
+    Py_ssize_t *rows, n;
+    int *groups;
+    int ngroups;
+} Kept;
+
 /* The encode loop, run with the GIL released (`call->gil`); -1 on error (an exception set, or
-   none when out of memory). With `kept` (a selecting encode), each line encoded adds its index
-   and its record's end there (`*nkept` pairs), for the Selected that decides them later. */
+   none when out of memory). With `kept` (a selecting encode) each line encoded adds its row. */
 static int encode_lines(Encoder *e, Call *call, PyObject *held, const Line *lines,
                         Py_ssize_t count, const char *time, Py_ssize_t time_len,
-                        const char *file, Py_ssize_t file_len, Buffer *b, Py_ssize_t *kept,
-                        Py_ssize_t *nkept, Buffer *misses) {
+                        const char *file, Py_ssize_t file_len, Buffer *b, Kept *kept,
+                        Buffer *misses) {
     Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
         return -1;
@@ -147,9 +195,12 @@ static int encode_lines(Encoder *e, Call *call, PyObject *held, const Line *line
             if (done < 0)
                 goto fail;
             if (done && kept != NULL) {
-                kept[2 * *nkept] = i;
-                kept[2 * *nkept + 1] = b->used;
-                ++*nkept;
+                Py_ssize_t *row = kept->rows + kept->n++ * (2 + 2 * kept->ngroups);
+                row[0] = i, row[1] = b->used;
+                for (int j = 0; j < kept->ngroups; j++) {
+                    row[2 + 2 * j] = spans[2 * kept->groups[j]];
+                    row[3 + 2 * j] = spans[2 * kept->groups[j] + 1];
+                }
             }
         }
         if (!done) {
@@ -203,18 +254,23 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     }
     Call call = {{NULL}, {{0}}, {NULL, 0, 0}};
     Buffer b = {NULL, 0, 0}, misses = {NULL, 0, 0};
-    Py_ssize_t *kept = NULL, nkept = 0;
+    Kept kept = {NULL, 0, NULL, 0};
     PyObject *result = NULL;
-    if (sel != NULL && (kept = PyMem_RawMalloc((size_t)(2 * (count ? count : 1)) *
-                                               sizeof(Py_ssize_t))) == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    if (sel != NULL) {
+        kept.groups = PyMem_RawMalloc((size_t)(selector_max_group(sel) + 1) * sizeof(int));
+        kept.ngroups = kept.groups != NULL ? selector_groups(sel, kept.groups) : 0;
+        kept.rows = PyMem_RawMalloc((size_t)((count ? count : 1) * (2 + 2 * kept.ngroups)) *
+                                    sizeof(Py_ssize_t));
+        if (kept.groups == NULL || kept.rows == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     e->busy = 1;
     /* The loop is C but for rare lookups: other threads (the sinks) run meanwhile. */
     gil_drop(&call.gil);
     int failed = encode_lines(e, &call, held, lines, count, time, time_len, file, file_len, &b,
-                              kept, &nkept, &misses);
+                              sel != NULL ? &kept : NULL, &misses);
     gil_take(&call.gil);
     e->busy = 0;
     if (failed < 0) {
@@ -227,8 +283,9 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
                                    misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
     PyObject *selected = NULL;
     if (sel != NULL && out != NULL && missed != NULL) {
-        selected = selected_new(e, sel, held, out, default_time, kept, nkept);
-        kept = NULL; /* taken over */
+        selected = selected_new(e, sel, held, out, default_time, kept.rows, kept.n,
+                                kept.groups, kept.ngroups);
+        kept.rows = NULL; /* taken over */
     }
     if (out != NULL && missed != NULL && sel == NULL)
         result = PyTuple_Pack(2, out, missed);
@@ -238,7 +295,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     Py_XDECREF(missed);
     Py_XDECREF(selected);
 done:
-    PyMem_RawFree(kept);
+    PyMem_RawFree(kept.rows);
+    PyMem_RawFree(kept.groups);
     PyMem_RawFree(b.data);
     PyMem_RawFree(misses.data);
     PyMem_RawFree(call.arena.data);
@@ -295,7 +353,7 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
     Py_ssize_t *spans = PyMem_Calloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
         return PyErr_NoMemory();
-    if (!fastscan_scan(e, PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg), spans)) {
+    if (!scan(e, PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg), spans)) {
         PyMem_Free(spans);
         Py_RETURN_NONE;
     }

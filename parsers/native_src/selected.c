@@ -1,15 +1,14 @@
 /* Selected: the lines of one chunk an Encoder encoded, their alert conditions still to decide.
  *
  * A selecting encode (Encoder.encode with a Selector) does not decide the conditions in its
- * own loop: it keeps, per line it encoded, the line's index and where its record ends in the
- * chunk's output, and hands back a Selected. The alert engine calls `count()` on its own
- * thread (logship/observe/alerts/handoff.py): the lines are scanned again, decided and
- * counted there with the GIL released, so the tailer's loop pays only for the bookkeeping
- * and the second core does the deciding. Scanning again is cheaper than keeping every line's
- * spans: the program is a few memchr runs, and the spans would cost memory per line.
+ * own loop: it keeps, per line it encoded, the line's index, where its record ends in the
+ * chunk's output and the spans of the groups the Selector reads, and hands back a Selected.
+ * The alert engine calls `count()` on its own thread (logship/observe/alerts/handoff.py):
+ * the lines are decided and counted there with the GIL released, so the tailer's loop pays
+ * only for the bookkeeping and the second core does the deciding. (Scanning the lines again
+ * instead of keeping spans cost more than deciding them.)
  */
 #include "fastscan.h"
-#include "scan.h"
 #include "select.h"
 
 typedef struct {
@@ -19,18 +18,27 @@ typedef struct {
     PyObject *held;    /* the chunk's lines (a list of ASCII str of our own) */
     PyObject *out;     /* the chunk's records as the encoder wrote them (bytes) */
     PyObject *default_time;
-    Py_ssize_t *lines; /* per line encoded: its index in `held`, its record's end in `out` */
+    Py_ssize_t *lines; /* per line encoded: its index in `held`, its record's end in `out`,
+                          the spans of `groups` */
     Py_ssize_t n;
+    int *groups;
+    int ngroups;
     PyObject *counted; /* the CountSet, once counted */
 } Selected;
 
 PyObject *selected_new(Encoder *e, Selector *sel, PyObject *held, PyObject *out,
-                       PyObject *default_time, Py_ssize_t *lines, Py_ssize_t n) {
+                       PyObject *default_time, Py_ssize_t *lines, Py_ssize_t n,
+                       const int *groups, int ngroups) {
     Selected *s = PyObject_New(Selected, &SelectedType);
-    if (s == NULL) {
+    int *own = PyMem_RawMalloc((size_t)(ngroups ? ngroups : 1) * sizeof(int));
+    if (s == NULL || own == NULL) {
         PyMem_RawFree(lines);
-        return NULL;
+        PyMem_RawFree(own);
+        if (s != NULL)
+            PyObject_Free(s);
+        return PyErr_NoMemory();
     }
+    memcpy(own, groups, (size_t)ngroups * sizeof(int));
     Py_INCREF(e);
     Py_INCREF(sel);
     Py_INCREF(held);
@@ -38,6 +46,7 @@ PyObject *selected_new(Encoder *e, Selector *sel, PyObject *held, PyObject *out,
     Py_INCREF(default_time);
     s->encoder = e, s->selector = sel, s->held = held, s->out = out;
     s->default_time = default_time, s->lines = lines, s->n = n, s->counted = NULL;
+    s->groups = own, s->ngroups = ngroups;
     return (PyObject *)s;
 }
 
@@ -63,18 +72,20 @@ static int select_lines(const Selected *s, Gil *gil, Counts *counts) {
     Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
         return -1;
-    Py_ssize_t from = 0;
+    Py_ssize_t from = 0, stride = 2 + 2 * s->ngroups;
     for (Py_ssize_t k = 0; k < s->n; k++) {
-        PyObject *line = PyList_GET_ITEM(s->held, s->lines[2 * k]);
-        Py_ssize_t to = s->lines[2 * k + 1];
-        /* it matched when it was encoded: the same program matches it again */
-        if (fastscan_scan(e, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line), spans) &&
-            select_line(s->selector, gil, counts, PyUnicode_1BYTE_DATA(line), spans, from,
-                        to) < 0) {
+        const Py_ssize_t *row = s->lines + k * stride;
+        for (int j = 0; j < s->ngroups; j++) {
+            spans[2 * s->groups[j]] = row[2 + 2 * j];
+            spans[2 * s->groups[j] + 1] = row[3 + 2 * j];
+        }
+        if (select_line(s->selector, gil, counts,
+                        PyUnicode_1BYTE_DATA(PyList_GET_ITEM(s->held, row[0])), spans, from,
+                        row[1]) < 0) {
             PyMem_RawFree(spans);
             return -1;
         }
-        from = to;
+        from = row[1];
     }
     PyMem_RawFree(spans);
     return 0;
@@ -126,6 +137,7 @@ static void Selected_dealloc(Selected *s) {
     Py_XDECREF(s->default_time);
     Py_XDECREF(s->counted);
     PyMem_RawFree(s->lines);
+    PyMem_RawFree(s->groups);
     PyObject_Free(s);
 }
 

@@ -91,42 +91,84 @@ static int select_lines(const Selected *s, Gil *gil, Counts *counts) {
     return 0;
 }
 
-static PyObject *Selected_count(Selected *s, PyObject *unused) {
-    if (s->counted != NULL) {
-        Py_INCREF(s->counted);
-        return s->counted;
+/* Decides and counts every Selected of `items` not counted yet, with one release of the GIL;
+   -1 on error (an exception set). */
+static int count_some(Selected **items, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (items[k]->counted == NULL && items[k]->selector->busy) {
+            PyErr_SetString(PyExc_RuntimeError, "the Selector is in use by another count");
+            return -1;
+        }
+    Counts *counts = PyMem_RawCalloc((size_t)(n ? n : 1), sizeof(Counts));
+    if (counts == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    Encoder *e = s->encoder;
-    Selector *sel = s->selector;
-    if (sel->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "the Selector is in use by another count");
-        return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        items[k]->selector->busy = 1;
+        items[k]->encoder->readers++; /* its program must not be reloaded meanwhile */
     }
-    Counts counts = {0};
     Gil gil = {NULL};
-    sel->busy = 1;
-    e->readers++; /* its program must not be reloaded while we scan */
+    int failed = 0;
     gil_drop(&gil);
-    int failed = select_lines(s, &gil, &counts);
+    for (Py_ssize_t k = 0; k < n && !failed; k++)
+        if (items[k]->counted == NULL)
+            failed = select_lines(items[k], &gil, &counts[k]);
     gil_take(&gil);
-    e->readers--;
-    sel->busy = 0;
-    if (failed < 0) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        counts_free(&counts);
-        return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        items[k]->selector->busy = 0;
+        items[k]->encoder->readers--;
     }
-    s->counted = count_set_new(&counts, sel, s->out, e->cache, e->parse, s->default_time);
-    counts_free(&counts);
-    if (s->counted == NULL)
+    for (Py_ssize_t k = 0; k < n && !failed; k++) {
+        Selected *s = items[k];
+        if (s->counted != NULL)
+            continue;
+        s->counted = count_set_new(&counts[k], s->selector, s->out, s->encoder->cache,
+                                   s->encoder->parse, s->default_time);
+        if (s->counted == NULL) {
+            failed = -1;
+            break;
+        }
+        /* the lines are no longer needed: a counted chunk holds its counts' records only */
+        Py_CLEAR(s->held);
+        PyMem_RawFree(s->lines);
+        s->lines = NULL, s->n = 0;
+    }
+    for (Py_ssize_t k = 0; k < n; k++)
+        counts_free(&counts[k]);
+    PyMem_RawFree(counts);
+    if (failed < 0 && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return failed;
+}
+
+static PyObject *Selected_count(Selected *s, PyObject *unused) {
+    if (count_some(&s, 1) < 0)
         return NULL;
-    /* the lines are no longer needed: a queued chunk holds its counts' records only */
-    Py_CLEAR(s->held);
-    PyMem_RawFree(s->lines);
-    s->lines = NULL, s->n = 0;
     Py_INCREF(s->counted);
     return s->counted;
+}
+
+static PyObject *Selected_count_all(PyObject *unused, PyObject *list) {
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list of Selected is needed");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (!PyObject_TypeCheck(PyList_GET_ITEM(list, k), &SelectedType)) {
+            PyErr_SetString(PyExc_TypeError, "a list of Selected is needed");
+            return NULL;
+        }
+    /* the list is ours while we count: a copy, in case the caller changes it */
+    PyObject *held = PyList_GetSlice(list, 0, n);
+    if (held == NULL)
+        return NULL;
+    int failed = count_some((Selected **)((PyListObject *)held)->ob_item, n);
+    Py_DECREF(held);
+    if (failed < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 static void Selected_dealloc(Selected *s) {
@@ -144,6 +186,8 @@ static void Selected_dealloc(Selected *s) {
 static PyMethodDef Selected_methods[] = {
     {"count", (PyCFunction)Selected_count, METH_NOARGS,
      "count() -> CountSet: the lines' conditions decided and counted (once; then the same)"},
+    {"count_all", (PyCFunction)Selected_count_all, METH_O | METH_STATIC,
+     "count_all([Selected, ...]): counts each (as count() does) with one release of the GIL"},
     {NULL, NULL, 0, NULL},
 };
 

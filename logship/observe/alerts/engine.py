@@ -42,7 +42,7 @@ from logship.observe.alerts.runs import (
 )
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import window_text
-from parsers.selection import Hits, RuleTable, Selection
+from parsers.selection import Hits, RuleTable, Selection, count_all
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +131,29 @@ class AlertEngine:
         if hits.selected or any(hits):
             self.handoff.put((input_name, hits))
 
-    def evaluate(self, chunk: tuple[str, Hits]) -> None:
-        """Counts one chunk's selected records per rule (wall clock): the compiled selection's
-        counts first (decided here: `Selected.count`), then the records."""
-        input_name, hits = chunk
-        rules = self._scan_for(input_name)[1]
+    def evaluate(self, chunks: list[tuple[str, Hits]]) -> None:
+        """Counts the selected records of chunks of the log, in order, per rule (wall clock):
+        of each chunk the compiled selection's counts first (decided here, all chunks at
+        once: `Selected.count_all`), then its records."""
         out: list[Notification] = []
         with self._lock:  # (also keeps two threads from deciding with one Selector)
-            count_sets = [c for c in (s.count() for s in hits.selected) if len(c)]
-            chunk_pass = ChunkPass(self.clock(), out, self._times.of, self._matched)
-            if count_sets:
-                tables = self._tables.get(input_name)
-                if tables is None:
-                    tables = self._tables[input_name] = rule_tables(rules)
-                observe_count_sets(rules, tables, count_sets, chunk_pass)
-            for rule, records in zip(rules, hits, strict=True):
-                if records:
-                    observe_records(rule, records, chunk_pass)
+            count_all([selected for _, hits in chunks for selected in hits.selected])
+            for input_name, hits in chunks:
+                self._evaluate_chunk(input_name, hits, out)
         self._send(out)
+
+    def _evaluate_chunk(self, input_name: str, hits: Hits, out: list[Notification]) -> None:
+        rules = self._scan_for(input_name)[1]
+        count_sets = [c for c in (s.count() for s in hits.selected) if len(c)]
+        chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
+        if count_sets:
+            tables = self._tables.get(input_name)
+            if tables is None:
+                tables = self._tables[input_name] = rule_tables(rules)
+            observe_count_sets(rules, tables, count_sets, chunk)
+        for rule, records in zip(rules, hits, strict=True):
+            if records:
+                observe_records(rule, records, chunk)
 
     def _observe_in_order(
         self,

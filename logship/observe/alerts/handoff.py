@@ -1,17 +1,20 @@
 """Handoff: a bounded FIFO of chunks from the tailer thread to the alerts thread.
 
 The tailer hands the engine each chunk's selected lines and records (`AlertEngine.observe_selected`)
-and goes on to its next chunk; the alerts thread (`AlertRuntime`) takes them in order, has
-the compiled selection decide and count them (`Selected.count`, which releases the GIL for its
-loop, so it runs on the second core while the tailer encodes) and runs the rules. Nothing is
-dropped: when `capacity` chunks wait, the tailer waits too (the same backpressure as a full
-sink queue), so alerts never fall more than a few chunks behind the log and the chunks held
-stay bounded.
+and goes on to its next chunk; the alerts thread (`AlertRuntime`) takes them in order, a batch
+at a time, has the compiled selection decide and count them (`parsers._fastscan.count_all`,
+which releases the GIL once for the batch, so it runs on the second core while the tailer
+encodes) and runs the rules. Batches keep the two threads from trading the GIL at every chunk:
+the alerts thread is woken when a chunk arrives and again when `BATCH` chunks wait (or
+`LATENCY` after the first), so alerts are at most a fraction of a second behind the log.
+
+Nothing is dropped: when `capacity` chunks wait, the tailer waits too (the same backpressure as
+a full sink queue), so the chunks held stay bounded.
 
 Before `open` and after `close` a chunk is evaluated on the thread that hands it over, as when
 there is no alerts thread at all (tests, tools). `close` lets the alerts thread evaluate what
-is queued first, and hands-over wait meanwhile, so a chunk is never evaluated on two threads
-at once and the order of chunks is kept.
+is queued first, and hand-overs wait meanwhile, so no chunk is evaluated on two threads at once
+and the order of chunks is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
@@ -27,8 +29,14 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-CAPACITY = 8
+CAPACITY = 16
 """Chunks that may wait for the alerts thread (a chunk is up to `read_buffer_bytes` of lines)."""
+
+BATCH = 4
+"""Chunks the alerts thread takes at once when the log is busy."""
+
+LATENCY = 0.05
+"""Seconds the first waiting chunk waits for others to fill a batch."""
 
 State = Literal["inline", "queued", "closing"]
 
@@ -41,12 +49,18 @@ CLOSED = Closed()
 
 
 class Handoff(Generic[T]):
-    """Chunks evaluated in order by `evaluate`, on the thread that `serve`s while open."""
+    """Chunks evaluated in order by `evaluate` (a batch at a time), on the thread that
+    `serve`s while open, on the thread that `put`s them otherwise."""
 
-    def __init__(self, evaluate: Callable[[T], None], capacity: int = CAPACITY) -> None:
+    def __init__(
+        self, evaluate: Callable[[list[T]], None], capacity: int = CAPACITY, batch: int = BATCH
+    ) -> None:
         self.evaluate = evaluate
         self.capacity = capacity
-        self._items: deque[T] = deque()
+        self.batch = batch
+        self._items: list[T] = []
+        self._first = 0.0
+        """When the oldest waiting chunk came (monotonic)."""
         self._cond = threading.Condition()
         self._state: State = "inline"
         self._busy = False
@@ -69,48 +83,57 @@ class Handoff(Generic[T]):
             ):
                 self._cond.wait()
             if self._state == "queued":
-                self._items.append(item)
-                self._cond.notify_all()
+                items = self._items
+                items.append(item)
+                if len(items) == 1:
+                    self._first = time.monotonic()
+                    self._cond.notify_all()
+                elif len(items) == self.batch:
+                    self._cond.notify_all()
                 return
-        self.evaluate(item)
+        self.evaluate([item])
 
     def serve(self, tick: Callable[[], None], interval: float) -> None:
         """The alerts thread's loop: evaluates the chunks in order, calls `tick` every
-        `interval` seconds, and returns once closed and drained. An error in one chunk or tick
+        `interval` seconds, and returns once closed and drained. An error in a batch or a tick
         is logged, and the loop goes on."""
         next_tick = time.monotonic() + interval
         while True:
-            chunk = self._take(next_tick)
-            if isinstance(chunk, Closed):
+            batch = self._take(next_tick)
+            if isinstance(batch, Closed):
                 return
             try:
-                if chunk is not None:
-                    self.evaluate(chunk)
+                if batch:
+                    self.evaluate(batch)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + interval
                     tick()
             except Exception:
-                log.exception("Alert evaluation failed.")
+                log.exception("Alert evaluation failed.", extra={"chunks": len(batch)})
             finally:
-                if chunk is not None:
+                if batch:
                     with self._cond:
                         self._busy = False
                         self._cond.notify_all()
 
-    def _take(self, deadline: float) -> T | Closed | None:
-        """The oldest chunk (then `_busy` until it is evaluated); None at `deadline` (monotonic)
-        without one; CLOSED once closed and drained (then the hand-off evaluates inline)."""
+    def _take(self, deadline: float) -> list[T] | Closed:
+        """The waiting chunks, oldest first (then `_busy` until they are evaluated), once a
+        batch waits, `LATENCY` after the first came, or at `deadline` (monotonic: [] if none
+        came); CLOSED once closed and drained (then the hand-off evaluates inline)."""
         with self._cond:
-            while not self._items and self._state == "queued":
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
+            while self._state == "queued" and len(self._items) < self.batch:
+                now = time.monotonic()
+                until = min(deadline, self._first + LATENCY) if self._items else deadline
+                if now >= until:
+                    break
+                self._cond.wait(until - now)
             if self._items:
+                items, self._items = self._items, []
                 self._busy = True
-                item = self._items.popleft()
                 self._cond.notify_all()
-                return item
+                return items
+            if self._state == "queued":
+                return []
             self._state = "inline"
             self._cond.notify_all()
             return CLOSED

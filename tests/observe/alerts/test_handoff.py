@@ -25,17 +25,18 @@ class Recorder:
         self.gate = threading.Event()
         self.gate.set()
 
-    def __call__(self, chunk: int) -> None:
+    def __call__(self, chunks: list[int]) -> None:
         self.gate.wait(30)
-        if chunk < 0:
-            raise ValueError("a bad chunk")
-        self.seen.append((chunk, threading.current_thread().name))
+        for chunk in chunks:
+            if chunk < 0:
+                raise ValueError("a bad chunk")
+            self.seen.append((chunk, threading.current_thread().name))
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[Handoff[int], Recorder, list[int]]]:
     recorder = Recorder()
-    handoff: Handoff[int] = Handoff(recorder, capacity=3)
+    handoff: Handoff[int] = Handoff(recorder, capacity=3, batch=2)
     ticks: list[int] = []
     handoff.open()
     thread = threading.Thread(
@@ -105,6 +106,6 @@ def test_an_error_in_one_chunk_is_logged_and_the_next_are_evaluated(
     handoff, recorder, _ = served
     for chunk in (1, -1, 2):
         handoff.put(chunk)
-    assert handoff.flush(30)
+        assert handoff.flush(30)
     assert [chunk for chunk, _ in recorder.seen] == [1, 2]
     assert "Alert evaluation failed." in caplog.text

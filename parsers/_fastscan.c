@@ -14,9 +14,7 @@
  * Encoder.encode(texts, starts, default_time, log_file) returns (bytes, misses): the NDJSON of
  * every line it could do, and (index, position) of each line it left to Python (not ASCII, no
  * match, a value it cannot write the way Python would: a non-digit or long integer, a timestamp
- * not in the cache), so the caller writes those in their place. With a Selector (alert
- * conditions, native_src/select.c) it returns a third item, a Selected (native_src/selected.c):
- * the lines it encoded, whose conditions the alert engine decides later on its own thread.
+ * not in the cache), so the caller writes those in their place.
  * This file runs the program and the template; native_src/ holds the shared declarations
  * (fastscan.h), the JSON writers (json_out.h), the per-call lookups (lookups.h), the loading
  * of programs and templates (program.c) and the splitting of ASCII chunks into lines (lines.c).
@@ -121,6 +119,21 @@ static int encode_line(Encoder *e, Call *call, Buffer *b, PyObject *line, const 
     return 1;
 }
 
+/* The conditions of `sel` that hold for the line just encoded (its record at out[from:to]),
+   each counted; -1 on error (an exception set, or none when out of memory). */
+static int select_line(Selector *sel, Gil *gil, Counts *counts, const uint8_t *s,
+                       const Py_ssize_t *spans, Py_ssize_t from, Py_ssize_t to) {
+    uint64_t bits;
+    if (selector_conditions(sel, gil, s, spans, &bits) < 0)
+        return -1;
+    if (sel->nconds < 64)
+        bits &= (1ULL << sel->nconds) - 1;
+    for (; bits; bits &= bits - 1)
+        if (counts_add(counts, sel, __builtin_ctzll(bits), s, spans, from, to) < 0)
+            return -1;
+    return 0;
+}
+
 /* A line of a chunk as the loop reads it: n < 0 when it is left to Python. */
 typedef struct {
     const uint8_t *s;
@@ -165,19 +178,11 @@ static PyObject *misses_list(const Py_ssize_t *misses, Py_ssize_t n) {
     return list;
 }
 
-/* What a selecting encode keeps of each line it encodes, for the Selected that decides them
-   later: a row of its index, its record's end and the spans of `groups`. */
-typedef struct {
-    Py_ssize_t *rows, n;
-    int *groups;
-    int ngroups;
-} Kept;
-
 /* The encode loop, run with the GIL released (`call->gil`); -1 on error (an exception set, or
-   none when out of memory). With `kept` (a selecting encode) each line encoded adds its row. */
-static int encode_lines(Encoder *e, Call *call, PyObject *held, const Line *lines,
+   none when out of memory). */
+static int encode_lines(Encoder *e, Call *call, Selector *sel, PyObject *held, const Line *lines,
                         Py_ssize_t count, const char *time, Py_ssize_t time_len,
-                        const char *file, Py_ssize_t file_len, Buffer *b, Kept *kept,
+                        const char *file, Py_ssize_t file_len, Buffer *b, Counts *counts,
                         Buffer *misses) {
     Py_ssize_t *spans = PyMem_RawCalloc((size_t)(2 * (e->groups + 1)), sizeof(Py_ssize_t));
     if (spans == NULL)
@@ -190,18 +195,13 @@ static int encode_lines(Encoder *e, Call *call, PyObject *held, const Line *line
             if (reserve(b, e->fixed + e->strings * (6 * ln->n + 2) +
                                e->others * (24 + time_len + file_len)) < 0)
                 goto fail;
+            Py_ssize_t from = b->used;
             done = encode_line(e, call, b, PyList_GET_ITEM(held, i), ln->s, ln->n, ln->offset,
                                time, time_len, file, file_len, spans);
-            if (done < 0)
+            if (done < 0 || (done && sel != NULL &&
+                             select_line(sel, &call->gil, counts, ln->s, spans, from,
+                                         b->used) < 0))
                 goto fail;
-            if (done && kept != NULL) {
-                Py_ssize_t *row = kept->rows + kept->n++ * (2 + 2 * kept->ngroups);
-                row[0] = i, row[1] = b->used;
-                for (int j = 0; j < kept->ngroups; j++) {
-                    row[2 + 2 * j] = spans[2 * kept->groups[j]];
-                    row[3 + 2 * j] = spans[2 * kept->groups[j] + 1];
-                }
-            }
         }
         if (!done) {
             if (reserve(misses, 2 * (Py_ssize_t)sizeof(Py_ssize_t)) < 0)
@@ -238,8 +238,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
         }
         sel = (Selector *)selector;
     }
-    if (e->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by another thread");
+    if (e->busy || (sel != NULL && sel->busy)) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder or Selector is in use by another thread");
         return NULL;
     }
     /* The lines are held by a list of our own while the GIL is released. The time and file
@@ -254,25 +254,19 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     }
     Call call = {{NULL}, {{0}}, {NULL, 0, 0}};
     Buffer b = {NULL, 0, 0}, misses = {NULL, 0, 0};
-    Kept kept = {NULL, 0, NULL, 0};
+    Counts counts = {0};
     PyObject *result = NULL;
-    if (sel != NULL) {
-        kept.groups = PyMem_RawMalloc((size_t)(selector_max_group(sel) + 1) * sizeof(int));
-        kept.ngroups = kept.groups != NULL ? selector_groups(sel, kept.groups) : 0;
-        kept.rows = PyMem_RawMalloc((size_t)((count ? count : 1) * (2 + 2 * kept.ngroups)) *
-                                    sizeof(Py_ssize_t));
-        if (kept.groups == NULL || kept.rows == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-    }
     e->busy = 1;
+    if (sel != NULL)
+        sel->busy = 1;
     /* The loop is C but for rare lookups: other threads (the sinks) run meanwhile. */
     gil_drop(&call.gil);
-    int failed = encode_lines(e, &call, held, lines, count, time, time_len, file, file_len, &b,
-                              sel != NULL ? &kept : NULL, &misses);
+    int failed = encode_lines(e, &call, sel, held, lines, count, time, time_len, file,
+                              file_len, &b, &counts, &misses);
     gil_take(&call.gil);
     e->busy = 0;
+    if (sel != NULL)
+        sel->busy = 0;
     if (failed < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -281,22 +275,18 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
     PyObject *missed = misses_list((const Py_ssize_t *)misses.data,
                                    misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
-    PyObject *selected = NULL;
-    if (sel != NULL && out != NULL && missed != NULL) {
-        selected = selected_new(e, sel, held, out, default_time, kept.rows, kept.n,
-                                kept.groups, kept.ngroups);
-        kept.rows = NULL; /* taken over */
-    }
+    PyObject *counted = NULL;
+    if (sel != NULL && out != NULL && missed != NULL)
+        counted = count_set_new(&counts, sel, out, e->cache, e->parse, default_time);
     if (out != NULL && missed != NULL && sel == NULL)
         result = PyTuple_Pack(2, out, missed);
-    else if (out != NULL && missed != NULL && selected != NULL)
-        result = PyTuple_Pack(3, out, missed, selected);
+    else if (out != NULL && missed != NULL && counted != NULL)
+        result = PyTuple_Pack(3, out, missed, counted);
     Py_XDECREF(out);
     Py_XDECREF(missed);
-    Py_XDECREF(selected);
+    Py_XDECREF(counted);
 done:
-    PyMem_RawFree(kept.rows);
-    PyMem_RawFree(kept.groups);
+    counts_free(&counts);
     PyMem_RawFree(b.data);
     PyMem_RawFree(misses.data);
     PyMem_RawFree(call.arena.data);
@@ -317,8 +307,8 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "parse must be callable");
         return -1;
     }
-    if (e->busy || e->readers) {
-        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by an encode or a count");
+    if (e->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder is in use by an encode");
         return -1;
     }
     Py_CLEAR(e->cache);
@@ -373,7 +363,7 @@ static PyObject *Encoder_match(Encoder *e, PyObject *arg) {
 static PyMethodDef Encoder_methods[] = {
     {"encode", (PyCFunction)Encoder_encode, METH_VARARGS,
      "encode(texts, starts, default_time, log_file[, selector, default_time_str]) -> (ndjson "
-     "bytes, [(index, position)][, Selected])"},
+     "bytes, [(index, position)][, CountSet])"},
     {"match", (PyCFunction)Encoder_match, METH_O,
      "match(line) -> ((start, end) per group) or None"},
     {NULL, NULL, 0, NULL},
@@ -408,8 +398,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     init_tables();
     if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&SelectorType) < 0 ||
         PyType_Ready(&CountRecordsType) < 0 || PyType_Ready(&CountSetType) < 0 ||
-        PyType_Ready(&SeedTableType) < 0 || PyType_Ready(&SelectedType) < 0 ||
-        rule_table_names() < 0)
+        PyType_Ready(&SeedTableType) < 0 || rule_table_names() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

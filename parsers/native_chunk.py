@@ -58,9 +58,8 @@ class NativeChunkEncoder:
     """A chunk encoder (`parsers.fast_chunk.ChunkEncoder`) backed by the compiled scanner.
 
     With a `selector` (`parsers.native_select`) it is a selecting encoder: `keep` is
-    `(hits, file_info)`, C adds the lines it encoded to `hits.selected` (their conditions are
-    decided when the alert engine counts them), and `python` is the selecting Python loop,
-    which adds the records of the lines C hands back to `hits`."""
+    `(hits, file_info)`, C adds its counts to `hits.count_sets`, and `python` is the selecting
+    Python loop, which adds the records of the lines C hands back to `hits`."""
 
     def __init__(
         self, native: Any, python: PythonEncoder, slots: Slots, selector: Any = None
@@ -100,10 +99,11 @@ class NativeChunkEncoder:
         if self.selector is None:
             out, misses = self.native.encode(texts, starts, time, log_file)
         else:
-            out, misses, selected = self.native.encode(
+            out, misses, counted = self.native.encode(
                 texts, starts, time, log_file, self.selector, default_time
             )
-            keep[0].selected.append(selected)
+            if len(counted):
+                keep[0].count_sets.append(counted)
         if not misses:
             write(out)
             return

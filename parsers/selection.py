@@ -15,11 +15,10 @@ and inside the fast path's generated loop (`parsers.fast_chunk`), where the reco
 right after it is encoded and only the ones some condition holds for are kept as dicts. Records
 that match nothing, nearly all of them, cost the field reads and these lookups and nothing else.
 
-Where the compiled scanner encodes a chunk, it hands over the lines it encoded instead of
-records (`Hits.selected`); the alert engine has them decided (`parsers.native_select`) and
-counted on its own thread (`Selected.count`): per condition, the values of its `keys` fields
-and `@timestamp`, how many records, and the records as JSON lines (turned into records only
-when someone reads one).
+Where the compiled scanner encodes a chunk, it also decides the conditions
+(`parsers.native_select`) and hands over counts instead of records (`Hits.count_sets`): per
+condition, the values of its `keys` fields and `@timestamp`, how many records, and the records
+as JSON lines (turned into records only when someone reads one).
 """
 
 from __future__ import annotations
@@ -40,26 +39,6 @@ would: (groups, threshold, span: how far before the clock an event time is late,
 seeds (a `parsers._fastscan.SeedTable`) or None when new groups are not seeded, the engine's
 Group class, window width); None: it changes nothing of this rule (every count goes to the
 engine's loop)."""
-
-
-class Selected(Protocol):
-    """The lines of one chunk the compiled scanner encoded, their conditions still to decide
-    (`parsers._fastscan.Selected`)."""
-
-    def count(self) -> CountSet:
-        """The lines' conditions decided and counted (on the first call; later calls give the
-        same CountSet). Releases the GIL while it decides."""
-
-    @staticmethod
-    def count_all(chunks: list[Selected]) -> None:
-        """Counts each of `chunks` as `count` does, with one release of the GIL for them all."""
-
-
-def count_all(chunks: list[Selected]) -> None:
-    """Decides and counts the lines of several chunks at once (`Selected.count_all`): one
-    release of the GIL instead of one per chunk. Their `count()` then gives the result."""
-    if chunks:
-        chunks[0].count_all(chunks)
 
 
 class CountSet(Protocol):
@@ -86,19 +65,19 @@ class CountSet(Protocol):
 
 
 class Hits(list[list[LogEntry]]):
-    """Per condition (by index), the records of the chunk it holds for, in order; and the
-    lines the compiled scanner encoded, to be decided and counted instead (`selected`)."""
+    """Per condition (by index), the records of the chunk it holds for, in order; and what
+    the compiled scanner counted instead of handing over records (`count_sets`)."""
 
-    __slots__ = ("selected",)
+    __slots__ = ("count_sets",)
 
     def __init__(self, conditions: int) -> None:
         super().__init__([] for _ in range(conditions))
-        self.selected: list[Selected] = []
+        self.count_sets: list[CountSet] = []
 
     @property
     def counted(self) -> list[Counted]:
-        """Every count of `selected`, in order (counts them: for tests and tools)."""
-        return [item for chunk in self.selected for item in chunk.count().items()]
+        """Every count of `count_sets`, in order (built on each call: for tests and tools)."""
+        return [item for counts in self.count_sets for item in counts.items()]
 
 
 MEMO_ENTRIES = 4096

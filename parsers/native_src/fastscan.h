@@ -48,7 +48,6 @@ typedef struct {
     PyObject *parse;    /* the rule's timestamp parser: text -> str or None, fills `cache` */
     PyObject *levels;   /* the rule's level normaliser: a dict whose __missing__ computes */
     int busy;           /* set (under the GIL) while an encode runs without the GIL */
-    int readers;        /* Selected.count calls scanning with its program (selected.c) */
 } Encoder;
 
 /* The GIL of a call that releases it for its C loop and takes it back only to call Python

@@ -398,22 +398,3 @@ int selector_max_group(const Selector *sel) {
             most = sel->keys[k].parts[p].group > most ? sel->keys[k].parts[p].group : most;
     return most;
 }
-
-static int add_group(int *groups, int n, int g) {
-    for (int k = 0; k < n; k++)
-        if (groups[k] == g)
-            return n;
-    if (g > 0)
-        groups[n++] = g;
-    return n;
-}
-
-int selector_groups(const Selector *sel, int *groups) {
-    int n = add_group(groups, 0, sel->ts_group);
-    for (Py_ssize_t k = 0; k < sel->nfields; k++)
-        n = add_group(groups, n, sel->fields[k].group);
-    for (Py_ssize_t k = 0; k < sel->nconds; k++)
-        for (Py_ssize_t p = 0; p < sel->keys[k].nparts; p++)
-            n = add_group(groups, n, sel->keys[k].parts[p].group);
-    return n;
-}

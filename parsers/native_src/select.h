@@ -94,7 +94,7 @@ typedef struct {
     CountKey *keys;    /* per condition: the fields that group its counts */
     Py_ssize_t nconds;
     int ts_group; /* the group of the timestamp text; 0: the chunk's read time */
-    int busy;     /* set (under the GIL) while a Selected.count uses it without the GIL */
+    int busy;     /* set (under the GIL) while an encode uses it without the GIL */
 } Selector;
 
 typedef struct {
@@ -159,15 +159,6 @@ static inline uint64_t hash_bytes(const uint8_t *s, Py_ssize_t n) {
 extern PyTypeObject SelectorType;
 extern PyTypeObject CountRecordsType;
 extern PyTypeObject CountSetType;
-extern PyTypeObject SelectedType;
-
-/* A Selected (selected.c) of a chunk's lines held by `held`, encoded by `e` into `out`, to be
-   decided by `sel`. `lines` (which it takes over, freed on error too) holds `n` rows of
-   2 + 2 * ngroups: per line encoded its index in `held`, its record's end in `out`, and the
-   spans of `groups` (selector_groups) in it. NULL on error. */
-PyObject *selected_new(Encoder *e, Selector *sel, PyObject *held, PyObject *out,
-                       PyObject *default_time, Py_ssize_t *lines, Py_ssize_t n,
-                       const int *groups, int ngroups);
 
 /* The bits of the conditions that hold for a line whose groups are at `spans`; -1 on error
    (an exception set). Runs with the GIL released (`gil`), taking it to fill a memo. */
@@ -191,10 +182,6 @@ PyObject *count_set_new(Counts *c, const Selector *sel, PyObject *out, PyObject 
 
 /* The highest group number the selector reads (the encoder checks it has that many). */
 int selector_max_group(const Selector *sel);
-
-/* The groups the selector reads, each once, into `groups` (room for selector_max_group of
-   them); returns how many. */
-int selector_groups(const Selector *sel, int *groups);
 
 void counts_free(Counts *c);
 

@@ -31,7 +31,6 @@ from typing import Any
 from logship.core.record import LogEntry
 from logship.observe.alerts.event_time import EventTimes
 from logship.observe.alerts.group import Group, GroupKey
-from logship.observe.alerts.handoff import Handoff
 from logship.observe.alerts.notification import Notification, Status
 from logship.observe.alerts.rule_state import LATENESS, RuleState
 from logship.observe.alerts.runs import (
@@ -42,7 +41,7 @@ from logship.observe.alerts.runs import (
 )
 from logship.observe.alerts.settings import AlertRuleSettings
 from logship.observe.alerts.template import window_text
-from parsers.selection import Hits, RuleTable, Selection, count_all
+from parsers.selection import Hits, RuleTable, Selection
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,7 @@ class AlertEngine:
     """Every alert rule; a RecordObserver for the tailer (`observe`) plus `tick` for resolves.
 
     `notify` receives each notification, outside the engine's lock, on the thread that
-    evaluated or ticked: it must not block (the runtime puts it into bounded outboxes).
-    The tailer's chunks go through `handoff`: evaluated on the alerts thread once the runtime
-    opens it, on the tailer thread otherwise.
+    observed or ticked: it must not block (the runtime puts it into bounded outboxes).
     """
 
     def __init__(
@@ -80,8 +77,6 @@ class AlertEngine:
         """Per input, `rule_tables` of its rules (the compiled selection's counts)."""
         self._lock = threading.Lock()
         self._next_sweep = float("-inf")
-        self.handoff: Handoff[tuple[str, Hits]] = Handoff(self.evaluate)
-        """Chunks on their way to `evaluate` (`logship.observe.alerts.handoff`)."""
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -125,35 +120,24 @@ class AlertEngine:
         self.observe_selected(input_name, hits)
 
     def observe_selected(self, input_name: str, hits: Hits) -> None:
-        """Hands over the records of one chunk that `selection(input_name)` selected, and the
-        lines the compiled scanner encoded for it to decide (on the tailer thread): `evaluate`
-        counts them, in the order of the chunks."""
-        if hits.selected or any(hits):
-            self.handoff.put((input_name, hits))
-
-    def evaluate(self, chunks: list[tuple[str, Hits]]) -> None:
-        """Counts the selected records of chunks of the log, in order, per rule (wall clock):
-        of each chunk the compiled selection's counts first (decided here, all chunks at
-        once: `Selected.count_all`), then its records."""
-        out: list[Notification] = []
-        with self._lock:  # (also keeps two threads from deciding with one Selector)
-            count_all([selected for _, hits in chunks for selected in hits.selected])
-            for input_name, hits in chunks:
-                self._evaluate_chunk(input_name, hits, out)
-        self._send(out)
-
-    def _evaluate_chunk(self, input_name: str, hits: Hits, out: list[Notification]) -> None:
+        """Counts the records of one chunk that `selection(input_name)` selected, per rule
+        (wall clock; on the tailer thread): its counts (the compiled selection's) first."""
         rules = self._scan_for(input_name)[1]
-        count_sets = [c for c in (s.count() for s in hits.selected) if len(c)]
-        chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
-        if count_sets:
-            tables = self._tables.get(input_name)
-            if tables is None:
-                tables = self._tables[input_name] = rule_tables(rules)
-            observe_count_sets(rules, tables, count_sets, chunk)
-        for rule, records in zip(rules, hits, strict=True):
-            if records:
-                observe_records(rule, records, chunk)
+        count_sets = hits.count_sets
+        if not count_sets and not any(hits):
+            return
+        out: list[Notification] = []
+        with self._lock:
+            chunk = ChunkPass(self.clock(), out, self._times.of, self._matched)
+            if count_sets:
+                tables = self._tables.get(input_name)
+                if tables is None:
+                    tables = self._tables[input_name] = rule_tables(rules)
+                observe_count_sets(rules, tables, count_sets, chunk)
+            for rule, records in zip(rules, hits, strict=True):
+                if records:
+                    observe_records(rule, records, chunk)
+        self._send(out)
 
     def _observe_in_order(
         self,

@@ -22,11 +22,10 @@ log = logging.getLogger(__name__)
 class AlertRuntime:
     """Built from the `alerts:` section; `engine` is the tailer's RecordObserver.
 
-    Threads: one SinkWorker per destination, and the alerts thread: it evaluates the chunks
-    the tailer hands the engine (`AlertEngine.handoff`), in order, and lets time pass for the
-    engine (resolves when logs are quiet). `close` evaluates what is handed over, gives queued
-    notifications a short time to go out and abandons the rest (notifications are not
-    persisted across restarts; a reload hands them over instead: `adopt`).
+    Threads: one SinkWorker per destination, and a ticker that lets time pass for the engine
+    (resolves when logs are quiet). `close` gives queued notifications a short time to go out
+    and abandons the rest (notifications are not persisted across restarts; a reload hands them
+    over instead: `adopt`).
     """
 
     def __init__(
@@ -49,7 +48,8 @@ class AlertRuntime:
         self._by_name = {d.name: d for d in self.destinations}
         self.engine = AlertEngine(settings.rules, self.dispatch, host_name, clock)
         self.collector = AlertCollector(self.engine.counters, self.destinations)
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="alerts", daemon=True)
 
     def dispatch(self, notification: Notification) -> None:
         """Logs the notification and queues it for its destinations (never blocks)."""
@@ -71,7 +71,7 @@ class AlertRuntime:
             destination.offer(notification)
 
     def start(self) -> None:
-        """Starts the delivery workers and the alerts thread."""
+        """Starts the delivery workers and the ticker."""
         if self.suffix:
             log.warning(
                 "With several workers each evaluates the alert rules over its own files only: "
@@ -80,18 +80,15 @@ class AlertRuntime:
             )
         for destination in self.destinations:
             destination.worker.start()
-        self.engine.handoff.open()
-        self._thread.start()
+        self._ticker.start()
 
-    def _run(self) -> None:
-        self.engine.handoff.serve(self.engine.tick, self.settings.tick_interval)
-
-    def stop_evaluating(self) -> None:
-        """Evaluates the chunks handed over so far and stops the alerts thread; chunks handed
-        over from now on are evaluated on the tailer thread."""
-        self.engine.handoff.close()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+    def _tick_loop(self) -> None:
+        interval = self.settings.tick_interval
+        while not self._stop.wait(interval):
+            try:
+                self.engine.tick()
+            except Exception:  # the ticker must outlive a bug in one tick
+                log.exception("Alert tick failed.")
 
     def adopt(self, old: AlertRuntime) -> None:
         """Takes over an old runtime's state (a config reload): rule windows, silences and firing
@@ -108,9 +105,10 @@ class AlertRuntime:
             successor.outbox.dropped += destination.outbox.dropped
 
     def close(self, timeout: float) -> None:
-        """Stops the alerts thread once it has evaluated what was handed over; lets the workers
-        deliver what is queued for up to `timeout`."""
-        self.stop_evaluating()
+        """Stops the ticker; lets the workers deliver what is queued for up to `timeout`."""
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=5)
         deadline = time.monotonic() + timeout
         for destination in self.destinations:
             destination.outbox.close()

@@ -98,7 +98,6 @@ def test_a_burst_sends_one_alert_per_group_and_a_resolve_after_quiet(
     for second in range(30):  # 2 errors/s per service for 30 s: 60 per service
         clock.now = T0 + second
         engine.observe("app", records(clock.now, "payment", 2) + records(clock.now, "search", 2))
-        assert engine.handoff.flush(30)  # evaluated on the alerts thread, at this clock
     wait_until(lambda: len(hook.delivered()) == 2, timeout=30, message="two firing alerts")
     firing = hook.bodies()
     assert sorted(b["group"]["service.name"] for b in firing) == ["payment", "search"]
@@ -143,7 +142,6 @@ def test_a_down_webhook_loses_only_what_overflows_the_queue_and_counts_it(
     engine = runtime.engine
     for i in range(10):  # ten groups fire, one notification each
         engine.observe("app", records(T0, f"svc{i}", 20))
-    assert engine.handoff.flush(30)
     destination = runtime.destinations[0]
     wait_until(lambda: destination.worker.last_error, timeout=30, message="a failed attempt")
     # One notification is in flight (retried by the worker), at most three wait, the rest

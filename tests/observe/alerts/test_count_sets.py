@@ -225,7 +225,7 @@ def test_a_count_set_refuses_seeders_that_do_not_fit_its_conditions() -> None:
     selection = engine.selection("web")
     encoded = chain.encode(log_chunks(1)[0], FILE, READ_TIME, select=selection)
     assert encoded is not None
-    count_set = encoded[3].selected[0].count()
+    count_set = encoded[3].count_sets[0]
     with pytest.raises(ValueError, match="one table"):
         count_set.observe((None, None), END, lambda s: None, lambda c: None)
     with pytest.raises(TypeError):

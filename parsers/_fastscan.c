@@ -252,10 +252,22 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
         Py_DECREF(held);
         return NULL;
     }
-    Call call = {{NULL}, {{0}}, {NULL, 0, 0}};
-    Buffer b = {NULL, 0, 0}, misses = {NULL, 0, 0};
+    Call call = {{NULL}, {{0}}, {NULL, 0, 0, NULL, NULL}};
+    Buffer b = {NULL, 0, 0, NULL, NULL}, misses = {NULL, 0, 0, NULL, NULL};
     Counts counts = {0};
     PyObject *result = NULL;
+    /* The records are written into the bytes object handed back (no copy of ~300 KB a chunk
+       at the end), sized for the usual record of a line: its fixed pieces, the line's text
+       twice (the message and the groups' values), the chunk's values. It grows (with the
+       GIL) when escapes need more, and is cut to size at the end. */
+    Py_ssize_t text = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        text += lines[i].n > 0 ? lines[i].n : 0;
+    b.bytes = PyBytes_FromStringAndSize(
+        NULL, 2 * text + count * (e->fixed + e->others * (24 + time_len + file_len)) + (1 << 16));
+    if (b.bytes == NULL)
+        goto done;
+    b.data = PyBytes_AS_STRING(b.bytes), b.size = PyBytes_GET_SIZE(b.bytes), b.gil = &call.gil;
     e->busy = 1;
     if (sel != NULL)
         sel->busy = 1;
@@ -272,7 +284,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
             PyErr_NoMemory();
         goto done;
     }
-    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.used);
+    PyObject *out = _PyBytes_Resize(&b.bytes, b.used) < 0 ? NULL : b.bytes;
+    b.bytes = NULL; /* now `out`'s (or freed by the failed resize) */
     PyObject *missed = misses_list((const Py_ssize_t *)misses.data,
                                    misses.used / (Py_ssize_t)(2 * sizeof(Py_ssize_t)));
     PyObject *counted = NULL;
@@ -287,7 +300,7 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     Py_XDECREF(counted);
 done:
     counts_free(&counts);
-    PyMem_RawFree(b.data);
+    Py_XDECREF(b.bytes);
     PyMem_RawFree(misses.data);
     PyMem_RawFree(call.arena.data);
     PyMem_RawFree(lines);

@@ -11,7 +11,25 @@
 typedef struct {
     char *data;
     Py_ssize_t used, size;
+    PyObject *bytes; /* set: `data` is this bytes object's, resized with the GIL of `gil` (the
+                        chunk's output is handed to Python as it is, not copied) */
+    Gil *gil;
 } Buffer;
+
+/* Grows a bytes-backed buffer to `size`: the GIL is taken for the resize. -1 with an
+   exception set (and no bytes left) when out of memory. */
+static int __attribute__((noinline, cold)) grow_bytes(Buffer *b, Py_ssize_t size) {
+    gil_take(b->gil);
+    int failed = _PyBytes_Resize(&b->bytes, size);
+    gil_drop(b->gil);
+    if (failed < 0) {
+        b->data = NULL, b->used = b->size = 0;
+        return -1;
+    }
+    b->data = PyBytes_AS_STRING(b->bytes);
+    b->size = size;
+    return 0;
+}
 
 static inline int reserve(Buffer *b, Py_ssize_t more) {
     if (b->used + more <= b->size)
@@ -19,6 +37,8 @@ static inline int reserve(Buffer *b, Py_ssize_t more) {
     Py_ssize_t size = b->size ? b->size : 1 << 16;
     while (size < b->used + more)
         size *= 2;
+    if (b->bytes != NULL)
+        return grow_bytes(b, size);
     char *data = PyMem_RawRealloc(b->data, (size_t)size); /* the GIL may be released */
     if (data == NULL)
         return -1; /* no exception set: see Gil */

@@ -370,3 +370,19 @@ def test_the_agent_ships_the_same_records_with_and_without_the_scanner(
         other["log"]["file"] = record["log"]["file"]  # different files, same bytes read
         assert record == other
     assert outputs["compiled"][sorted(outputs["compiled"])[30]]["bytes"] == 12  # leading zeros
+
+
+def test_a_chunk_whose_escapes_outgrow_the_first_size_is_written_whole() -> None:
+    # The compiled encoder writes into a bytes object sized for twice the chunk's text (plus
+    # 64 KiB); control characters are written as six bytes (\u0001) in the message and again
+    # in the group, so this chunk needs several times that: the object grows mid-chunk.
+    chain = chain_of([custom(**RULE)], STAMPS["agent metadata"])
+    assert isinstance(chain.fast, native_chunk.NativeChunkEncoder)
+    lines = [
+        f'w{i} {i} "{chr(1 + i % 7) * 200}" [2026-01-02T03:04:05+0000] {chr(2) * 100}'
+        for i in range(2_000)
+    ]
+    text = "\n".join(lines) + "\n"
+    out = assert_same(chain, frame(text.encode()))
+    assert len(out) > 4 * len(text) + (1 << 16)  # (beyond the first size)
+    assert [orjson.loads(record)["message"] for record in out.splitlines()] == lines

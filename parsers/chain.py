@@ -27,6 +27,7 @@ metadata, the agent's identity), so parsers depend on no config module of the ag
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -191,10 +192,12 @@ class ParserChain:
             return None
         rule = self.rules[0]
         rule.refresh(self.clock())
-        # The JSON lines as parts joined once: the compiled encoder writes a chunk in one part
-        # (b"".join gives that very object, no copy: a chunk's records are ~300 KB).
+        # The compiled encoder writes a chunk's records in one part (~300 KB), which b"".join
+        # hands back without a copy; the Python loop writes a part per record, which a
+        # BytesIO takes faster (each is freed once written: measured 5-7 % of that loop).
         parts: list[bytes] = []
-        write = parts.append
+        buffer = None if isinstance(fast, NativeChunkEncoder) else io.BytesIO()
+        write: Callable[[bytes], object] = parts.append if buffer is None else buffer.write
         stats = ChainStats()
         general: list[int] = [0, 0]  # lines handed to the general path, their records
         kept: list[Any] = []
@@ -227,7 +230,8 @@ class ParserChain:
             if not fused:
                 select.scan(kept, hits)
             kept = hits
-        return b"".join(parts), n + general[1], stats, kept
+        ndjson = b"".join(parts) if buffer is None else buffer.getvalue()
+        return ndjson, n + general[1], stats, kept
 
     def parse(
         self,

@@ -71,6 +71,11 @@ CORPUS_RULES: dict[str, dict[str, Any]] = {
     },
 }
 
+COMPILED = pytest.mark.skipif(
+    not native_chunk.ENABLED, reason="the extension is not built or LOGSHIP_PURE_PYTHON is set"
+)
+"""For tests of what only the compiled scanner does."""
+
 
 @pytest.fixture(params=["native", "python"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -99,6 +104,7 @@ def test_the_extension_is_built() -> None:
     assert native_chunk.ENABLED or os.environ.get("LOGSHIP_PURE_PYTHON")
 
 
+@COMPILED
 def test_the_benchmark_rule_takes_the_compiled_path() -> None:
     chain = chain_of([custom(**NGINX_RULE)], STAMPS["agent metadata"])
     assert isinstance(chain.fast, native_chunk.NativeChunkEncoder)
@@ -225,6 +231,7 @@ def test_generated_chunks_encode_as_the_python_loop_does(lines: list[str]) -> No
     assert results[0] == results[1]
 
 
+@COMPILED
 def test_lines_the_scanner_leaves_are_written_in_their_place() -> None:
     chain = chain_of([custom(**RULE)], STAMPS["agent metadata"])
     assert isinstance(chain.fast, native_chunk.NativeChunkEncoder)
@@ -245,6 +252,7 @@ def test_lines_the_scanner_leaves_are_written_in_their_place() -> None:
     assert b'"tab\\there"' in out[6]
 
 
+@COMPILED
 def test_a_chunk_the_scanner_mostly_misses_hands_the_next_ones_to_python() -> None:
     chain = chain_of([custom(**RULE)], STAMPS["agent metadata"])
     fast = chain.fast
@@ -268,6 +276,7 @@ def test_the_pure_python_switch() -> None:
     assert out.stdout.strip() == "False"
 
 
+@COMPILED
 def test_an_empty_chunk() -> None:
     chain = chain_of([custom(**RULE)], STAMPS["agent metadata"])
     assert isinstance(chain.fast, native_chunk.NativeChunkEncoder)
@@ -277,6 +286,7 @@ def test_an_empty_chunk() -> None:
     assert chain.encode(Lines([], [], 0), FILE, READ_TIME) is not None
 
 
+@COMPILED
 def test_check_says_which_inputs_get_the_compiled_scanner(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("")
@@ -299,6 +309,7 @@ def test_check_says_which_inputs_get_the_compiled_scanner(tmp_path: Path) -> Non
     assert "alert conditions" not in result.stdout  # no alert rules
 
 
+@COMPILED
 def test_check_says_where_alert_conditions_are_decided(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("")
@@ -372,6 +383,7 @@ def test_the_agent_ships_the_same_records_with_and_without_the_scanner(
     assert outputs["compiled"][sorted(outputs["compiled"])[30]]["bytes"] == 12  # leading zeros
 
 
+@COMPILED
 def test_a_chunk_whose_escapes_outgrow_the_first_size_is_written_whole() -> None:
     # The compiled encoder writes into a bytes object sized for twice the chunk's text (plus
     # 64 KiB); control characters are written as six bytes (\u0001) in the message and again

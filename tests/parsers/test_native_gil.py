@@ -33,7 +33,9 @@ from tests.parsers.test_fast_chunk import (
     frame,
 )
 
-pytestmark = pytest.mark.skipif(native_chunk._fastscan is None, reason="extension not built")
+pytestmark = pytest.mark.skipif(
+    not native_chunk.ENABLED, reason="the extension is not built or LOGSHIP_PURE_PYTHON is set"
+)
 
 NGINX = {k: v for k, v in NGINX_RULE.items() if k != "name"}
 

@@ -141,8 +141,9 @@ typedef struct {
     long long offset;
 } Line;
 
-/* The chunk's lines, checked with the GIL held; NULL on error. */
-static Line *chunk_lines(PyObject *texts, PyObject *starts, Py_ssize_t count) {
+/* The chunk's lines, checked with the GIL held, and in `*text` the length of those the loop
+   takes; NULL on error. */
+static Line *chunk_lines(PyObject *texts, PyObject *starts, Py_ssize_t count, Py_ssize_t *text) {
     Line *lines = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(Line));
     if (lines == NULL) {
         PyErr_NoMemory();
@@ -161,6 +162,7 @@ static Line *chunk_lines(PyObject *texts, PyObject *starts, Py_ssize_t count) {
         if (offset < 0)
             continue; /* never from a file; put_long writes only what is >= 0 */
         lines[i] = (Line){PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line), offset};
+        *text += lines[i].n;
     }
     return lines;
 }
@@ -247,7 +249,8 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     PyObject *held = PyList_GetSlice(texts, 0, count);
     if (held == NULL)
         return NULL;
-    Line *lines = chunk_lines(held, starts, count);
+    Py_ssize_t text = 0;
+    Line *lines = chunk_lines(held, starts, count, &text);
     if (lines == NULL) {
         Py_DECREF(held);
         return NULL;
@@ -260,9 +263,6 @@ static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
        at the end), sized for the usual record of a line: its fixed pieces, the line's text
        twice (the message and the groups' values), the chunk's values. It grows (with the
        GIL) when escapes need more, and is cut to size at the end. */
-    Py_ssize_t text = 0;
-    for (Py_ssize_t i = 0; i < count; i++)
-        text += lines[i].n > 0 ? lines[i].n : 0;
     b.bytes = PyBytes_FromStringAndSize(
         NULL, 2 * text + count * (e->fixed + e->others * (24 + time_len + file_len)) + (1 << 16));
     if (b.bytes == NULL)

@@ -155,10 +155,13 @@ class TailRounds:
         seen: list[str] = []
         wall = time.time()
         for inp in self.inputs:
+            if inp.settings.watch == "inotify":
+                # Before the listing: a file created after it then raises a folder event
+                # (watchdog adds the watch before `ensure` returns); armed after it, such a
+                # file waited for the next scan.
+                self._watcher.ensure(inp.finder.watch_roots())
             paths = [p for p in inp.finder.scan() if inp.wants(p)]
             self._notices.skipped_links(inp)
-            if inp.settings.watch == "inotify":
-                self._watcher.ensure(inp.finder.watch_roots())
             self._notices.matched(inp, paths)
             for path in paths:
                 key = self._consider(inp, path, now, wall)

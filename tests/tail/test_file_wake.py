@@ -334,3 +334,27 @@ def test_a_line_appended_after_20_s_of_quiet_arrives(tmp_path: Path) -> None:
         assert rig.metric("logship_file_wakeups_total", input="app") == 1
     finally:
         rig.stop()
+
+
+def test_a_file_created_just_after_the_first_listing_is_found_by_its_folder_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race a loaded CI machine hit: the file appears between the scan's listing and the
+    # folder watch. With the watch armed first, its event brings a rescan; armed after, the
+    # file waited for the next scan (an hour here).
+    rig = quiet_rig(tmp_path)
+    finder = rig.input.finder
+    listing = finder.scan
+
+    def list_then_create() -> list[str]:
+        found = listing()
+        if not (rig.logs / "app.log").exists():
+            (rig.logs / "app.log").write_text("a line written while the folder was listed\n")
+        return found
+
+    monkeypatch.setattr(finder, "scan", list_then_create)
+    rig.start()
+    try:
+        assert rig.wait_messages(1, timeout=30) == ["a line written while the folder was listed"]
+    finally:
+        rig.stop()

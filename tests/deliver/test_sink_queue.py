@@ -122,6 +122,69 @@ def test_take_lingers_for_more_entries_until_the_batch_fills() -> None:
     assert [e["n"] for e in got.entries] == [0, 1, 2]
 
 
+class CountingCondition(threading.Condition):
+    """Counts the wake-ups sent to the threads waiting on a queue (the sink thread's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakes = 0
+
+    def notify_all(self) -> None:
+        self.wakes += 1
+        super().notify_all()
+
+
+def lingering_take(q: SinkQueue, max_events: int, result: list[Batch | None]) -> threading.Thread:
+    """A take (linger 60 s) in a thread, returned once it lingers with what was queued."""
+    t = threading.Thread(
+        target=lambda: result.append(q.take(max_events=max_events, max_bytes=10**9, linger=60))
+    )
+    t.start()
+    wait_until(
+        lambda: q.events == 0 and q._want is not None, timeout=10, message="the take lingers"
+    )
+    return t
+
+
+def test_a_lingering_take_is_woken_by_the_put_that_fills_its_batch_not_by_each_put() -> None:
+    q = SinkQueue(max_events=100, max_bytes=10**9)
+    q._cond = cond = CountingCondition()
+    q.put(batch(2, start=0))
+    result: list[Batch | None] = []
+    t = lingering_take(q, 10, result)
+    before = cond.wakes
+    for i in range(2, 9):
+        q.put(batch(1, start=i))  # 9 of 10: no reason to wake the sink thread
+    assert cond.wakes == before, "a put that does not fill the batch woke the lingering take"
+    q.put(batch(3, start=9))  # fills it (and one entry more, left for the next take)
+    t.join(20)
+    assert not t.is_alive(), "the put that fills the batch must wake the take (linger 60 s)"
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == list(range(10))
+    rest = q.take(max_events=10, max_bytes=10**9, linger=0)
+    assert rest is not None
+    assert [e["n"] for e in rest.entries] == [10, 11]
+
+
+def test_a_put_that_waits_for_room_wakes_a_lingering_take() -> None:
+    # The batch bound (10) is above the queue's (3): the queue cannot hold what the take waits
+    # for, so a producer that must wait for room wakes it to make some (not both waiting 60 s).
+    q = SinkQueue(max_events=3, max_bytes=10**9)
+    q.put(batch(1, start=0))
+    result: list[Batch | None] = []
+    t = lingering_take(q, 10, result)
+    producer = threading.Thread(target=lambda: [q.put(batch(1, start=i)) for i in range(1, 6)])
+    producer.start()
+    producer.join(20)
+    assert not producer.is_alive(), "the 4th put waited for room while the take lingered on"
+    q.producer_idle()
+    t.join(20)
+    got = result[0]
+    assert got is not None
+    assert [e["n"] for e in got.entries] == list(range(6))
+
+
 def test_a_lingering_take_returns_at_once_when_the_producer_has_read_everything() -> None:
     q = SinkQueue(max_events=100, max_bytes=10_000)
     q.put(batch(1))

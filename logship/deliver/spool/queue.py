@@ -132,6 +132,7 @@ class SpooledQueue(SinkQueue):
                 ):
                     break
                 remaining = deadline - time.monotonic()
+                self._full()
                 if remaining <= 0:
                     if self._start_spooling(extra=batch):
                         return True
@@ -145,7 +146,7 @@ class SpooledQueue(SinkQueue):
                 self._events += n
                 self._bytes += batch.nbytes
                 self._producer_idle = False
-                self._cond.notify_all()
+                self._wake_taker()
                 return True
             return self._spool_put(batch)
 

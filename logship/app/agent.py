@@ -4,7 +4,9 @@ Shutdown (SIGTERM / SIGINT): stop reading (files deleted while open are first re
 end: nothing could read them later), drain what is queued to the sinks, write the final
 checkpoint, close the sinks, exit 0, all within `agent.shutdown_timeout`. What could not be
 delivered in time is simply not checkpointed, so it is read again on the next start. A second
-signal skips the drain.
+signal skips the drain, except in a worker process: there a second SIGTERM is the same stop
+again (systemd's default `KillMode=control-group` signals every process of the service, and the
+supervisor forwards its own), and the supervisor asks for the hurry with SIGINT.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Agent:
         self._on_started = on_started
         """Called once the pipeline runs (a worker reports `ready` to its supervisor)."""
         self.pipeline = pipeline or Pipeline(config, shard=shard)
+        self._worker = shard.count > 1
         self._stop = threading.Event()
         self._hurry = threading.Event()
         self._wake = threading.Event()
@@ -154,6 +157,8 @@ class Agent:
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("Signal received.", extra={"signal": signal.Signals(signum).name})
+            if self._worker and signum == signal.SIGTERM and self._stop.is_set():
+                return  # the same stop from another sender (see the module's docstring)
             self.request_stop()
 
         def on_hangup(signum: int, frame: FrameType | None) -> None:

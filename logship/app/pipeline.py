@@ -350,7 +350,11 @@ class Pipeline:
                 worker.abandon()
                 worker.join(timeout=5)
                 log.warning(
-                    "Shutdown timeout: undelivered records are not checkpointed and will be re-read.",
+                    "Stopped without draining (a second stop signal): undelivered records are "
+                    "not checkpointed and will be re-read."
+                    if hurry.is_set()
+                    else "Shutdown timeout: undelivered records are not checkpointed and will be "
+                    "re-read.",
                     extra={
                         "sink": worker.sink.name,
                         "queued": queue.events,

@@ -128,6 +128,8 @@ class Supervisor:
         self.workers = [WorkerProcess(i) for i in range(count)]
         self._stop = threading.Event()
         self._signals: list[int] = []
+        self._stops_forwarded = 0
+        """Stop signals forwarded to the workers so far (the first stops, a later one hurries)."""
         self._lock_fd: int | None = None
         self.http: HttpEndpoint | None = None
         self.failure: int | None = None
@@ -298,6 +300,11 @@ class Supervisor:
     def _forward_signals(self) -> None:
         while self._signals:
             signum = self._signals.pop(0)
+            if signum != signal.SIGHUP:
+                # The first stop goes as SIGTERM, which a stopping worker takes as the same
+                # stop again (it may also have it from systemd); a later one is the hurry.
+                signum = signal.SIGINT if self._stops_forwarded else signal.SIGTERM
+                self._stops_forwarded += 1
             for worker in self.workers:
                 if worker.alive:
                     assert worker.proc is not None

@@ -223,6 +223,37 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(
     assert set(shipped(tmp_path)) == set(expected(4, 2000))
 
 
+def test_a_stop_sent_to_every_process_at_once_drains_like_one_sent_to_the_supervisor(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    # systemd's default KillMode=control-group sends SIGTERM to the supervisor and to each
+    # worker; the supervisor forwards its own. A worker must not take that as a second stop
+    # (which skips the drain and leaves what it holds to be read again), and a second stop
+    # sent to the supervisor must still reach the workers as one.
+    write_files_for_both_workers(tmp_path, 2, 200_000)
+    agent = AgentProcess(make_config(tmp_path, 2)).start()
+    agents.append(agent)
+    workers = wait_until(
+        lambda: children(agent.pid) if len(children(agent.pid)) == 2 else None, message="2 workers"
+    )
+    out = tmp_path / "out" / "logs.ndjson"
+    wait_until(lambda: count_lines(out) > 0, timeout=60, message="lines flowing")
+    for pid in [agent.pid, *workers]:
+        os.kill(pid, signal.SIGTERM)
+    assert agent.wait(60) == 0
+    stopped = [e for e in agent.logs() if e.get("message") == "Agent stopped."]
+    assert sorted(e["worker"] for e in stopped) == [0, 1]
+    assert all(e["drained"] for e in stopped), stopped
+    warnings = [e["message"] for e in agent.logs() if e.get("level") in ("warning", "error")]
+    assert not [w for w in warnings if "drain" in w or "timeout" in w.lower()], warnings
+    # What was shipped is what the checkpoints cover: a restart repeats nothing.
+    offsets = {cp.path: cp.offset for cp in read_all(tmp_path / "data").values()}
+    lines = len(shipped(tmp_path))
+    assert lines == sum(
+        Path(path).read_bytes()[:offset].count(b"\n") for path, offset in offsets.items()
+    )
+
+
 def open_files(pid: int) -> set[str]:
     """What a running process's descriptors point at; one closed between the listing and
     its reading (the worker keeps tailing and checkpointing) is skipped."""

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, PlainSerializer
 
 from logship.core.batch import Batch
-from logship.core.durable import write_all
+from logship.core.durable import write_parts
 from logship.core.metrics import Metrics
 from logship.core.progress import Delivery, Progress, ProgressSource
 from logship.core.schema import ConfigPath
@@ -182,15 +182,16 @@ class FileSink:
 
     def send(self, batch: Batch) -> SendResult:
         """Writes the batch; RETRY (never a partial append) when the disk refuses."""
-        data = batch.payload()
+        data = batch.payload_parts()
+        size = sum(map(len, data))
         try:
-            fd = self._rotate(self._open(), len(data))
+            fd = self._rotate(self._open(), size)
         except OSError as exc:
             return SendResult(Outcome.RETRY, reason=f"cannot open {self.path}: {exc.strerror}")
         with _locked(fd):
             size_before = os.fstat(fd).st_size
             try:
-                write_all(fd, data, fsync=False)
+                write_parts(fd, data)
             except OSError as exc:
                 self._roll_back(fd, size_before)
                 if exc.errno == errno.ENOSPC:

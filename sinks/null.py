@@ -49,7 +49,7 @@ class NullSink:
         """Counts the batch (and encodes it when asked), then reports it delivered."""
         self.events += len(batch)
         if self._encode:
-            self.encoded_bytes += len(batch.payload())
+            self.encoded_bytes += sum(map(len, batch.payload_parts()))
         return DELIVERED
 
     def close(self, timeout: float) -> None:

@@ -40,7 +40,8 @@ class StdoutSink:
     def send(self, batch: Batch) -> SendResult:
         """Writes and flushes; a closed pipe is retried (the reader may come back)."""
         try:
-            sys.stdout.buffer.write(batch.payload())
+            for part in batch.payload_parts():
+                sys.stdout.buffer.write(part)
             sys.stdout.buffer.flush()
         except OSError as exc:
             return SendResult(Outcome.RETRY, reason=f"cannot write to stdout: {exc.strerror}")

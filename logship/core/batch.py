@@ -4,7 +4,7 @@ A batch holds its records in one of two forms:
 
 - `entries`: the LogEntry dicts, for sinks that look at fields (index or topic templates,
   document ids);
-- `ndjson`: the records already encoded, one JSON line each, for sinks that only need the text
+- `parts`: the records already encoded, one JSON line each, for sinks that only need the text
   (file, stdout, Kafka with a fixed topic). The tailer encodes a chunk right after parsing it,
   while its records are still in the CPU cache, and drops the dicts: measured on the built-in
   nginx rule, this roughly halves the CPU per line, because a queue of record trees costs
@@ -12,7 +12,9 @@ A batch holds its records in one of two forms:
   them cold.
 
 Either way `len(batch)` is the number of records, and `records()` / `payload()` give the
-other form when a rare path needs it (dead letters, a mixed merge).
+other form when a rare path needs it (dead letters, a mixed merge). An encoded batch keeps the
+pieces of the chunks it was merged from: a sink that can write them in turn (`payload_parts`,
+the file sink's `writev`) never has them copied into one.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ class Batch:
     tickets: list[Ticket] = field(default_factory=list)
     nbytes: int = 0
     """Size of the input the records came from: an estimate used for byte bounds, not exact."""
-    ndjson: bytes | None = None
-    """The records as JSON lines, when the batch is in encoded form (`entries` is then empty)."""
+    parts: list[bytes] | None = None
+    """The records as JSON lines, when the batch is in encoded form (`entries` is then empty):
+    one piece per chunk, each of whole lines. A merge keeps the pieces rather than copy them
+    into one (a sink thread's biggest cost, measured: RESULTS.md); `ndjson` joins them."""
     count: int = 0
     """Number of records in encoded form."""
     untracked: int = 0
@@ -53,26 +57,44 @@ class Batch:
     @classmethod
     def encoded(cls, ndjson: bytes, count: int, tickets: list[Ticket], nbytes: int) -> Batch:
         """A batch of `count` records given as NDJSON."""
-        return cls([], tickets, nbytes, ndjson, count)
+        return cls([], tickets, nbytes, [ndjson], count)
 
     def __len__(self) -> int:
-        return self.count if self.ndjson is not None else len(self.entries)
+        return self.count if self.parts is not None else len(self.entries)
+
+    @property
+    def ndjson(self) -> bytes | None:
+        """The records as one NDJSON bytes object in encoded form (pieces joined on first use),
+        else None."""
+        parts = self.parts
+        if parts is None:
+            return None
+        if len(parts) != 1:
+            self.parts = parts = [b"".join(parts)]
+        return parts[0]
 
     def records(self) -> list[LogEntry]:
         """The records as dicts (decoded from the NDJSON when the batch is encoded)."""
-        if self.ndjson is None:
+        if self.parts is None:
             return self.entries
         return [orjson.loads(line) for line in self.lines()]
 
     def lines(self) -> list[bytes]:
         """One JSON document per record, without newlines."""
-        if self.ndjson is None:
-            return encode_ndjson(self.entries).split(b"\n")[:-1]
-        return self.ndjson.split(b"\n")[:-1]
+        lines: list[bytes] = []
+        for part in self.payload_parts():
+            lines += part.split(b"\n")[:-1]
+        return lines
 
     def payload(self) -> bytes:
         """The records as NDJSON (encoded now when the batch holds dicts)."""
-        return self.ndjson if self.ndjson is not None else encode_ndjson(self.entries)
+        ndjson = self.ndjson
+        return ndjson if ndjson is not None else encode_ndjson(self.entries)
+
+    def payload_parts(self) -> list[bytes]:
+        """The NDJSON in pieces of whole lines, for a sink that can write them one after the
+        other without joining them first (encoded now when the batch holds dicts)."""
+        return self.parts if self.parts is not None else [encode_ndjson(self.entries)]
 
     def split(self, k: int) -> tuple[Batch, Batch]:
         """The first `k` records (no tickets) and the rest (with the tickets)."""
@@ -83,19 +105,19 @@ class Batch:
                 Batch(self.entries[:k], [], head_bytes, untracked=k),
                 Batch(self.entries[k:], self.tickets, self.nbytes - head_bytes, untracked=rest),
             )
-        cut = _after_line(self.ndjson, k)
-        head = Batch.encoded(self.ndjson[:cut], k, [], head_bytes)
+        ndjson = self.ndjson
+        assert ndjson is not None
+        cut = _after_line([ndjson], k)
+        head = Batch.encoded(ndjson[:cut], k, [], head_bytes)
         head.untracked = k
-        tail = Batch.encoded(
-            self.ndjson[cut:], self.count - k, self.tickets, self.nbytes - head_bytes
-        )
+        tail = Batch.encoded(ndjson[cut:], self.count - k, self.tickets, self.nbytes - head_bytes)
         tail.untracked = rest
         return head, tail
 
     def subset(self, indices: Sequence[int]) -> Batch:
         """A batch of the records at `indices` (no tickets), in the same form."""
         nbytes = self.nbytes * len(indices) // max(len(self), 1)
-        if self.ndjson is None:
+        if self.parts is None:
             return Batch([self.entries[i] for i in indices], [], nbytes, untracked=len(indices))
         lines = self.lines()
         part = Batch.encoded(b"".join(lines[i] + b"\n" for i in indices), len(indices), [], nbytes)
@@ -113,28 +135,30 @@ class Batch:
         tickets = [t for p in parts for t in p.tickets]
         nbytes = sum(p.nbytes for p in parts)
         untracked = _untracked_tail(parts)
-        if not any(p.ndjson is not None for p in parts):
+        if not any(p.parts is not None for p in parts):
             entries: list[LogEntry] = []
             for p in parts:
                 entries.extend(p.entries)
             return Batch(entries, tickets, nbytes, untracked=untracked)
+        pieces: list[bytes] = []
         try:
-            payload = b"".join(p.payload() for p in parts)
+            for p in parts:
+                pieces += p.payload_parts()
         except orjson.JSONEncodeError:
             # A dict part holds a record JSON cannot express: keep dicts, so that the sink
             # worker can dead-letter exactly that record and send the others.
             records = [r for p in parts for r in p.records()]
             return Batch(records, tickets, nbytes, untracked=untracked)
-        merged = Batch.encoded(payload, sum(len(p) for p in parts), tickets, nbytes)
-        merged.untracked = untracked
-        return merged
+        count = sum(len(p) for p in parts)
+        return Batch([], tickets, nbytes, pieces, count, untracked)
 
-    def covered_bytes(self, payload: bytes) -> int:
-        """Bytes of `payload` (this batch's `payload()`) taken by the records `tickets` cover."""
+    def covered_bytes(self, parts: Sequence[bytes]) -> int:
+        """Bytes of `parts` (this batch's `payload_parts()`, or its `payload()` alone) taken by
+        the records `tickets` cover."""
         covered = len(self) - self.untracked
         if covered <= 0:
             return 0
-        return len(payload) if self.untracked == 0 else _after_line(payload, covered)
+        return sum(map(len, parts)) if self.untracked == 0 else _after_line(parts, covered)
 
 
 def _untracked_tail(parts: list[Batch]) -> int:
@@ -147,9 +171,17 @@ def _untracked_tail(parts: list[Batch]) -> int:
     return count
 
 
-def _after_line(data: bytes, k: int) -> int:
-    """Offset just after the k-th newline of `data` (k >= 1)."""
-    pos = 0
-    for _ in range(k):
-        pos = data.index(b"\n", pos) + 1
-    return pos
+def _after_line(parts: Sequence[bytes], k: int) -> int:
+    """Offset just after the k-th newline of the pieces one after the other (k >= 1)."""
+    done = 0
+    for data in parts:
+        pos = 0
+        while k:
+            pos = data.find(b"\n", pos) + 1
+            if not pos:
+                break
+            k -= 1
+        if not k:
+            return done + pos
+        done += len(data)
+    raise ValueError("fewer lines than asked")

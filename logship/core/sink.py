@@ -63,7 +63,7 @@ class Sink(Protocol):
     def takes_ndjson(self) -> bool:
         """True if it only needs the records' JSON text: when every sink of an input says so,
         the tailer encodes each chunk right after parsing and the batches arrive encoded
-        (`batch.ndjson`, see `logship.core.batch`). Otherwise it gets dicts in `batch.entries`."""
+        (`batch.parts`, see `logship.core.batch`). Otherwise it gets dicts in `batch.entries`."""
 
     @property
     def ready(self) -> bool:

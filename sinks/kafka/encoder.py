@@ -18,7 +18,7 @@ def encode_value(entry: LogEntry) -> bytes:
 
 def encode_values(batch: Batch) -> list[bytes]:
     """The message values of a batch, in its order (an encoded batch is split into its lines)."""
-    if batch.ndjson is not None:
+    if batch.parts is not None:
         return batch.lines()  # encoded by the tailer (constant topic, no key)
     dumps = orjson.dumps
     options = JSON_OPTIONS

@@ -60,11 +60,41 @@ def test_a_subset_keeps_the_form() -> None:
 
 def test_the_queue_merges_and_splits_encoded_batches_by_record_count() -> None:
     queue = SinkQueue(1000, 1 << 20)
-    queue.put(encoded(0, 3))
-    queue.put(encoded(3, 4))
-    first = queue.take(max_events=5, max_bytes=1 << 20, linger=0)
+    queue.put(encoded(0, 2))
+    queue.put(encoded(2, 5))
+    first = queue.take(max_events=5, max_bytes=1 << 20, linger=0)  # 2 of 5: the next is split
     second = queue.take(max_events=5, max_bytes=1 << 20, linger=0)
     assert first is not None
     assert second is not None
     assert (numbers(first), numbers(second)) == ([0, 1, 2, 3, 4], [5, 6])
     assert queue.events == 0
+
+
+def test_merging_encoded_chunks_keeps_their_pieces_uncopied() -> None:
+    chunks = [encoded(0, 2), encoded(2, 3), encoded(5, 1)]
+    pieces = [c.payload() for c in chunks]
+    merged = Batch.merge(chunks)
+    assert merged.parts is not None
+    assert all(a is b for a, b in zip(merged.payload_parts(), pieces, strict=True))
+    assert len(merged) == 6
+    assert numbers(merged) == list(range(6))
+    assert [orjson.loads(line)["n"] for line in merged.lines()] == list(range(6))
+    assert merged.payload() == b"".join(pieces)
+
+
+def test_a_merged_batch_splits_and_counts_covered_bytes_across_its_pieces() -> None:
+    acks = AckTracker()
+    acks.track("f", 0)
+    first = encoded(0, 2)
+    first.tickets = [acks.register("f", 20, sinks=1)]
+    second = encoded(2, 3)
+    second.tickets = [acks.register("f", 50, sinks=1)]
+    head, _ = second.split(1)
+    merged = Batch.merge([first, head])
+    pieces = merged.payload_parts()
+    assert len(pieces) == 2
+    covered = merged.covered_bytes(pieces)
+    assert b"".join(pieces)[:covered] == first.payload()  # the head's record is past the tickets
+    again = Batch.merge([encoded(0, 2), encoded(2, 3)])
+    left, right = again.split(3)  # a cut inside the second piece
+    assert (numbers(left), numbers(right)) == ([0, 1, 2], [3, 4])

@@ -33,7 +33,7 @@ def test_a_merged_batch_ending_with_a_split_head_counts_only_those_records_untra
     merged = Batch.merge([first, head])
     assert merged.untracked == 1
     payload = merged.payload()
-    assert payload[: merged.covered_bytes(payload)] == first.payload()
+    assert payload[: merged.covered_bytes([payload])] == first.payload()
 
 
 def test_a_retry_subset_is_wholly_untracked() -> None:

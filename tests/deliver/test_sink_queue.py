@@ -14,16 +14,34 @@ def batch(n: int, nbytes: int = 100, ticket: Ticket | None = None, start: int = 
     return Batch([{"n": i} for i in range(start, start + n)], [ticket] if ticket else [], nbytes)
 
 
-def test_take_merges_queued_batches_up_to_max_events() -> None:
+def test_take_merges_queued_batches_and_splits_one_to_fill_a_batch_under_half_full() -> None:
     q = SinkQueue(max_events=100, max_bytes=10_000)
-    q.put(batch(3, start=0))
-    q.put(batch(3, start=3))
-    got = q.take(max_events=5, max_bytes=10_000, linger=0)
+    q.put(batch(2, start=0))
+    q.put(batch(4, start=2))
+    got = q.take(max_events=5, max_bytes=10_000, linger=0)  # 2 of 5: the next is split
     assert got is not None
     assert [e["n"] for e in got.entries] == [0, 1, 2, 3, 4]
     rest = q.take(max_events=5, max_bytes=10_000, linger=0)
     assert rest is not None
     assert [e["n"] for e in rest.entries] == [5]
+
+
+def test_a_batch_half_full_or_more_goes_without_splitting_the_next_chunk() -> None:
+    q = SinkQueue(max_events=10_000, max_bytes=100_000)
+    for start in (0, 3, 6):
+        q.put(batch(3, start=start))
+    got = q.take(max_events=8, max_bytes=10_000, linger=0)  # 6 of 8: the third goes whole next
+    assert got is not None
+    assert [e["n"] for e in got.entries] == list(range(6))
+    rest = q.take(max_events=8, max_bytes=10_000, linger=0)
+    assert rest is not None
+    assert [e["n"] for e in rest.entries] == [6, 7, 8]
+    q.put(batch(300, nbytes=3000, start=9))
+    q.put(batch(600, nbytes=6000, start=309))
+    by_bytes = q.take(max_events=10_000, max_bytes=5000, linger=0)  # 3000 of 5000 bytes
+    assert by_bytes is not None
+    assert len(by_bytes) == 300
+    assert q.events == 600
 
 
 def test_a_split_chunk_keeps_its_ticket_on_the_last_part() -> None:
@@ -156,15 +174,12 @@ def test_a_lingering_take_is_woken_by_the_put_that_fills_its_batch_not_by_each_p
     for i in range(2, 9):
         q.put(batch(1, start=i))  # 9 of 10: no reason to wake the sink thread
     assert cond.wakes == before, "a put that does not fill the batch woke the lingering take"
-    q.put(batch(3, start=9))  # fills it (and one entry more, left for the next take)
+    q.put(batch(1, start=9))  # fills it
     t.join(20)
     assert not t.is_alive(), "the put that fills the batch must wake the take (linger 60 s)"
     got = result[0]
     assert got is not None
     assert [e["n"] for e in got.entries] == list(range(10))
-    rest = q.take(max_events=10, max_bytes=10**9, linger=0)
-    assert rest is not None
-    assert [e["n"] for e in rest.entries] == [10, 11]
 
 
 def test_a_put_that_waits_for_room_wakes_a_lingering_take() -> None:
@@ -221,9 +236,9 @@ def test_a_put_after_an_idle_spell_lingers_again_for_more_entries() -> None:
 
 def test_byte_bound_splits_a_large_chunk_proportionally() -> None:
     q = SinkQueue(max_events=1000, max_bytes=1_000_000)
-    q.put(batch(10, nbytes=1000, start=0))
-    q.put(batch(10, nbytes=1000, start=10))
+    q.put(batch(5, nbytes=500, start=0))  # under half of the byte bound: the next is split
+    q.put(batch(20, nbytes=2000, start=5))
     got = q.take(max_events=1000, max_bytes=1500, linger=0)
     assert got is not None
     assert len(got) == 15
-    assert q.events == 5
+    assert q.events == 10

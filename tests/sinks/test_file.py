@@ -59,6 +59,19 @@ def test_new_files_get_the_configured_mode(tmp_path: Path) -> None:
     assert (tmp_path / "out.ndjson").stat().st_mode & 0o777 == 0o600
 
 
+def test_a_batch_merged_from_chunks_is_written_whole_and_in_order(tmp_path: Path) -> None:
+    out = tmp_path / "out.ndjson"
+    sink = sink_at(out)
+    sink.healthcheck()
+    chunks = [
+        Batch.encoded(b'{"n":0}\n{"n":1}\n', 2, [], 16),
+        Batch.encoded(b'{"n":2}\n', 1, [], 8),
+    ]
+    assert sink.send(Batch.merge(chunks)).outcome is Outcome.DELIVERED
+    sink.close(1)
+    assert out.read_bytes() == b'{"n":0}\n{"n":1}\n{"n":2}\n'
+
+
 def test_a_failed_write_is_rolled_back_and_retried_not_half_appended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,21 +79,21 @@ def test_a_failed_write_is_rolled_back_and_retried_not_half_appended(
     sink = sink_at(out)
     sink.healthcheck()
     sink.send(Batch([{"n": 1}]))
-    real_write = os.write
+    real_writev = os.writev
     calls = {"n": 0}
 
-    def half_then_enospc(fd: int, data: Any) -> int:
+    def half_then_enospc(fd: int, buffers: Any) -> int:
         calls["n"] += 1
         if calls["n"] == 1:
-            return real_write(fd, bytes(data)[:5])  # a partial write...
+            return os.write(fd, bytes(buffers[0])[:5])  # a partial write...
         raise OSError(errno.ENOSPC, "No space left on device")  # ...then the disk is full
 
-    monkeypatch.setattr("sinks.file.os.write", half_then_enospc)
+    monkeypatch.setattr("logship.core.durable.os.writev", half_then_enospc)
     result = sink.send(Batch([{"n": 2}, {"n": 3}]))
     assert result.outcome is Outcome.RETRY
     assert "disk full" in result.reason
     assert out.read_bytes() == b'{"n":1}\n', "the partial batch must be rolled back"
-    monkeypatch.setattr("sinks.file.os.write", real_write)
+    monkeypatch.setattr("logship.core.durable.os.writev", real_writev)
     assert sink.send(Batch([{"n": 2}, {"n": 3}])).outcome is Outcome.DELIVERED
     sink.close(1)
     assert out.read_bytes() == b'{"n":1}\n{"n":2}\n{"n":3}\n'

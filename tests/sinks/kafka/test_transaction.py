@@ -138,7 +138,7 @@ def test_a_record_rejected_for_good_is_reported_and_the_others_committed_without
     batch = chunk(acks, 0, 3, 30)
     big = Batch.encoded(encode_ndjson([{"n": 1, "pad": "x" * 5000}]), 1, [], 1)
     parts = batch.lines()
-    batch.ndjson = parts[0] + b"\n" + big.lines()[0] + b"\n" + parts[2] + b"\n"
+    batch.parts = [parts[0] + b"\n" + big.lines()[0] + b"\n" + parts[2] + b"\n"]
     result = kafka_sink.send(batch)
     assert result.outcome is Outcome.DELIVERED
     assert [i for i, _ in result.rejected] == [1]

@@ -11,6 +11,16 @@ from logship.core import durable
 from logship.core.durable import write_parts
 
 
+def written(path: Path, pieces: list[bytes]) -> bytes:
+    """What `write_parts` left in a new file at `path`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        write_parts(fd, pieces)
+    finally:
+        os.close(fd)
+    return path.read_bytes()
+
+
 def test_short_writes_resume_inside_a_piece_and_across_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -24,22 +34,10 @@ def test_short_writes_resume_inside_a_piece_and_across_pieces(
 
     monkeypatch.setattr(os, "writev", three_bytes_at_most)
     pieces = [b"alpha\n", b"", b"be\n", b"gamma delta\n"]
-    path = tmp_path / "out"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        write_parts(fd, pieces)
-    finally:
-        os.close(fd)
-    assert path.read_bytes() == b"".join(pieces)
+    assert written(tmp_path / "out", pieces) == b"".join(pieces)
     assert len(sizes) > len(pieces)
 
 
 def test_more_pieces_than_one_writev_takes(tmp_path: Path) -> None:
     pieces = [f"{i}\n".encode() for i in range(durable.IOV_MAX * 2 + 7)]
-    path = tmp_path / "out"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        write_parts(fd, pieces)
-    finally:
-        os.close(fd)
-    assert path.read_bytes() == b"".join(pieces)
+    assert written(tmp_path / "out", pieces) == b"".join(pieces)

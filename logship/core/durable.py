@@ -10,10 +10,8 @@ IOV_MAX = 1024
 
 
 def write_all(fd: int, data: bytes, fsync: bool = True) -> None:
-    """Writes every byte of `data` (os.write may write fewer) and fsyncs; raises OSError."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    """Writes every byte of `data` (a write may take fewer) and fsyncs; raises OSError."""
+    write_parts(fd, [data])
     if fsync:
         os.fsync(fd)
 

@@ -280,11 +280,11 @@ def test_an_injected_write_error_never_damages_the_registry(
     before = (tmp_path / "registry.json").read_bytes()
     real_write = os.write
 
-    def fail_half_way(fd: int, data: Any) -> int:
-        real_write(fd, bytes(data)[:10])
+    def fail_half_way(fd: int, buffers: Any) -> int:
+        real_write(fd, bytes(buffers[0])[:10])
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("logship.state.checkpoint.os.write", fail_half_way)
+    monkeypatch.setattr("logship.core.durable.os.writev", fail_half_way)
     with pytest.raises(
         CheckpointError, match=f"Cannot write checkpoint file .*{os.strerror(code)}"
     ):
